@@ -1,0 +1,138 @@
+"""Evidence records: what one claim check found, in a form pytest asserts on and the report draws.
+
+A claim run produces a :class:`ClaimResult`: the :class:`Evidence` of the check against the published
+prediction, and the Evidence of the same check against a deliberately wrong prediction (the negative
+control), which must be rejected. Evidence holds a list of :class:`Check` decisions plus tidy rows
+(theory vs simulation with standard errors) and plot hints for the report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Check", "Evidence", "ClaimResult", "Panel"]
+
+
+def _plain(value: Any) -> Any:
+    """Convert numpy scalars/arrays (recursively) to JSON-friendly Python objects."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@dataclass(frozen=True)
+class Check:
+    """One pass/fail decision: ``statistic <relation> threshold``.
+
+    ``relation`` is ``"<="`` (e.g. |estimate - theory| <= z SE + bias) or ``">="`` (e.g. p-value >= alpha).
+    ``detail`` carries theory value, estimate, SE, z or p and the seed, for failure messages.
+    """
+
+    name: str
+    statistic: float
+    threshold: float
+    relation: str
+    detail: str
+
+    def __post_init__(self) -> None:
+        if self.relation not in ("<=", ">="):
+            raise ValueError(f"relation must be '<=' or '>=', got {self.relation!r}")
+
+    @property
+    def passed(self) -> bool:
+        s, t = float(self.statistic), float(self.threshold)
+        if math.isnan(s) or math.isnan(t):
+            return False
+        return s <= t if self.relation == "<=" else s >= t
+
+    def summary(self) -> str:
+        verdict = "pass" if self.passed else "FAIL"
+        return (f"[{verdict}] {self.name}: {self.statistic:.4g} {self.relation} {self.threshold:.4g}"
+                f" -- {self.detail}")
+
+
+@dataclass(frozen=True)
+class Panel:
+    """Plot hints for one figure panel; rows of the tidy table with the same ``panel`` go in it."""
+
+    name: str
+    xlabel: str
+    ylabel: str
+    xscale: str = "linear"
+    yscale: str = "linear"
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a claim check found.
+
+    ``rows``: tidy records with keys ``panel, series, x, theory, simulated, se`` (simulated/se may be
+    NaN for theory-only curve points, theory may be NaN for simulation-only points).
+    """
+
+    claim_id: str
+    reference: str
+    params: dict
+    seed: int
+    checks: tuple[Check, ...]
+    rows: tuple[dict, ...] = ()
+    panels: tuple[Panel, ...] = ()
+    prediction: str = "published"
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    def describe(self) -> str:
+        head = f"{self.claim_id} vs {self.prediction} prediction ({self.reference}), seed={self.seed}"
+        return "\n".join([head, *("  " + c.summary() for c in self.checks)])
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        return _plain(d)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Evidence:
+        return cls(
+            claim_id=d["claim_id"], reference=d["reference"], params=d["params"], seed=d["seed"],
+            checks=tuple(Check(**c) for c in d["checks"]), rows=tuple(d["rows"]),
+            panels=tuple(Panel(**p) for p in d["panels"]), prediction=d["prediction"],
+        )
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """The evidence for a claim and its negative control, plus runtime in seconds."""
+
+    evidence: Evidence
+    control: Evidence
+    runtime_s: float = field(default=0.0, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        """The claim holds AND its negative control is rejected."""
+        return self.evidence.passed and not self.control.passed
+
+    def to_dict(self) -> dict:
+        return {"evidence": self.evidence.to_dict(), "control": self.control.to_dict(),
+                "runtime_s": self.runtime_s}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ClaimResult:
+        return cls(Evidence.from_dict(d["evidence"]), Evidence.from_dict(d["control"]),
+                   float(d["runtime_s"]))
