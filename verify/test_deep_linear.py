@@ -1,0 +1,21 @@
+"""Deep linear networks: each claim holds and its negative control is rejected (verify.claims.deep_linear)."""
+
+import pytest
+
+from verify import registry
+from verify.assertions import assert_claim
+
+CLAIMS = ["dln.two_layer_trajectory", "dln.learning_times", "dln.depth", "dln.balanced_riccati",
+          "dln.end_to_end", "dln.dynamical_isometry"]
+
+
+@pytest.mark.parametrize("claim_id", CLAIMS)
+def test_claim(claim_id):
+    assert_claim(registry.run(claim_id, quick=True))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim_id", CLAIMS)
+def test_claim_full(claim_id):
+    assert_claim(registry.run(claim_id, quick=False))
+
