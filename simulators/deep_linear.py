@@ -193,7 +193,8 @@ def _gd_kernel(Ws, S11, S31, Ut, Vt, eta, n_steps, every, targets, stop_early, W
         suf = np.eye(n_out)  # suf = W^D ... W^{l+2} while updating layer l+1 (0-based index l)
         new = List()
         for l in range(D - 1, -1, -1):
-            new.append(Ws[l] + eta * (suf.T @ G @ pre[l].T))
+            # contiguous transposes: numba's BLAS path is ~2x slower on transposed views
+            new.append(Ws[l] + eta * (np.ascontiguousarray(suf.T) @ G @ np.ascontiguousarray(pre[l].T)))
             suf = suf @ Ws[l]
         for l in range(D):
             Ws[l] = new[D - 1 - l]
