@@ -243,15 +243,16 @@ def depth(ctx: ClaimContext):
             runs[D, eta] = (r.t, r.mode_strengths(task))
     # Iterations to reach target * s: eta = eta0 / D; end-to-end u0 fixed, or per-layer a0 fixed (u0 = a0^D).
     s1, tgt, eta0 = p["s_iter"], p["target"] * p["s_iter"], p["eta0"]
-    u0_e2e = {D: p["u0_e2e"] for D in p["depths_e2e"]}
-    u0_layer = {D: p["a0_layer"] ** D for D in p["depths_layer"]}
-    n_e2e = np.array([_iterations(D, u0, s1, eta0 / D, tgt, ss[-1]) for D, u0 in u0_e2e.items()])
-    n_layer = np.array([_iterations(D, u0, s1, eta0 / D, tgt, ss[-1]) for D, u0 in u0_layer.items()])
+    n_e2e = np.array([_iterations(D, p["u0_e2e"], s1, eta0 / D, tgt, ss[-1]) for D in p["depths_e2e"]])
+    n_layer = np.array([_iterations(D, p["a0_layer"] ** D, s1, eta0 / D, tgt, ss[-1]) for D in p["depths_layer"]])
 
-    def predicted_iterations(u0s: dict, wrong_u0s: dict | None) -> np.ndarray:
-        # control: swaps the two initialisations' predictions (treats a per-layer scale as end-to-end strength)
-        u0s = wrong_u0s if wrong_u0s is not None else u0s
-        return np.array([th.learning_time(s1, u0, tgt, depth=D) * D / eta0 for D, u0 in u0s.items()])
+    def u0_of(family: str, D: int, wrong: bool) -> float:
+        # control: swaps the two initialisations (a per-layer scale treated as an end-to-end strength)
+        end_to_end = (family == "e2e") != wrong
+        return p["u0_e2e"] if end_to_end else p["a0_layer"] ** D
+
+    def iterations(family: str, Ds, wrong: bool) -> np.ndarray:
+        return np.array([th.learning_time(s1, u0_of(family, D, wrong), tgt, depth=D) * D / eta0 for D in Ds])
 
     def judge(wrong: bool):
         checks, rows = [], []
@@ -269,8 +270,8 @@ def depth(ctx: ClaimContext):
                      for a, sa in enumerate(s) for x, v in zip(t_fine, curve[:, a])]
             rows += [dict(panel="trajectory", series=f"D={D}, s={sa:g}", x=x, theory=np.nan, simulated=v, se=np.nan)
                      for a, sa in enumerate(s) for x, v in zip(t[::stride], u[::stride, a])]
-        pred_e2e = predicted_iterations(u0_e2e, {D: p["a0_layer"] ** D for D in u0_e2e} if wrong else None)
-        pred_layer = predicted_iterations(u0_layer, {D: p["u0_e2e"] for D in u0_layer} if wrong else None)
+        pred_e2e = iterations("e2e", p["depths_e2e"], wrong)
+        pred_layer = iterations("layer", p["depths_layer"], wrong)
         reason = ("GD needs 1 + O(eta D s) more iterations than the flow (rtol = eta0 s, eta = eta0/D), "
                   "+1 for the crossing's quantisation")
         checks.append(stats.deterministic(f"iterations, end-to-end u0={p['u0_e2e']}, eta=eta0/D",
@@ -280,16 +281,13 @@ def depth(ctx: ClaimContext):
         spread = pred_e2e.max() / pred_e2e.min() * (1 + 2 * eta0 * s1)
         checks.append(Check(
             "depth independence: max/min iterations over depths (end-to-end init)", n_e2e.max() / n_e2e.min(),
-            spread, "<=", f"iterations {n_e2e.tolist()} at D={list(u0_e2e)}; threshold = predicted spread "
+            spread, "<=", f"iterations {n_e2e.tolist()} at D={p['depths_e2e']}; threshold = predicted spread "
                           f"x (1 + 2 eta0 s) for the O(eta) GD excess; seed={ctx.seed}"))
-        for name, Ds, n, pred in (("end-to-end u0 fixed", u0_e2e, n_e2e, pred_e2e),
-                                  ("per-layer a0 fixed", u0_layer, n_layer, pred_layer)):
+        for family, name, Ds, n in (("e2e", f"end-to-end u0={p['u0_e2e']}", p["depths_e2e"], n_e2e),
+                                    ("layer", f"per-layer a0={p['a0_layer']}", p["depths_layer"], n_layer)):
             D_fine = np.arange(min(Ds), max(Ds) + 1)
-            u0_of = (lambda D: p["u0_e2e"]) if name.startswith("end") else (lambda D: p["a0_layer"] ** D)
-            if wrong:
-                u0_of = (lambda D: p["a0_layer"] ** D) if name.startswith("end") else (lambda D: p["u0_e2e"])
-            rows += [dict(panel="iterations", series=name, x=D, theory=th.learning_time(s1, u0_of(D), tgt, depth=D)
-                          * D / eta0, simulated=np.nan, se=np.nan) for D in D_fine]
+            rows += [dict(panel="iterations", series=name, x=D, theory=v, simulated=np.nan, se=np.nan)
+                     for D, v in zip(D_fine, iterations(family, D_fine, wrong))]
             rows += [dict(panel="iterations", series=name, x=D, theory=np.nan, simulated=v, se=np.nan)
                      for D, v in zip(Ds, n)]
         panels = (Panel("trajectory", "time t (units of tau)", "mode strength u_a(t)",
