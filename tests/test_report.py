@@ -1,0 +1,155 @@
+"""The report generator and its result cache, on fake claims registered here (ids ``test.report.*``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from verify import registry, stats
+from verify.cache import atomic_write, cached_run
+from verify.evidence import Panel
+from verify.report import ROW_COLUMNS, SUMMARY_COLUMNS, build_report
+
+CALLS: Counter[str] = Counter()  # claim id -> number of times its function ran
+PANELS = (Panel("loss", xlabel="time t", ylabel="loss", title="loss curve"),
+          Panel("rate", xlabel="width n", ylabel="|error|", xscale="log", yscale="log", title="finite-width error"))
+
+
+def _decay_evidence(ctx: registry.ClaimContext, rate: float, prediction: str):
+    """Noisy samples of exp(-t) at two widths judged against exp(-rate t); error ~ 1/n on a log-log panel."""
+    rng = np.random.default_rng(ctx.seed)
+    t, dense = np.linspace(0.0, 2.0, 6), np.linspace(0.0, 2.0, 41)
+    rows, checks = [], []
+    for width, noise in ((64, 0.08), (256, 0.04)):
+        samples = np.exp(-t) + noise * rng.standard_normal((ctx.params["n_seeds"], t.size))
+        checks.append(stats.mean_matches(f"loss at width {width}", samples, np.exp(-rate * t), alpha=1e-3,
+                                         seed=ctx.seed))
+        se = stats.standard_error(samples)
+        rows += [dict(panel="loss", series=f"n={width}", x=x, theory=np.exp(-rate * x), simulated=np.nan,
+                      se=np.nan) for x in dense]
+        rows += [dict(panel="loss", series=f"n={width}", x=x, theory=np.nan, simulated=m, se=s)
+                 for x, m, s in zip(t, samples.mean(axis=0), se)]
+    if prediction == "published":
+        n = np.array([16, 64, 256, 1024])
+        err = 2.0 / n * (1 + 0.05 * rng.standard_normal(n.size))
+        rows += [dict(panel="rate", series="error", x=x, theory=2.0 / x, simulated=e, se=0.05 * e if i else np.nan)
+                 for i, (x, e) in enumerate(zip(n, err))]
+    return ctx.evidence(checks, rows, PANELS, prediction=prediction)
+
+
+@registry.claim("test.report.decay", area="testing", title="Loss decays as exp(-t) at every width",
+                reference="Fake et al. 2024, eq. 3", control="decay rate off by 20 %", seed=7,
+                quick={"n_seeds": 32}, full={"n_seeds": 128})
+def _decay(ctx):
+    CALLS[ctx.claim.id] += 1
+    return _decay_evidence(ctx, 1.0, "published"), _decay_evidence(ctx, 1.2, "rate x1.2")
+
+
+@registry.claim("test.report.broken", area="testing", title="A claim whose simulation diverges",
+                reference="Fake 2024", control="none", seed=1, quick={"steps": 3})
+def _broken(ctx):
+    CALLS[ctx.claim.id] += 1
+    raise FloatingPointError("simulation diverged at step 3 (lr=10)")
+
+
+@pytest.fixture
+def decay() -> registry.Claim:
+    return registry.get("test.report.decay")
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_report_writes_html_figure_and_tidy_csv(tmp_path):
+    index = build_report(tmp_path / "out", pattern="test.report.*", cache_dir=tmp_path / "cache")
+    assert index == tmp_path / "out" / "index.html"
+    page = index.read_text()
+    assert "test.report.decay" in page and "PASS" in page and "REJECTED" in page
+    assert 'src="test.report.decay.png"' in page and 'href="test.report.decay.csv"' in page
+    assert (tmp_path / "out" / "test.report.decay.png").read_bytes().startswith(b"\x89PNG")
+
+    rows = _read_csv(tmp_path / "out" / "test.report.decay.csv")
+    assert tuple(rows[0]) == ROW_COLUMNS
+    assert {r["prediction"] for r in rows} == {"published", "rate x1.2"}
+    assert {r["panel"] for r in rows} == {"loss", "rate"}
+    assert all(r["claim_id"] == "test.report.decay" for r in rows)
+
+    summary = _read_csv(tmp_path / "out" / "summary.csv")
+    assert tuple(summary[0]) == SUMMARY_COLUMNS
+    verdicts = {(r["claim"], r["prediction"]): (r["verdict"], r["control_verdict"]) for r in summary}
+    assert verdicts[("test.report.decay", "published")] == ("PASS", "REJECTED")
+
+
+def test_claim_that_raises_is_shown_as_error(tmp_path):
+    index = build_report(tmp_path / "out", pattern="test.report.*", use_cache=False)
+    page = index.read_text()
+    assert "ERROR" in page and "simulation diverged at step 3 (lr=10)" in page
+    assert "test.report.decay" in page  # the rest still renders
+    assert not (tmp_path / "out" / "test.report.broken.png").exists()
+    broken = [r for r in _read_csv(tmp_path / "out" / "summary.csv") if r["claim"] == "test.report.broken"]
+    assert [r["verdict"] for r in broken] == ["ERROR"]
+    assert "FloatingPointError" in broken[0]["error"]
+
+
+def test_second_run_hits_cache(tmp_path, decay):
+    before = CALLS[decay.id]
+    first, hit1 = cached_run(decay, quick=True, cache_dir=tmp_path)
+    second, hit2 = cached_run(decay, quick=True, cache_dir=tmp_path)
+    assert (hit1, hit2) == (False, True)
+    assert CALLS[decay.id] == before + 1
+    assert json.dumps(first.to_dict()) == json.dumps(second.to_dict())
+    assert cached_run(decay, quick=True, cache_dir=tmp_path, seed=8)[1] is False  # another seed: a miss
+    assert cached_run(decay, quick=False, cache_dir=tmp_path)[1] is False  # another tier: a miss
+
+
+def test_report_rerun_uses_cache(tmp_path):
+    build_report(tmp_path / "out", pattern="test.report.decay")
+    calls = CALLS["test.report.decay"]
+    index = build_report(tmp_path / "out", pattern="test.report.decay")
+    assert CALLS["test.report.decay"] == calls
+    assert "(from cache)" in index.read_text()
+    assert {r["cached"] for r in _read_csv(tmp_path / "out" / "summary.csv")} == {"True"}
+    assert list((tmp_path / "_cache").glob("*.json"))  # default cache: <out>/../_cache
+
+
+def test_corrupt_cache_entry_is_a_miss(tmp_path, decay):
+    cached_run(decay, quick=True, cache_dir=tmp_path)
+    (entry,) = tmp_path.glob("*.json")
+    entry.write_text('{"evidence": {"claim_id": "test.report.decay", "trunc')
+    before = CALLS[decay.id]
+    result, hit = cached_run(decay, quick=True, cache_dir=tmp_path)
+    assert not hit and CALLS[decay.id] == before + 1 and result.ok
+    assert cached_run(decay, quick=True, cache_dir=tmp_path)[1]  # overwritten with a good entry
+
+
+def test_no_temp_files_left(tmp_path):
+    build_report(tmp_path / "out", pattern="test.report.*", cache_dir=tmp_path / "cache")
+    leftovers = [p for p in tmp_path.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
+    assert leftovers == []
+
+
+def test_interrupted_atomic_write_keeps_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "index.html"
+    target.write_text("old")
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, b"new")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_bad_pattern_writes_nothing(tmp_path):
+    with pytest.raises(ValueError, match="matches no claim"):
+        build_report(tmp_path / "out", pattern="test.report.nope*")
+    assert list(tmp_path.iterdir()) == []
