@@ -64,7 +64,14 @@ class Check:
 
 @dataclass(frozen=True)
 class Panel:
-    """Plot hints for one figure panel; rows of the tidy table with the same ``panel`` go in it."""
+    """Plot hints for one figure panel; rows of the tidy table with the same ``panel`` go in it.
+
+    ``kind="line"``: each series is drawn as a theory curve (``theory``) and/or simulated points with
+    error bars (``simulated``, ``se``) against ``x``. ``kind="heatmap"``: rows carry ``x``, ``y`` and the
+    cell value in ``simulated`` (series ``"grid"``); rows of any other series are drawn as a theory line
+    through their ``(x, y)`` points over the map (e.g. a predicted phase boundary). ``clabel`` names the
+    colour scale of a heatmap.
+    """
 
     name: str
     xlabel: str
@@ -72,6 +79,12 @@ class Panel:
     xscale: str = "linear"
     yscale: str = "linear"
     title: str = ""
+    kind: str = "line"
+    clabel: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("line", "heatmap"):
+            raise ValueError(f"Panel.kind must be 'line' or 'heatmap', got {self.kind!r}")
 
 
 @dataclass(frozen=True)
@@ -79,7 +92,8 @@ class Evidence:
     """What a claim check found.
 
     ``rows``: tidy records with keys ``panel, series, x, theory, simulated, se`` (simulated/se may be
-    NaN for theory-only curve points, theory may be NaN for simulation-only points).
+    NaN for theory-only curve points, theory may be NaN for simulation-only points); heatmap panels add
+    ``y``.
     """
 
     claim_id: str

@@ -22,12 +22,18 @@ __all__ = ["Claim", "ClaimContext", "claim", "all_claims", "get", "select", "run
 
 @dataclass(frozen=True)
 class ClaimContext:
-    """What a claim function receives: its metadata, the parameter set and the seed."""
+    """What a claim function receives: its metadata, the parameter set, the seed and an executor.
+
+    Claims that sweep (widths, depths, phase diagrams) pass ``executor`` to :func:`simulators.sweep.sweep`;
+    ``"inline"`` (the default) runs the tasks in this process, a ``concurrent.futures.Executor`` (local
+    processes, Dask distributed) spreads them. Results do not depend on it: seeds are spawned per task.
+    """
 
     claim: Claim
     params: dict
     seed: int
     quick: bool
+    executor: object = "inline"
 
     def evidence(self, checks: Sequence[Check], rows: Sequence[dict] = (), panels: Sequence[Panel] = (),
                  *, prediction: str = "published") -> Evidence:
@@ -112,11 +118,11 @@ def select(pattern: str | None = None) -> list[Claim]:
 
 
 def run(claim_id: str | Claim, *, quick: bool = True, seed: int | None = None,
-        params: dict | None = None) -> ClaimResult:
+        params: dict | None = None, executor: object = "inline") -> ClaimResult:
     """Run one claim (simulation + both verdicts) and time it. No caching here; see verify.cache."""
     c = claim_id if isinstance(claim_id, Claim) else get(claim_id)
     ctx = ClaimContext(claim=c, params=params if params is not None else c.params(quick),
-                       seed=c.seed if seed is None else int(seed), quick=quick)
+                       seed=c.seed if seed is None else int(seed), quick=quick, executor=executor)
     start = time.perf_counter()
     evidence, control = c.fn(ctx)
     if control.prediction == "published":
