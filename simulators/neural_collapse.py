@@ -1,0 +1,312 @@
+"""Neural-collapse simulators (JAX, float64): heavy-ball GD on (deep linear) unconstrained-features models,
+projected GD on the layer-peeled model, and a small nonlinear MLP trained into the terminal phase.
+
+Conventions (as theory.neural_collapse): features H are d x N with class-sorted columns (class k has n_k
+columns), layers W_1 (d x d), ..., W_M (K x d), bias b unregularised. Objectives:
+  CE:  (1/N) sum_i CE(W_M...W_1 h_i + b, y_i) + lW/2 sum_j ||W_j||^2 + lH/2 ||H||^2,
+  MSE: 1/(2N) ||W_M...W_1 H + b 1^T - Y||_F^2 + the same penalties.
+Heavy ball: v <- momentum v - lr grad, p <- p + v (full batch). Every routine runs inside a scoped
+``jax.enable_x64(True)`` so it computes in float64 without flipping the global flag at import.
+Initialisation matters for depth >= 2: W = H = 0 is a local minimum there (Dang et al. 2023), so GD from a
+too-small init (std << 0.1) converges to the trivial point; the default init std is 0.1 (their code's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from simulators._seeding import rng
+
+__all__ = ["UFMRun", "train_ufm", "LPMRun", "train_layer_peeled", "gaussian_mixture", "MLPRun", "train_mlp"]
+
+
+def _check(name: str, value, allowed: str, ok) -> None:
+    if not ok:
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
+def _counts(n_per_class) -> np.ndarray:
+    n = np.asarray(n_per_class)
+    _check("n_per_class", n_per_class, "a 1-D integer array of >= 2 classes with >= 1 sample each",
+           n.ndim == 1 and n.dtype.kind in "iu" and n.size >= 2 and np.all(n >= 1))
+    return n.astype(int)
+
+
+def _schedule(n_steps: int, record_every: int | None) -> tuple[int, int]:
+    _check("n_steps", n_steps, "an integer >= 1", isinstance(n_steps, int | np.integer) and n_steps >= 1)
+    every = n_steps if record_every is None else record_every
+    _check("record_every", record_every, f"an integer in [1, n_steps] dividing n_steps = {n_steps}",
+           isinstance(every, int | np.integer) and 1 <= every <= n_steps and n_steps % every == 0)
+    return int(n_steps // every), int(every)
+
+
+def _heavy_ball(value_and_grad, params, hyper, lr, momentum, n_chunks: int, every: int):
+    """Run n_chunks * every heavy-ball steps; returns final params and the objective after each chunk."""
+
+    def step(_, carry):
+        p, v = carry
+        _, g = value_and_grad(p, hyper)
+        v = jax.tree_util.tree_map(lambda vi, gi: momentum * vi - lr * gi, v, g)
+        return jax.tree_util.tree_map(jnp.add, p, v), v
+
+    def chunk(carry, _):
+        carry = jax.lax.fori_loop(0, every, step, carry)
+        return carry, value_and_grad(carry[0], hyper)[0]
+
+    v0 = jax.tree_util.tree_map(jnp.zeros_like, params)
+    (p, _), values = jax.lax.scan(chunk, (params, v0), None, length=n_chunks)
+    return p, values
+
+
+def _raise_if_diverged(values: np.ndarray, every: int, what: str) -> None:
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise FloatingPointError(f"{what} diverged (non-finite objective) by step {(bad[0] + 1) * every}")
+
+
+# ----------------------------------------------------------------------------- unconstrained features
+
+
+@dataclass(frozen=True)
+class UFMRun:
+    """GD result. layers: (W_1, ..., W_M); W: end-to-end K x d; H: d x N; b: (K,) or None; y: labels (N,);
+    objective: value after each record; steps: the step counts of the records; grad_norm: final ||grad||."""
+
+    layers: tuple[np.ndarray, ...]
+    W: np.ndarray
+    H: np.ndarray
+    b: np.ndarray | None
+    y: np.ndarray
+    objective: np.ndarray
+    steps: np.ndarray
+    grad_norm: float
+
+    @property
+    def H_mean(self) -> np.ndarray:
+        """Class means, d x K."""
+        K = self.W.shape[0]
+        return np.stack([self.H[:, self.y == k].mean(axis=1) for k in range(K)], axis=1)
+
+
+def _ufm_objective(params, hyper, *, y, K: int, loss: str):
+    layers, H, b = params
+    lW, lH = hyper
+    W = layers[0]
+    for Wj in layers[1:]:
+        W = Wj @ W
+    Z = W @ H + b[:, None]
+    N = H.shape[1]
+    if loss == "ce":
+        data = jnp.mean(jax.nn.logsumexp(Z, axis=0) - Z[y, jnp.arange(N)])
+    else:
+        data = 0.5 / N * jnp.sum((Z - jax.nn.one_hot(y, K).T) ** 2)
+    return data + 0.5 * lW * sum(jnp.sum(Wj**2) for Wj in layers) + 0.5 * lH * jnp.sum(H**2)
+
+
+@partial(jax.jit, static_argnames=("K", "loss", "bias", "n_chunks", "every"))
+def _ufm_run(params, y, lW, lH, lr, momentum, *, K, loss, bias, n_chunks, every):
+    obj = partial(_ufm_objective, y=y, K=K, loss=loss)
+    vg = jax.value_and_grad(obj)
+    if not bias:  # keep b at 0: zero its gradient
+        def vg(p, h, _vg=vg):
+            val, (gl, gH, _) = _vg(p, h)
+            return val, (gl, gH, jnp.zeros_like(p[2]))
+    p, values = _heavy_ball(vg, params, (lW, lH), lr, momentum, n_chunks, every)
+    _, g = vg(p, (lW, lH))
+    gnorm = jnp.sqrt(sum(jnp.sum(x**2) for x in jax.tree_util.tree_leaves(g)))
+    return p, values, gnorm
+
+
+def train_ufm(n_per_class, lambda_W: float, lambda_H: float, *, loss: str = "ce", depth: int = 1,
+              bias: bool = False, d: int | None = None, lr: float = 0.5, momentum: float = 0.9,
+              n_steps: int = 20_000, init_std: float = 0.1, record_every: int | None = None, seed) -> UFMRun:
+    """Heavy-ball GD on the (deep linear) UFM from iid N(0, init_std^2) layers and features (b = 0).
+
+    Hidden and feature widths are all ``d`` (default 2K). Raises FloatingPointError if the objective
+    becomes non-finite (naming the step).
+    """
+    n = _counts(n_per_class)
+    K, N = n.size, int(n.sum())
+    _check("loss", loss, "'ce' or 'mse'", loss in ("ce", "mse"))
+    _check("depth", depth, "an integer >= 1", isinstance(depth, int | np.integer) and depth >= 1)
+    d = 2 * K if d is None else d
+    _check("d", d, "an integer >= 1", isinstance(d, int | np.integer) and d >= 1)
+    for name, v in (("lambda_W", lambda_W), ("lambda_H", lambda_H), ("init_std", init_std)):
+        _check(name, v, "a finite number >= 0", np.isfinite(v) and v >= 0)
+    _check("lr", lr, "a finite number > 0", np.isfinite(lr) and lr > 0)
+    _check("momentum", momentum, "in [0, 1)", 0 <= momentum < 1)
+    n_chunks, every = _schedule(n_steps, record_every)
+    g = rng(seed)
+    shapes = [(d, d)] * (depth - 1) + [(K, d)]
+    layers0 = tuple(init_std * g.standard_normal(s) for s in shapes)
+    H0 = init_std * g.standard_normal((d, N))
+    y = np.repeat(np.arange(K), n)
+    with jax.enable_x64(True):
+        p, values, gnorm = _ufm_run((layers0, H0, np.zeros(K)), jnp.asarray(y), lambda_W, lambda_H, lr, momentum,
+                                    K=K, loss=loss, bias=bool(bias), n_chunks=n_chunks, every=every)
+        values = np.asarray(values)
+        _raise_if_diverged(values, every, f"UFM GD (loss={loss}, depth={depth}, lr={lr}, lambda_W={lambda_W}, "
+                                          f"lambda_H={lambda_H})")
+        layers = tuple(np.asarray(Wj) for Wj in p[0])
+        W = layers[0]
+        for Wj in layers[1:]:
+            W = Wj @ W
+        return UFMRun(layers, W, np.asarray(p[1]), np.asarray(p[2]) if bias else None, y, values,
+                      every * np.arange(1, n_chunks + 1), float(gnorm))
+
+
+# ----------------------------------------------------------------------------- layer-peeled model
+
+
+@dataclass(frozen=True)
+class LPMRun:
+    """Projected GD on the collapsed-feature LPM: W (K x d), H_mean (d x K), objective after each record."""
+
+    W: np.ndarray
+    H_mean: np.ndarray
+    objective: np.ndarray
+
+
+def _project(x, E, axis):
+    """Scale x so that mean over classes of squared norms <= E (the LPM's energy constraints)."""
+    energy = jnp.mean(jnp.sum(x**2, axis=axis))
+    return x * jnp.minimum(1.0, jnp.sqrt(E / energy))
+
+
+@partial(jax.jit, static_argnames=("n_chunks", "every"))
+def _lpm_run(W, Hm, pi, E_W, E_H, lr, momentum, *, n_chunks, every):
+    K = W.shape[0]
+
+    def obj(p, _):
+        Wp, Hp = p
+        Z = Wp @ Hp  # K x K: column k = logits of class k's feature
+        return jnp.sum(pi * (jax.nn.logsumexp(Z, axis=0) - jnp.diag(Z)))
+
+    def step(_, carry):
+        (Wp, Hp), (vW, vH) = carry
+        _, (gW, gH) = jax.value_and_grad(obj)((Wp, Hp), None)
+        vW, vH = momentum * vW - lr * gW, momentum * vH - lr * gH
+        Wn, Hn = _project(Wp + vW, E_W, 1), _project(Hp + vH, E_H, 0)
+        return (Wn, Hn), (Wn - Wp, Hn - Hp)  # velocity = the projected displacement
+
+    def chunk(carry, _):
+        carry = jax.lax.fori_loop(0, every, step, carry)
+        return carry, obj(carry[0], None)
+
+    ((W, Hm), _), values = jax.lax.scan(chunk, ((W, Hm), (jnp.zeros_like(W), jnp.zeros_like(Hm))), None,
+                                        length=n_chunks)
+    del K
+    return W, Hm, values
+
+
+def train_layer_peeled(n_per_class, E_W: float, E_H: float, *, d: int | None = None, lr: float = 0.1,
+                       momentum: float = 0.9, n_steps: int = 20_000, record_every: int | None = None,
+                       seed) -> LPMRun:
+    """Projected heavy-ball GD on the layer-peeled model with collapsed features (Fang et al. 2021, eq. 4):
+    min sum_k (n_k/N) CE(W h_k, k) s.t. (1/K) sum ||w_k||^2 <= E_W, (1/K) sum ||h_k||^2 <= E_H.
+
+    Collapsed features lose no generality: CE is convex in h and the constraint is convex, so replacing each
+    class's features by their mean never increases the objective (Jensen). Init: iid N(0, 1/d), projected.
+    """
+    n = _counts(n_per_class)
+    K = n.size
+    d = K if d is None else d
+    _check("d", d, f"an integer >= K-1 = {K - 1}", isinstance(d, int | np.integer) and d >= K - 1)
+    for name, v in (("E_W", E_W), ("E_H", E_H), ("lr", lr)):
+        _check(name, v, "a finite number > 0", np.isfinite(v) and v > 0)
+    _check("momentum", momentum, "in [0, 1)", 0 <= momentum < 1)
+    n_chunks, every = _schedule(n_steps, record_every)
+    g = rng(seed)
+    W0, H0 = g.standard_normal((K, d)) / np.sqrt(d), g.standard_normal((d, K)) / np.sqrt(d)
+    with jax.enable_x64(True):
+        W, Hm, values = _lpm_run(W0, H0, n / n.sum(), E_W, E_H, lr, momentum, n_chunks=n_chunks, every=every)
+        values = np.asarray(values)
+        _raise_if_diverged(values, every, f"LPM projected GD (lr={lr}, E_W={E_W}, E_H={E_H})")
+        return LPMRun(np.asarray(W), np.asarray(Hm), values)
+
+
+# ----------------------------------------------------------------------------- nonlinear MLP, terminal phase
+
+
+def gaussian_mixture(K: int, n: int, dim: int, *, separation: float = 3.0, seed) -> tuple[np.ndarray, np.ndarray]:
+    """n points per class around K random centres (norm ``separation``) in R^dim with unit isotropic noise."""
+    _check("K", K, "an integer >= 2", isinstance(K, int | np.integer) and K >= 2)
+    _check("n", n, "an integer >= 1", isinstance(n, int | np.integer) and n >= 1)
+    _check("dim", dim, "an integer >= 1", isinstance(dim, int | np.integer) and dim >= 1)
+    g = rng(seed)
+    centres = g.standard_normal((K, dim))
+    centres *= separation / np.linalg.norm(centres, axis=1, keepdims=True)
+    y = np.repeat(np.arange(K), n)
+    return centres[y] + g.standard_normal((K * n, dim)), y
+
+
+@dataclass(frozen=True)
+class MLPRun:
+    """Per-record history: epochs, training error, loss; features (last hidden layer, N x width) and the
+    classifier (W, b) at each record, for NC metrics."""
+
+    epochs: np.ndarray
+    train_error: np.ndarray
+    loss: np.ndarray
+    features: np.ndarray
+    W: np.ndarray
+    b: np.ndarray
+
+
+def _mlp_forward(params, X):
+    *hidden, (W, b) = params
+    h = X
+    for A, c in hidden:
+        h = jax.nn.relu(h @ A.T + c)
+    return h, h @ W.T + b
+
+
+@partial(jax.jit, static_argnames=("n_chunks", "every"))
+def _mlp_run(params, X, y, wd, lr, momentum, *, n_chunks, every):
+    def obj(p, _):
+        _, Z = _mlp_forward(p, X)
+        ce = jnp.mean(jax.nn.logsumexp(Z, axis=1) - Z[jnp.arange(X.shape[0]), y])
+        return ce + 0.5 * wd * sum(jnp.sum(A**2) for A, _ in p)
+
+    def chunk(carry, _):
+        carry = jax.lax.fori_loop(0, every, lambda i, c: step(c), carry)
+        h, Z = _mlp_forward(carry[0], X)
+        return carry, (obj(carry[0], None), jnp.mean(jnp.argmax(Z, axis=1) != y), h, carry[0][-1][0], carry[0][-1][1])
+
+    def step(carry):
+        p, v = carry
+        g = jax.grad(obj)(p, None)
+        v = jax.tree_util.tree_map(lambda vi, gi: momentum * vi - lr * gi, v, g)
+        return jax.tree_util.tree_map(jnp.add, p, v), v
+
+    v0 = jax.tree_util.tree_map(jnp.zeros_like, params)
+    _, out = jax.lax.scan(chunk, (params, v0), None, length=n_chunks)
+    return out
+
+
+def train_mlp(X, y, *, widths=(64, 64), weight_decay: float = 5e-4, lr: float = 0.05, momentum: float = 0.9,
+              n_epochs: int = 3000, record_every: int = 50, seed) -> MLPRun:
+    """Full-batch heavy-ball GD (one step = one epoch) on a ReLU MLP with CE loss and weight decay on the
+    weights (not the biases); He init. Records training error, loss and last-hidden-layer features."""
+    X = np.asarray(X, float)
+    y = np.asarray(y)
+    _check("X", X.shape, "an N x dim array with N = len(y)", X.ndim == 2 and y.ndim == 1 and X.shape[0] == y.size)
+    _check("y", "labels", "integers in [0, K-1] with K >= 2", y.dtype.kind in "iu" and y.min() >= 0 and y.max() >= 1)
+    _check("weight_decay", weight_decay, "a finite number >= 0", np.isfinite(weight_decay) and weight_decay >= 0)
+    _check("lr", lr, "a finite number > 0", np.isfinite(lr) and lr > 0)
+    _check("momentum", momentum, "in [0, 1)", 0 <= momentum < 1)
+    n_chunks, every = _schedule(n_epochs, record_every)
+    K = int(y.max()) + 1
+    g = rng(seed)
+    dims = [X.shape[1], *widths, K]
+    params = tuple((g.standard_normal((o, i)) * np.sqrt(2.0 / i), np.zeros(o)) for i, o in zip(dims[:-1], dims[1:]))
+    with jax.enable_x64(True):
+        loss, err, feats, W, b = (np.asarray(a) for a in _mlp_run(params, X, jnp.asarray(y), weight_decay, lr, momentum,
+                                                                   n_chunks=n_chunks, every=every))
+    _raise_if_diverged(loss, every, f"MLP GD (lr={lr}, weight_decay={weight_decay})")
+    return MLPRun(every * np.arange(1, n_chunks + 1), err, loss, feats, W, b)

@@ -1,0 +1,454 @@
+"""Neural collapse: NC1-NC4 metrics, unconstrained-features optima, Han et al.'s MSE decomposition.
+
+References
+----------
+- [PHD20] V. Papyan, X. Y. Han, D. L. Donoho, "Prevalence of neural collapse during the terminal phase of
+  deep learning training", PNAS 117 (2020). Definitions of NC1-NC4 (Figs. 2-7 of the paper).
+- [ZDZ21] Z. Zhu, T. Ding, J. Zhou, X. Li, C. You, J. Sulam, Q. Qu, "A geometric analysis of neural collapse
+  with unconstrained features", NeurIPS 2021, Theorem 3.1 (CE + weight decay: simplex ETF).
+- [ZLD22] J. Zhou, X. Li, T. Ding, C. You, Q. Qu, Z. Zhu, ICML 2022; [TB22] T. Tirer, J. Bruna, ICML 2022
+  (MSE unconstrained features with and without bias).
+- [HPD22] X. Y. Han, V. Papyan, D. L. Donoho, "Neural collapse under MSE loss: proximity to and dynamics on
+  the central path", ICLR 2022, Sec. 3 (decomposition L = L_NC1 + L_NC2/3 + L_perp).
+- [FHLS21] C. Fang, H. He, Q. Long, W. J. Su, "Exploring deep neural networks via layer-peeled model:
+  minority collapse in imbalanced training", PNAS 118 (2021), eq. 4 (LPM) and Theorem 1 (balanced ETF).
+- [DTO23] H. Dang, T. Tran, S. Osher, H. Tran-The, N. Ho, T. Nguyen, "Neural collapse in deep linear
+  networks: from balanced to imbalanced data", ICML 2023, Theorems 2.1 and 3.1.
+
+Conventions
+-----------
+- Features H are N x d (one row per sample, as a network emits them); labels y in {0, ..., K-1}; the
+  classifier W is K x d, bias b has length K; class means are the columns of M (d x K), ``H_mean``.
+- Global mean mu_G: the *sample* mean of all features by default ([PHD20] definition, Zhu's code); pass
+  ``global_mean="classes"`` for the mean of class means (Papyan's notebook). They agree for balanced data.
+- Sigma_W = (1/N) sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T; Sigma_B = (1/K) sum_c (mu_c - mu_G)(mu_c - mu_G)^T.
+- NC1 = tr(Sigma_W Sigma_B^+) / K with Sigma_B^+ taken on its top min(K-1, rank) eigenpairs (Zhu's /K;
+  Papyan's notebook reports K * NC1, key ``nc1_unnormalised``).
+- Unconstrained-features model (UFM), H stored d x N here as in the papers:
+  CE:  (1/N) sum_i CE(W h_i + b, y_i) + lW/2 ||W||^2 + lH/2 ||H||^2,
+  MSE: 1/(2N) ||W_M...W_1 H + b 1^T - Y||_F^2 + lW/2 sum_j ||W_j||^2 + lH/2 ||H||^2; the bias, when present,
+  is not regularised.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["nc_metrics", "etf_distance", "simplex_etf", "UFMOptimum", "ufm_optimum", "ufm_objective",
+           "deep_ufm_singular_value", "deep_ufm_stationary_points", "ce_ufm_weight_norm_sq",
+           "mse_decomposition", "layer_peeled_balanced"]
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _nonnegative(name: str, value) -> float:
+    arr = np.asarray(value)
+    if arr.ndim != 0 or arr.dtype.kind not in "iuf" or not math.isfinite(float(arr)) or float(arr) < 0:
+        raise ValueError(f"{name} must be a finite real number >= 0, got {value!r}")
+    return float(arr)
+
+
+def _int_at_least(name: str, value, lower: int) -> int:
+    if isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}")
+    try:
+        out = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}") from None
+    if out < lower:
+        raise ValueError(f"{name} must be an integer >= {lower}, got {out}")
+    return out
+
+
+def _counts(n_per_class) -> np.ndarray:
+    n = np.asarray(n_per_class)
+    if n.ndim != 1 or n.dtype.kind not in "iu" or n.size < 2 or np.any(n < 1):
+        raise ValueError(f"n_per_class must be a 1-D integer array of >= 2 classes, each with >= 1 sample "
+                         f"(no empty class), got {n_per_class!r}")
+    return n.astype(int)
+
+
+def _labels(y, N: int, K: int | None) -> tuple[np.ndarray, int]:
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != N:
+        raise ValueError(f"y must be a 1-D label array of length N = {N} (rows of H), got shape {y.shape}")
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"y must hold integer labels, got dtype {y.dtype}")
+    if N and y.min() < 0:
+        raise ValueError(f"labels y must lie in [0, K-1], got min(y) = {y.min()}")
+    K = int(y.max()) + 1 if K is None else K
+    if N and y.max() >= K:
+        raise ValueError(f"labels y must lie in [0, K-1] = [0, {K - 1}] (K = rows of W), got max(y) = {y.max()}")
+    if K < 2:
+        raise ValueError(f"need >= 2 classes, got K = {K}")
+    return y.astype(np.intp), K
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def simplex_etf(K: int) -> np.ndarray:
+    """The normalised simplex-ETF Gram target (I - 11^T/K)/sqrt(K-1) (unit Frobenius norm) [ZDZ21 eq. 7]."""
+    K = _int_at_least("K", K, 2)
+    return (np.eye(K) - 1.0 / K) / np.sqrt(K - 1)
+
+
+def etf_distance(G: np.ndarray) -> float:
+    """|| G/||G||_F - (I - 11^T/K)/sqrt(K-1) ||_F for a K x K Gram matrix G (Zhu et al. code, NC2 metric)."""
+    G = np.asarray(G, float)
+    nrm = np.linalg.norm(G)
+    return float(np.linalg.norm(G / nrm - simplex_etf(G.shape[0]))) if nrm > 0 else np.nan
+
+
+def _orthframe_distance(G: np.ndarray) -> float:
+    nrm = np.linalg.norm(G)
+    return float(np.linalg.norm(G / nrm - np.eye(G.shape[0]) / np.sqrt(G.shape[0]))) if nrm > 0 else np.nan
+
+
+def _norm_cov(X: np.ndarray) -> float:
+    """Std/Avg of the row norms (ddof=1, as torch.std): the equinorm metric of [PHD20] Fig. 2."""
+    r = np.linalg.norm(X, axis=1)
+    return float(r.std(ddof=1) / r.mean()) if r.mean() > 0 else np.nan
+
+
+def _angles(X: np.ndarray) -> tuple[float, float]:
+    """(Std_{c != c'} cos, Avg_{c != c'} |cos + 1/(K-1)|) of the rows of X [PHD20] Figs. 3-4."""
+    K = X.shape[0]
+    r = np.linalg.norm(X, axis=1)
+    if np.any(r == 0):
+        return np.nan, np.nan
+    C = (X @ X.T) / np.outer(r, r)
+    off = C[~np.eye(K, dtype=bool)]
+    return float(off.std()), float(np.mean(np.abs(off + 1.0 / (K - 1))))
+
+
+def nc_metrics(H, y, W=None, b=None, *, global_mean: str = "samples") -> dict:
+    """Neural-collapse metrics NC1-NC4 of features H (N x d), labels y, optional classifier W (K x d), bias b.
+
+    Returns a dict with
+      nc1               tr(Sigma_W Sigma_B^+)/K [PHD20 Fig. 6; Zhu's /K]; ``nc1_unnormalised`` = K * nc1;
+      nc2               ETF distance of the centred class-mean Gram Mdot^T Mdot; ``nc2_W`` of W W^T;
+      nc3               || W^T/||W||_F - Mdot/||Mdot||_F ||_F (centred means, not squared) [PHD20 Fig. 5];
+      nc3_uncentred     the same against the *uncentred* means M: the right self-duality metric for bias-free
+                        models, whose optimum is an orthogonal frame, not a simplex ETF (centred nc3 is then
+                        sqrt(2 - sqrt(3)) = 0.5176 at K = 4, not 0);
+      nc4               mismatch rate between argmax_c (W h + b)_c and argmin_c ||h - mu_c|| [PHD20 Fig. 7];
+      equinorm_H/W      Std/Avg of ||mu_c - mu_G|| and of ||w_c|| (ddof=1);
+      equiangular_H/W   Std_{c != c'} of the cosines; maxangle_H/W: Avg_{c != c'} |cos + 1/(K-1)|;
+      orthframe_H/W     distance of the uncentred Gram M^T M (or W W^T) to I/sqrt(K) (bias-free geometry);
+      K, mu_G.
+    Metrics that need W are NaN when W is None; b defaults to 0. K = rows of W if given, else max(y) + 1.
+    All computations are vectorised (no loop over samples): cost O(N d K).
+    """
+    H = np.asarray(H)
+    if H.ndim != 2 or H.dtype.kind not in "iuf":
+        raise ValueError(f"H must be a real 2-D array (N x d), got shape {H.shape}")
+    H = H.astype(float, copy=False)
+    N, d = H.shape
+    if N == 0:
+        raise ValueError("H must have at least one row (sample)")
+    if W is not None:
+        W = np.asarray(W, float)
+        if W.ndim != 2 or W.shape[1] != d:
+            raise ValueError(f"W must be K x d with d = {d} (columns of H), got shape {W.shape}")
+    y, K = _labels(y, N, None if W is None else W.shape[0])
+    if b is not None:
+        if W is None:
+            raise ValueError("b given without W")
+        b = np.asarray(b, float)
+        if b.shape != (K,):
+            raise ValueError(f"b must have shape (K,) = ({K},), got {b.shape}")
+    if global_mean not in ("samples", "classes"):
+        raise ValueError(f"global_mean must be 'samples' or 'classes', got {global_mean!r}")
+    n = np.bincount(y, minlength=K)
+    if np.any(n == 0):
+        raise ValueError(f"every class 0..K-1 needs >= 1 sample; empty classes: {np.flatnonzero(n == 0).tolist()}")
+    onehot = np.zeros((N, K))
+    onehot[np.arange(N), y] = 1.0
+    M = (onehot.T @ H) / n[:, None]  # K x d class means (rows)
+    mu_G = H.mean(axis=0) if global_mean == "samples" else M.mean(axis=0)
+    Md = M - mu_G  # K x d centred means (rows); Mdot = Md^T
+    # Sigma_B = Md^T Md / K = U diag(s^2/K) U^T; Sigma_B^+ on the top min(K-1, rank) eigenpairs.
+    _, s, Vt = np.linalg.svd(Md, full_matrices=False)
+    tol = max(Md.shape) * np.finfo(float).eps * (s[0] if s.size else 0.0)
+    r = min(K - 1, int(np.sum(s > tol)))
+    R = H - M[y]  # within-class residuals, N x d
+    proj = R @ Vt[:r].T  # N x r
+    nc1 = float(np.sum(np.sum(proj**2, axis=0) / N * K / s[:r] ** 2)) / K if r else np.nan
+    out = dict(K=K, mu_G=mu_G, nc1=nc1, nc1_unnormalised=K * nc1, nc2=etf_distance(Md @ Md.T),
+               equinorm_H=_norm_cov(Md), orthframe_H=_orthframe_distance(M @ M.T))
+    out["equiangular_H"], out["maxangle_H"] = _angles(Md)
+    nan = np.nan
+    out.update(nc2_W=nan, nc3=nan, nc3_uncentred=nan, nc4=nan, equinorm_W=nan, equiangular_W=nan,
+               maxangle_W=nan, orthframe_W=nan)
+    if W is not None:
+        nW = np.linalg.norm(W)
+        out.update(nc2_W=etf_distance(W @ W.T), equinorm_W=_norm_cov(W), orthframe_W=_orthframe_distance(W @ W.T))
+        out["equiangular_W"], out["maxangle_W"] = _angles(W)
+        out["nc3"] = float(np.linalg.norm(W / nW - Md / np.linalg.norm(Md)))
+        out["nc3_uncentred"] = float(np.linalg.norm(W / nW - M / np.linalg.norm(M)))
+        logits = H @ W.T + (0.0 if b is None else b)
+        ncc = np.argmin(np.sum(M**2, axis=1) - 2.0 * (H @ M.T), axis=1)  # ||h - mu_c||^2 up to ||h||^2
+        out["nc4"] = float(np.mean(np.argmax(logits, axis=1) != ncc))
+    return out
+
+
+# ----------------------------------------------------------------------------- UFM optima
+
+
+@dataclass(frozen=True)
+class UFMOptimum:
+    """A global minimiser of the (deep linear) unconstrained-features model.
+
+    W: K x d end-to-end classifier W_M...W_1; H_mean: d x K class means (features of class k all equal
+    H_mean[:, k] at the optimum); b: length-K bias or None; layers: (W_1, ..., W_M) with W_j of shape
+    d x d (j < M) and K x d (j = M); singular_values: M x K, row j the singular value of W_j on class
+    (orthogonal frame) or mode (simplex ETF, last mode 0) k; geometry: "etf", "orthogonal" or "zero".
+    """
+
+    W: np.ndarray
+    H_mean: np.ndarray
+    b: np.ndarray | None
+    layers: tuple[np.ndarray, ...]
+    singular_values: np.ndarray
+    geometry: str
+
+
+def ce_ufm_weight_norm_sq(n: int, K: int, lambda_W: float, lambda_H: float) -> float:
+    """||w_k||^2 at the CE-UFM optimum, balanced classes [ZDZ21 Thm 3.1 structure; norm derived in dln_nc.md B2].
+
+    With rho = sqrt(n lW lH): ||w_k||^2 = ((K-1)/K) sqrt(n lH/lW) ln[(1 - (K-1) rho)/rho] if rho < 1/K, else 0
+    (then W = H = 0). Derivation: with h = sqrt(lW/(n lH)) w_k and a = ||w_k||^2 the objective is
+    ln(1 + (K-1) e^{-c a}) + K lW a, c = (K/(K-1)) sqrt(lW/(n lH)), convex in a.
+    """
+    rho = math.sqrt(n * lambda_W * lambda_H)
+    if rho == 0:
+        raise ValueError("CE UFM without weight decay has no minimiser (norms diverge): need lambda_W, lambda_H > 0")
+    if rho >= 1.0 / K:
+        return 0.0
+    return (K - 1) / K * math.sqrt(n * lambda_H / lambda_W) * math.log((1 - (K - 1) * rho) / rho)
+
+
+def _f_deep(s, n_k, N, lambda_W, lambda_H, M):
+    """Per-class objective f_k(s) = (n_k lH/2)/(s^{2M} + N lH) + (M lW/2) s^2 [DTO23, proof of Thm 3.1]."""
+    s = np.asarray(s, float)
+    return 0.5 * n_k * lambda_H / (s ** (2 * M) + N * lambda_H) + 0.5 * M * lambda_W * s**2
+
+
+def deep_ufm_stationary_points(n_k: float, N: float, lambda_W: float, lambda_H: float, depth: int) -> np.ndarray:
+    """Positive s with f_k'(s) = 0, i.e. n_k lH t^{M-1} = lW (t^M + N lH)^2 with t = s^2 [DTO23] (sorted)."""
+    M = depth
+    # polynomial in t: lW (t^M + c)^2 - n_k lH t^{M-1}, c = N lH; coefficients highest degree first
+    c = N * lambda_H
+    coef = np.zeros(2 * M + 1)
+    coef[0] += lambda_W
+    coef[M] += 2 * lambda_W * c
+    coef[2 * M] += lambda_W * c**2
+    coef[2 * M - (M - 1)] -= n_k * lambda_H
+    roots = np.roots(coef)
+    t = roots.real[(np.abs(roots.imag) <= 1e-9 * (1 + np.abs(roots))) & (roots.real > 0)]
+    t = np.array([_polish(tt, n_k, N, lambda_W, lambda_H, M) for tt in t])
+    return np.sort(np.sqrt(t))
+
+
+def _polish(t: float, n_k, N, lW, lH, M) -> float:
+    """Two Newton steps on g(t) = log(n_k lH) + (M-1) log t - log lW - 2 log(t^M + N lH) (root accuracy)."""
+    for _ in range(3):
+        g = math.log(n_k * lH) + (M - 1) * math.log(t) - math.log(lW) - 2 * math.log(t**M + N * lH)
+        dg = (M - 1) / t - 2 * M * t ** (M - 1) / (t**M + N * lH)
+        if dg == 0:
+            break
+        t = max(t - g / dg, t / 2)
+    return t
+
+
+def deep_ufm_singular_value(n_k: float, N: float, lambda_W: float, lambda_H: float, depth: int = 1) -> float:
+    """Per-layer singular value s_k of class k at the MSE deep-linear UFM optimum [DTO23 Thm 3.1].
+
+    s_k = argmin_{s >= 0} f_k(s), f_k(s) = (n_k lH/2)/(s^{2M} + N lH) + (M lW/2) s^2 (global minimum over 0 and
+    the stationary points). M = 1: s_k^2 = (sqrt(n_k lH/lW) - N lH)_+ (continuous collapse at n_k = N^2 lW lH).
+    M >= 2: s = 0 is always a local minimum and the global minimiser jumps to 0 discontinuously.
+    """
+    M = _int_at_least("depth", depth, 1)
+    if lambda_W <= 0 or lambda_H <= 0:
+        raise ValueError(f"lambda_W and lambda_H must be > 0 for the MSE UFM closed form, got {lambda_W}, {lambda_H}")
+    if M == 1:
+        return math.sqrt(max(math.sqrt(n_k * lambda_H / lambda_W) - N * lambda_H, 0.0))
+    cand = np.concatenate([[0.0], deep_ufm_stationary_points(n_k, N, lambda_W, lambda_H, M)])
+    return float(cand[np.argmin(_f_deep(cand, n_k, N, lambda_W, lambda_H, M))])
+
+
+def _frame(d: int, r: int) -> np.ndarray:
+    """d x r matrix with orthonormal columns: the first r standard basis vectors."""
+    return np.eye(d)[:, :r]
+
+
+def _layers(modes: np.ndarray, s_layer: np.ndarray, d: int, M: int) -> tuple[np.ndarray, ...]:
+    """Balanced aligned layers: W_j = E_d diag(s) E_d^T (d x d) for j < M, W_M = modes diag(s) E_d^T (K x d)."""
+    E = _frame(d, s_layer.size)
+    inner = [E @ np.diag(s_layer) @ E.T for _ in range(M - 1)]
+    return (*inner, modes @ np.diag(s_layer) @ E.T)
+
+
+def ufm_optimum(n_per_class, lambda_W, lambda_H, *, loss: str = "ce", depth: int = 1, bias: bool = False,
+                d: int | None = None) -> UFMOptimum:
+    """A global minimiser of the (deep linear) unconstrained-features model with weight decay.
+
+    Cases with a closed form (conventions in the module docstring; any rotation of the feature space, i.e.
+    W -> W Q^T, H -> Q H, is another minimiser):
+    - loss="ce", depth=1, balanced (n_k = n): simplex ETF, W W^T = ||w||^2 K/(K-1) (I - 11^T/K), h_k =
+      sqrt(lW/(n lH)) w_k, ||w||^2 from :func:`ce_ufm_weight_norm_sq`; W = H = 0 when sqrt(n lW lH) >= 1/K
+      [ZDZ21 Thm 3.1]. The bias (unregularised) is b = 0 (any constant vector is equally optimal); the same
+      geometry minimises the bias-free problem.
+    - loss="mse", bias=False, any depth M, any n_k: orthogonal frame, per-class per-layer singular value s_k of
+      :func:`deep_ufm_singular_value`; W = diag(s_k^M), H_mean[:, k] = s_k^M/(s_k^{2M} + N lH) e_k [DTO23
+      Thm 3.1; M = 1: ZLD22/TB22]. Class k collapses to 0 iff s_k = 0 (M = 1: n_k <= N^2 lW lH).
+    - loss="mse", bias=True (unregularised), balanced, any depth: b = 1/K 1, mu_G = 0, simplex ETF with the
+      K-1 centred modes each at the per-class value with n_k = n (the centred target I - 11^T/K has K-1 unit
+      singular values) [ZLD22, TB22; DTO23 Thm 2.1 for M >= 2].
+    ``d`` is the feature (and hidden) width, default K; d >= K - 1 is needed for an ETF, d >= K for an
+    orthogonal frame. Other cases (CE imbalanced or deep, MSE imbalanced with bias) raise NotImplementedError.
+    """
+    n = _counts(n_per_class)
+    K, N = n.size, int(n.sum())
+    lW, lH = _nonnegative("lambda_W", lambda_W), _nonnegative("lambda_H", lambda_H)
+    if lW == 0 or lH == 0:
+        raise ValueError("lambda_W and lambda_H must be > 0: without weight decay the UFM has no finite minimiser "
+                         "(CE) or a non-unique one (MSE)")
+    M = _int_at_least("depth", depth, 1)
+    if loss not in ("ce", "mse"):
+        raise ValueError(f"loss must be 'ce' or 'mse', got {loss!r}")
+    d = K if d is None else _int_at_least("d", d, 1)
+    balanced = bool(np.all(n == n[0]))
+    etf = loss == "ce" or bias
+    if d < (K - 1 if etf else K):
+        raise ValueError(f"d must be >= {K - 1 if etf else K} (K = {K}) for the {'simplex ETF' if etf else 'orthogonal frame'}"
+                         f" optimum, got d = {d}")
+    if loss == "ce" and (M > 1 or not balanced):
+        raise NotImplementedError("no closed form for the CE UFM with imbalanced classes or depth > 1 "
+                                  "(imbalanced CE: minority collapse, see the layer-peeled model; deep CE: DTO23 "
+                                  "state the structure only)")
+    if loss == "mse" and bias and not balanced:
+        raise NotImplementedError("no closed form for the MSE UFM with a bias and imbalanced classes: the "
+                                  "weighted centring couples the classes (DTO23 treat the bias-free case)")
+    if etf:
+        E = np.linalg.svd(np.eye(K) - 1.0 / K)[0][:, :K - 1]  # K x (K-1) orthonormal basis of 1^perp
+        if loss == "ce":
+            a = ce_ufm_weight_norm_sq(int(n[0]), K, lW, lH)
+            s_w = math.sqrt(a * K / (K - 1))  # singular value of W on each centred mode
+            h_over_w = math.sqrt(lW / (n[0] * lH))
+            W = s_w * E @ _frame(d, K - 1).T
+            H_mean = h_over_w * W.T
+            sv = np.append(np.full(K - 1, s_w), 0.0)[None, :]
+            return UFMOptimum(W, H_mean, np.zeros(K) if bias else None, (W,), sv, "etf" if a > 0 else "zero")
+        s = deep_ufm_singular_value(n[0], N, lW, lH, M)
+        s_layer = np.full(K - 1, s)
+        layers = _layers(E, s_layer, d, M)
+        W = np.linalg.multi_dot(layers[::-1]) if M > 1 else layers[0]
+        h = s**M / (s ** (2 * M) + N * lH)
+        H_mean = h * _frame(d, K - 1) @ E.T
+        sv = np.tile(np.append(s_layer, 0.0), (M, 1))
+        return UFMOptimum(W, H_mean, np.full(K, 1.0 / K), layers, sv, "etf" if s > 0 else "zero")
+    s = np.array([deep_ufm_singular_value(nk, N, lW, lH, M) for nk in n])
+    layers = _layers(np.eye(K), s, d, M)
+    W = np.linalg.multi_dot(layers[::-1]) if M > 1 else layers[0]
+    H_mean = _frame(d, K) @ np.diag(s**M / (s ** (2 * M) + N * lH))
+    return UFMOptimum(W, H_mean, None, layers, np.tile(s, (M, 1)), "orthogonal" if np.any(s > 0) else "zero")
+
+
+def ufm_objective(layers, H, y, lambda_W, lambda_H, *, b=None, loss: str = "ce") -> float:
+    """Value of the UFM objective (module docstring) at layers (W_1..W_M), features H (d x N), labels y, bias b."""
+    H = np.asarray(H, float)
+    W = np.linalg.multi_dot(list(layers)[::-1]) if len(layers) > 1 else np.asarray(layers[0], float)
+    y, K = _labels(y, H.shape[1], W.shape[0])
+    Z = W @ H + (0.0 if b is None else np.asarray(b, float)[:, None])
+    N = H.shape[1]
+    if loss == "ce":
+        zmax = Z.max(axis=0)
+        data = float(np.mean(zmax + np.log(np.exp(Z - zmax).sum(axis=0)) - Z[y, np.arange(N)]))
+    elif loss == "mse":
+        Y = np.zeros_like(Z)
+        Y[y, np.arange(N)] = 1.0
+        data = 0.5 / N * float(np.sum((Z - Y) ** 2))
+    else:
+        raise ValueError(f"loss must be 'ce' or 'mse', got {loss!r}")
+    return data + 0.5 * lambda_W * sum(float(np.sum(np.asarray(Wj) ** 2)) for Wj in layers) \
+        + 0.5 * lambda_H * float(np.sum(H**2))
+
+
+# ----------------------------------------------------------------------------- Han et al. 2022
+
+
+def mse_decomposition(H, y, W, b, lam: float) -> dict:
+    """Exact split of the regularised MSE loss into L_NC1 + L_NC2/3 + L_perp [HPD22 Sec. 3, eqs. 5-7].
+
+    Loss L(W, b) = 1/(2N) sum_i ||W h_i + b - e_{y_i}||^2 + lam/2 (||W||^2 + ||b||^2), features H N x d.
+    With (W_LS, b_LS) the ridge-optimal classifier for the current features, weights pi_c = n_c/N (1/K when
+    balanced, Han et al.'s setting) and the sample global mean:
+      L_NC1   = 1/2 [tr(W_LS (Sigma_W + lam I) W_LS^T) + lam ||b_LS||^2],
+      L_NC2/3 = 1/2 sum_c pi_c ||W_LS mu_c + b_LS - e_c||^2   (= 1/(2K) ||W_LS M + b_LS 1^T - I||_F^2 balanced),
+      L_perp  = 1/2 tr((W~ - W~_LS) A (W~ - W~_LS)^T), W~ = [W, b], A = [[Sigma_T + mu_G mu_G^T + lam I, mu_G],
+                [mu_G^T, 1 + lam]] the Hessian of L in W~.
+    Returns the three terms, their sum ``total``, the directly evaluated ``loss``, and W_LS, b_LS.
+    """
+    H = np.asarray(H, float)
+    if H.ndim != 2:
+        raise ValueError(f"H must be N x d, got shape {H.shape}")
+    N, d = H.shape
+    W = np.asarray(W, float)
+    if W.ndim != 2 or W.shape[1] != d:
+        raise ValueError(f"W must be K x d with d = {d}, got shape {W.shape}")
+    y, K = _labels(y, N, W.shape[0])
+    b = np.asarray(b, float)
+    if b.shape != (K,):
+        raise ValueError(f"b must have shape (K,) = ({K},), got {b.shape}")
+    lam = _nonnegative("lam", lam)
+    n = np.bincount(y, minlength=K)
+    if np.any(n == 0):
+        raise ValueError(f"every class needs >= 1 sample; empty classes: {np.flatnonzero(n == 0).tolist()}")
+    pi = n / N
+    Y = np.zeros((N, K))
+    Y[np.arange(N), y] = 1.0
+    M = (Y.T @ H) / n[:, None]  # K x d class means
+    mu = H.mean(axis=0)
+    R = H - M[y]
+    Sigma_W = R.T @ R / N
+    Hc = H - mu
+    Sigma_T = Hc.T @ Hc / N
+    A = np.block([[Sigma_T + np.outer(mu, mu) + lam * np.eye(d), mu[:, None]], [mu[None, :], np.array([[1 + lam]])]])
+    B = np.hstack([pi[:, None] * M, pi[:, None]])  # E[y [h; 1]^T]
+    Wt_LS = np.linalg.solve(A, B.T).T
+    W_LS, b_LS = Wt_LS[:, :d], Wt_LS[:, d]
+    D = np.hstack([W, b[:, None]]) - Wt_LS
+    L_nc1 = 0.5 * (np.trace(W_LS @ (Sigma_W + lam * np.eye(d)) @ W_LS.T) + lam * b_LS @ b_LS)
+    L_nc23 = 0.5 * float(pi @ np.sum((M @ W_LS.T + b_LS - np.eye(K)) ** 2, axis=1))
+    L_perp = 0.5 * np.trace(D @ A @ D.T)
+    loss = 0.5 / N * np.sum((H @ W.T + b - Y) ** 2) + 0.5 * lam * (np.sum(W**2) + b @ b)
+    return dict(L_NC1=float(L_nc1), L_NC23=float(L_nc23), L_perp=float(L_perp),
+                total=float(L_nc1 + L_nc23 + L_perp), loss=float(loss), W_LS=W_LS, b_LS=b_LS)
+
+
+# ----------------------------------------------------------------------------- layer-peeled model
+
+
+def layer_peeled_balanced(K: int, E_W: float, E_H: float, d: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Global minimiser (W, H_mean) of the balanced layer-peeled model [FHLS21 eq. 4, Theorem 1].
+
+    min (1/N) sum CE(W h_{k,i}, k) s.t. (1/K) sum ||w_k||^2 <= E_W, (1/K) sum_k (1/n_k) sum_i ||h_{k,i}||^2 <= E_H:
+    a simplex ETF with ||w_k|| = sqrt(E_W) and h_k = sqrt(E_H/E_W) w_k (W: K x d, H_mean: d x K; d >= K-1).
+    The imbalanced LPM has no closed form; its minority-collapse limit (R = n_A/n_B -> inf: minority classifiers
+    merge) is FHLS21 Theorem 3.
+    """
+    K = _int_at_least("K", K, 2)
+    d = K if d is None else _int_at_least("d", d, K - 1)
+    E_W, E_H = _nonnegative("E_W", E_W), _nonnegative("E_H", E_H)
+    if E_W == 0:
+        raise ValueError("E_W must be > 0")
+    E = np.linalg.svd(np.eye(K) - 1.0 / K)[0][:, :K - 1]
+    W = math.sqrt(E_W * K / (K - 1)) * E @ _frame(d, K - 1).T  # rows have norm sqrt(E_W)
+    return W, math.sqrt(E_H / E_W) * W.T
