@@ -40,7 +40,7 @@ def test_list_shows_claims(capsys):
 
 def test_report_on_passing_claim_exits_0(tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["report", "--claims", "test.cli.holds", "--out", str(out)]) == 0
+    assert main(["report", "--executor", "inline", "--claims", "test.cli.holds", "--out", str(out)]) == 0
     stdout = capsys.readouterr().out
     assert (out / "index.html").is_file() and str(out / "index.html") in stdout
     assert "1 claim: 1 passed, 0 failed, 0 errored" in stdout
@@ -48,14 +48,14 @@ def test_report_on_passing_claim_exits_0(tmp_path, capsys):
 
 
 def test_report_with_failing_claim_exits_1(tmp_path, capsys):
-    assert main(["report", "--claims", "test.cli.*", "--out", str(tmp_path / "out"), "--no-cache"]) == 1
+    assert main(["report", "--executor", "inline", "--claims", "test.cli.*", "--out", str(tmp_path / "out"), "--no-cache"]) == 1
     assert "2 claims: 1 passed, 1 failed, 0 errored" in capsys.readouterr().out
     assert not (tmp_path / "_cache").exists()
 
 
 def test_bad_pattern_exits_2_with_one_line(tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["report", "--claims", "test.cli.nope*", "--out", str(out)]) == 2
+    assert main(["report", "--executor", "inline", "--claims", "test.cli.nope*", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("dltheory: error:") and "matches no claim" in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
@@ -63,7 +63,7 @@ def test_bad_pattern_exits_2_with_one_line(tmp_path, capsys):
 
 def test_unwritable_out_dir_exits_2(tmp_path, capsys):
     (tmp_path / "file").write_text("not a directory")
-    assert main(["report", "--claims", "test.cli.holds", "--out", str(tmp_path / "file" / "out")]) == 2
+    assert main(["report", "--executor", "inline", "--claims", "test.cli.holds", "--out", str(tmp_path / "file" / "out")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 

@@ -153,3 +153,42 @@ def test_bad_pattern_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="matches no claim"):
         build_report(tmp_path / "out", pattern="test.report.nope*")
     assert list(tmp_path.iterdir()) == []
+
+
+@registry.claim("test.report.phase", area="testing", title="A phase diagram with a predicted boundary",
+                reference="Fake 2024, eq. 9", control="boundary shifted", seed=2, quick={"n": 4})
+def _phase(ctx):
+    xs, ys = np.linspace(0.1, 0.9, ctx.params["n"]), np.geomspace(1e-3, 1e-1, 3)
+    rows = [dict(panel="phase", series="grid", x=x, y=y, simulated=float(x > 0.5), theory=np.nan, se=np.nan,
+                 label="grok" if x > 0.5 else "memo") for x in xs for y in ys]
+    rows += [dict(panel="phase", series="theory boundary", x=0.5, y=y, theory=np.nan, simulated=np.nan, se=np.nan)
+             for y in (ys[0], ys[-1])]
+    panels = (Panel("phase", "training fraction", "weight decay", yscale="log", kind="heatmap",
+                    clabel="generalised"),)
+    check = stats.deterministic("boundary", 0.5, 0.5, atol=1e-12, reason="exact")
+    wrong = stats.deterministic("boundary", 0.5, 0.6, atol=1e-12, reason="exact")
+    return ctx.evidence([check], rows, panels), ctx.evidence([wrong], rows, panels, prediction="shifted")
+
+
+def test_heatmap_panel_and_markdown_summary(tmp_path):
+    index = build_report(tmp_path / "out", pattern="test.report.phase", use_cache=False)
+    page = index.read_text()
+    assert "could not be drawn" not in page and 'src="test.report.phase.png"' in page
+    assert (tmp_path / "out" / "test.report.phase.png").read_bytes().startswith(b"\x89PNG")
+    rows = _read_csv(tmp_path / "out" / "test.report.phase.csv")
+    assert {r["label"] for r in rows if r["series"] == "grid"} == {"grok", "memo"} and all(r["y"] for r in rows)
+    md = (tmp_path / "out" / "summary.md").read_text()
+    assert "| claim | area | paper, equation | verdict |" in md
+    assert "![test.report.phase](test.report.phase.png)" in md and "**PASS**" in md and "REJECTED" in md
+
+
+def test_tightest_check_prefers_failures_then_the_closest_margin():
+    from verify.evidence import Check
+    from verify.report import tightest_check
+
+    a = Check("a", 0.5, 1.0, "<=", "")
+    b = Check("b", 0.02, 0.01, ">=", "")  # p = 0.02 >= alpha = 0.01: load 0.5
+    c = Check("c", 0.9, 1.0, "<=", "")
+    assert tightest_check([a, b, c]) is c
+    assert tightest_check([c, Check("bad", 3.0, 1.0, "<=", "")]).name == "bad"
+    assert tightest_check([]) is None

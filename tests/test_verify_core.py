@@ -18,7 +18,7 @@ def test_every_registered_claim_has_a_verify_test():
     for path in sorted((pathlib.Path(registry.__file__).parent).glob("test_*.py")):
         listed += getattr(importlib.import_module(f"verify.{path.stem}"), "CLAIMS", [])
     assert len(listed) == len(set(listed)), "a claim is listed by two verify test modules"
-    assert {c.id for c in registry.all_claims()} == set(listed)
+    assert {c.id for c in registry.all_claims() if not c.id.startswith("test.")} == set(listed)
 
 
 def test_claims_declare_reference_control_and_seed():

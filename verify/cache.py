@@ -19,7 +19,7 @@ from verify import registry
 from verify.evidence import ClaimResult
 from verify.registry import Claim
 
-__all__ = ["atomic_write", "cached_run", "code_version", "package_version"]
+__all__ = ["atomic_write", "cached_run", "code_version", "lookup", "package_version", "store"]
 
 _CODE_PACKAGES = ("theory", "simulators", "verify")
 
@@ -90,6 +90,28 @@ def _load(path: Path, claim_id: str) -> ClaimResult | None:
     return result if result.evidence.claim_id == claim_id else None
 
 
+def _path(claim: Claim, quick: bool, cache_dir: str | os.PathLike, seed: int) -> Path:
+    return Path(cache_dir) / f"{_key(claim, claim.params(quick), seed, quick)}.json"
+
+
+def lookup(claim: Claim, *, quick: bool, cache_dir: str | os.PathLike | None,
+           seed: int | None = None) -> ClaimResult | None:
+    """The cached result of ``claim`` for this tier, seed and code version, or None (miss or no cache)."""
+    if cache_dir is None:
+        return None
+    return _load(_path(claim, quick, cache_dir, claim.seed if seed is None else int(seed)), claim.id)
+
+
+def store(claim: Claim, result: ClaimResult, *, quick: bool, cache_dir: str | os.PathLike | None,
+          seed: int | None = None) -> None:
+    """Store ``result`` atomically (no-op when ``cache_dir`` is None)."""
+    if cache_dir is None:
+        return
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    path = _path(claim, quick, cache_dir, claim.seed if seed is None else int(seed))
+    atomic_write(path, json.dumps(result.to_dict()).encode())
+
+
 def cached_run(claim: Claim, *, quick: bool, cache_dir: str | os.PathLike | None,
                seed: int | None = None) -> tuple[ClaimResult, bool]:
     """Run ``claim`` through the cache; returns ``(result, from_cache)``.
@@ -98,14 +120,9 @@ def cached_run(claim: Claim, *, quick: bool, cache_dir: str | os.PathLike | None
     :func:`verify.registry.run` and its result is stored; exceptions from the claim propagate uncached.
     """
     seed = claim.seed if seed is None else int(seed)
-    if cache_dir is None:
-        return registry.run(claim, quick=quick, seed=seed), False
-    cache_dir = Path(cache_dir)
-    path = cache_dir / f"{_key(claim, claim.params(quick), seed, quick)}.json"
-    result = _load(path, claim.id)
+    result = lookup(claim, quick=quick, cache_dir=cache_dir, seed=seed)
     if result is not None:
         return result, True
     result = registry.run(claim, quick=quick, seed=seed)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(result.to_dict()).encode())
+    store(claim, result, quick=quick, cache_dir=cache_dir, seed=seed)
     return result, False

@@ -1,7 +1,8 @@
 """Command line: ``dltheory list`` shows the claims, ``dltheory report`` runs them and renders the report.
 
 Exit codes of ``report``: 0 every claim holds (and its negative control is rejected), 1 some claim failed
-or errored, 2 bad input (a pattern matching no claim, an unwritable directory), with nothing written.
+or errored, 2 bad input (a pattern matching no claim, an unwritable directory, an unreachable scheduler, a
+device JAX cannot see), with nothing written, 130 interrupted (finished claims stay cached: rerun to resume).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from verify import registry, report
+from verify import registry, report, runner
 
 __all__ = ["main"]
 
@@ -48,10 +49,39 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_bar(total: int):
+    """A tqdm bar on stderr whose postfix shows the last claim's id and verdict; returns (bar, on_done)."""
+    try:
+        from tqdm import tqdm
+    except ImportError as exc:
+        raise ImportError("progress bars need tqdm: pip install tqdm") from exc
+    bar = tqdm(total=total, desc="claims", unit="claim", file=sys.stderr)
+    tally: dict[str, int] = {}
+
+    def on_done(o: runner.Outcome) -> None:
+        tally[o.verdict] = tally.get(o.verdict, 0) + 1
+        bar.set_postfix_str(f"{o.claim.id}: {o.verdict}{' (cached)' if o.cached else ''} · "
+                            + " ".join(f"{k} {v}" for k, v in sorted(tally.items())))
+        bar.update()
+
+    return bar, on_done
+
+
 def _report(args: argparse.Namespace) -> int:
     claims = registry.select(args.claims)
-    out, cache = report.prepare_dirs(args.out, args.cache_dir, use_cache=not args.no_cache)
-    outcomes = report.run_claims(claims, quick=args.quick, cache_dir=cache, progress=True)
+    runner.check_device(args.device)
+    with runner.open_executor(args.executor, scheduler=args.scheduler, workers=args.workers) as executor:
+        out, cache = report.prepare_dirs(args.out, args.cache_dir, use_cache=not args.no_cache)
+        bar, on_done = _progress_bar(len(claims))
+        try:
+            outcomes = runner.run_claims(claims, quick=args.quick, cache_dir=cache, executor=executor,
+                                         device=args.device, on_done=on_done)
+        except KeyboardInterrupt:
+            bar.close()
+            print(f"dltheory: interrupted after {bar.n} of {len(claims)} claims; finished claims are cached"
+                  + ("" if cache is None else f" in {cache}: rerun to resume"), file=sys.stderr)
+            return 130
+        bar.close()
     index = report.write_report(out, outcomes, quick=args.quick)
     print(index)
     print(report.summary_line(outcomes))
@@ -72,6 +102,14 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--claims", metavar="PATTERN", help="glob over claim ids (substring if no wildcard)")
     rep.add_argument("--cache-dir", help="result cache directory (default: <out>/../_cache)")
     rep.add_argument("--no-cache", action="store_true", help="ignore and do not write the result cache")
+    rep.add_argument("--executor", choices=runner.EXECUTORS, default="local",
+                     help="where claims run: local processes (default), Dask distributed, or inline "
+                          "(this process, for debugging)")
+    rep.add_argument("--scheduler", metavar="ADDRESS",
+                     help="Dask scheduler address (with --executor dask; default: start a LocalCluster)")
+    rep.add_argument("--workers", type=int, help="local processes or LocalCluster workers (default: CPU count)")
+    rep.add_argument("--device", choices=runner.DEVICES,
+                     help="JAX device for the simulators (default: JAX's default device)")
     rep.set_defaults(func=_report)
     return parser
 

@@ -1,9 +1,10 @@
-"""Theory-vs-simulation report: run claims (through the cache), then write HTML, figures and tidy data.
+"""Theory-vs-simulation report: run claims (through the cache), then write HTML, Markdown, figures, tidy data.
 
-``out_dir`` receives ``index.html``, ``summary.csv`` (one row per check) and, per claim, ``<id>.png`` (one
-panel per :class:`~verify.evidence.Panel`) and ``<id>.csv`` (tidy rows of the evidence and of the negative
-control). Every file is written atomically and ``index.html`` last, so an interrupted run never leaves a
-half-written page. The figures and HTML draw the same :class:`~verify.evidence.ClaimResult` that pytest
+``out_dir`` receives ``index.html`` (self-contained apart from the figures beside it), ``summary.md`` (the
+same summary for a code host), ``summary.csv`` (one row per check) and, per claim, ``<id>.png`` (one panel
+per :class:`~verify.evidence.Panel`) and ``<id>.csv`` (tidy rows of the evidence and of the negative
+control). Every file is written atomically and the two pages last, so an interrupted run never leaves a
+half-written page. The figures and pages draw the same :class:`~verify.evidence.ClaimResult` that pytest
 asserts on.
 """
 
@@ -20,56 +21,41 @@ import platform
 import re
 import subprocess
 import tempfile
-import textwrap
-import traceback
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
 from verify import registry
-from verify.cache import atomic_write, cached_run, code_version, package_version
-from verify.evidence import Check, ClaimResult, Panel
-from verify.registry import Claim
+from verify.cache import atomic_write, code_version, package_version
+from verify.evidence import Check, ClaimResult
+from verify.figures import figure_png
+from verify.runner import Outcome, run_claims
 
-__all__ = ["Outcome", "prepare_dirs", "run_claims", "write_report", "build_report", "summary_line"]
+__all__ = ["prepare_dirs", "write_report", "build_report", "summary_line", "stem", "tightest_check"]
 
-ROW_COLUMNS = ("claim_id", "prediction", "panel", "series", "x", "theory", "simulated", "se")
+ROW_COLUMNS = ("claim_id", "prediction", "panel", "series", "x", "y", "theory", "simulated", "se", "label")
 SUMMARY_COLUMNS = ("claim", "area", "reference", "verdict", "control_verdict", "prediction", "check",
                    "statistic", "relation", "threshold", "check_passed", "runtime_s", "seed", "cached", "error")
-_COLORS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "ERROR": "#9a6700"}
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """One claim's run: its result (None when the claim raised), whether it came from the cache, the error."""
+def stem(claim_id: str) -> str:
+    """File-name stem for a claim's figure and CSV."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", claim_id)
 
-    claim: Claim
-    result: ClaimResult | None
-    cached: bool = False
-    error: str = ""
-    traceback: str = ""
 
-    @property
-    def verdict(self) -> str:
-        """PASS when the claim holds and its negative control is rejected, FAIL otherwise, ERROR if it raised."""
-        if self.result is None:
-            return "ERROR"
-        return "PASS" if self.result.ok else "FAIL"
+def _load_ratio(k: Check) -> float:
+    """How close a check is to failing: statistic/threshold for "<=", threshold/statistic for ">=" (1 = edge)."""
+    num, den = (float(k.statistic), float(k.threshold))[:: 1 if k.relation == "<=" else -1]
+    if math.isnan(num) or math.isnan(den):
+        return math.inf
+    return abs(num) / abs(den) if den else (0.0 if num == 0 else math.inf)
 
-    @property
-    def control_verdict(self) -> str:
-        """REJECTED (good) or ACCEPTED (bad: the check cannot tell right from wrong); empty on ERROR."""
-        if self.result is None:
-            return ""
-        return "ACCEPTED" if self.result.control.passed else "REJECTED"
 
-    @property
-    def stem(self) -> str:
-        """File-name stem for this claim's figure and CSV."""
-        return re.sub(r"[^A-Za-z0-9._-]", "_", self.claim.id)
+def tightest_check(checks: Sequence[Check]) -> Check | None:
+    """The failing check with the largest load, else the passing check closest to its threshold."""
+    return max(checks, key=lambda k: (not k.passed, _load_ratio(k)), default=None)
 
 
 def prepare_dirs(out_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None,
@@ -86,32 +72,6 @@ def prepare_dirs(out_dir: str | os.PathLike, cache_dir: str | os.PathLike | None
             with tempfile.TemporaryFile(dir=d):
                 pass
     return out, cache
-
-
-def _progress(items: Sequence[Claim]):
-    try:
-        from tqdm import tqdm
-    except ImportError as exc:
-        raise ImportError("progress bars need tqdm: pip install tqdm") from exc
-    return tqdm(items, desc="claims", unit="claim")
-
-
-def run_claims(claims: Sequence[Claim], *, quick: bool = True, cache_dir: str | os.PathLike | None = None,
-               progress: bool = False) -> list[Outcome]:
-    """Run each claim through the cache (``cache_dir=None``: no cache); a claim that raises becomes ERROR."""
-    outcomes = []
-    items = _progress(claims) if progress else claims
-    for c in items:
-        if progress:
-            items.set_postfix_str(c.id)
-        try:
-            result, cached = cached_run(c, quick=quick, cache_dir=cache_dir)
-        except Exception as exc:  # a failing claim must not take the report down
-            outcomes.append(Outcome(c, None, error=f"{type(exc).__name__}: {exc}",
-                                    traceback=traceback.format_exc()))
-        else:
-            outcomes.append(Outcome(c, result, cached))
-    return outcomes
 
 
 def summary_line(outcomes: Sequence[Outcome]) -> str:
@@ -141,8 +101,8 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
 
 
 def _tidy_rows(result: ClaimResult) -> list[tuple]:
-    return [(ev.claim_id, ev.prediction, r.get("panel"), r.get("series"), r.get("x"), r.get("theory"),
-             r.get("simulated"), r.get("se"))
+    return [(ev.claim_id, ev.prediction, r.get("panel"), r.get("series"), r.get("x"), r.get("y"),
+             r.get("theory"), r.get("simulated"), r.get("se"), r.get("label"))
             for ev in (result.evidence, result.control) for r in ev.rows]
 
 
@@ -158,124 +118,6 @@ def _summary_rows(outcomes: Sequence[Outcome]) -> list[tuple]:
         rows += [(*head, ev.prediction, k.name, float(k.statistic), k.relation, float(k.threshold), k.passed,
                   *tail) for ev in (o.result.evidence, o.result.control) for k in ev.checks]
     return rows
-
-
-# --- figures ------------------------------------------------------------------------------------------
-
-def _finite(value) -> bool:
-    return isinstance(value, numbers.Real) and math.isfinite(value)
-
-
-def _panel_rows(result: ClaimResult) -> list[tuple[Panel, list[dict], bool]]:
-    """(panel, rows to draw, rows-are-from-the-control) for each panel that has rows.
-
-    Panels come from ``evidence.panels`` (or, if none are declared, from the rows' panel names); a panel
-    shows the evidence rows, or the control's when the evidence has none for it.
-    """
-    ev, ctl = result.evidence, result.control
-    panels = ev.panels or tuple(Panel(name=str(n), xlabel="x", ylabel="value")
-                                for n in dict.fromkeys(r.get("panel") for r in ev.rows + ctl.rows))
-    out = []
-    for p in panels:
-        own = [r for r in ev.rows if str(r.get("panel")) == p.name]
-        rows = own or [r for r in ctl.rows if str(r.get("panel")) == p.name]
-        if rows:
-            out.append((p, rows, not own))
-    return out
-
-
-def _series(rows: Sequence[dict]) -> list[str]:
-    return list(dict.fromkeys(str(r.get("series")) for r in rows))
-
-
-_BIG_LEGEND = 5  # panels with more series than this get their legend outside, right of the axes
-
-
-def _draw_panel(ax, panel: Panel, rows: Sequence[dict], title: str) -> None:
-    """Theory rows as lines, simulated rows as markers with SE bars, one colour per series."""
-    from matplotlib.lines import Line2D
-
-    handles, styles = [], {}
-    series = _series(rows)
-    for j, name in enumerate(series):
-        color = f"C{j % 10}"
-        mine = [r for r in rows if str(r.get("series")) == name and _finite(r.get("x"))]
-        theory = sorted((float(r["x"]), float(r["theory"])) for r in mine if _finite(r.get("theory")))
-        sim = [(float(r["x"]), float(r["simulated"]), float(r["se"]) if _finite(r.get("se")) else math.nan)
-               for r in mine if _finite(r.get("simulated"))]  # NaN se: no error bar
-        if theory:  # a lone theory point has no line to draw: mark it with a dash
-            ax.plot(*zip(*theory), "-" if len(theory) > 1 else "_", color=color, lw=2.2, ms=22, mew=2.2,
-                    zorder=2)
-            styles["theory"] = Line2D([], [], color="0.3", lw=2.2, label="theory")
-        if sim:
-            x, y, se = zip(*sim)
-            ax.errorbar(x, y, yerr=se, fmt="o", color=color, ms=6.5, mec="white", mew=0.8, elinewidth=1.6,
-                        capsize=3.5, zorder=3)
-            styles["sim"] = Line2D([], [], color="0.3", marker="o", ls="none", ms=6.5, label="simulation ± SE")
-        handles.append(Line2D([], [], color=color, lw=2.2 if theory else 0, marker="o" if sim else "",
-                              ms=6.5, label=name))
-    handles += styles.values()
-    if len(series) > _BIG_LEGEND:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
-    else:
-        ax.legend(handles=handles, loc="best", framealpha=0.9)
-    ax.set(xlabel=panel.xlabel, ylabel=panel.ylabel, xscale=panel.xscale, yscale=panel.yscale, title=title)
-    for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
-        if axis.get_scale() == "log":
-            _declutter_log(axis, *limits)
-            axis.grid(True, which="minor", alpha=0.12)
-
-
-def _declutter_log(axis, lo: float, hi: float) -> None:
-    """With exactly one decade in view matplotlib labels minor ticks 2, 3, 4, 6 of every decade, which
-    collide at talk font sizes: label only the 2x and 5x ticks there."""
-    from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
-
-    if math.floor(math.log10(hi)) - math.ceil(math.log10(lo)) != 0:
-        return
-    sci = LogFormatterSciNotation(labelOnlyBase=False)
-    sci.set_axis(axis)
-
-    def label(value: float, pos=None) -> str:
-        return sci(value, pos) if round(value / 10 ** math.floor(math.log10(value))) in (2, 5) else ""
-
-    axis.set_minor_formatter(FuncFormatter(label))
-
-
-def _figure_png(o: Outcome) -> bytes | None:
-    """PNG of the claim's panels with the verdict in the title; None if there are no rows to draw."""
-    panels = _panel_rows(o.result)
-    if not panels:
-        return None
-    try:
-        import matplotlib
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError("report figures need matplotlib: pip install matplotlib") from exc
-
-    ncols = min(len(panels), 2)  # wider figures get scaled down in the HTML page until fonts are tiny
-    nrows = math.ceil(len(panels) / ncols)
-    wide_legends = len({i % ncols for i, (_, rows, _) in enumerate(panels)
-                        if len(_series(rows)) > _BIG_LEGEND})  # columns that need room for an outside legend
-    rc = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 14, "xtick.labelsize": 12,
-          "ytick.labelsize": 12, "legend.fontsize": 11, "axes.grid": True, "grid.alpha": 0.35}
-    with matplotlib.rc_context(rc):
-        fig = Figure(figsize=(5.8 * ncols + 2.4 * wide_legends, 4.6 * nrows + 1.0), layout="constrained")
-        FigureCanvasAgg(fig)
-        for i, (panel, rows, from_control) in enumerate(panels):
-            title = textwrap.fill(panel.title or panel.name, 52)
-            if from_control:
-                title += f"\n(negative control: {o.result.control.prediction})"
-            _draw_panel(fig.add_subplot(nrows, ncols, i + 1), panel, rows, title)
-        width = int(fig.get_figwidth() * 7.2)  # characters per line of the 15 pt bold title
-        head = f"{o.verdict} (control {o.control_verdict}): {o.claim.title}"
-        fig.suptitle("\n".join([*textwrap.wrap(head, width), *textwrap.wrap(
-            f"{o.claim.id} · {o.claim.reference}", width)]), color=_COLORS[o.verdict], fontsize=15,
-            fontweight="bold")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
 
 
 # --- environment --------------------------------------------------------------------------------------
@@ -391,7 +233,7 @@ def _reasons(result: ClaimResult) -> list[str]:
 
 def _section(o: Outcome, figure: str | Exception | None) -> str:
     c, r = o.claim, o.result
-    head = (f'<section id="{_e(o.stem)}"><h2>{_e(c.title)}</h2>'
+    head = (f'<section id="{_e(stem(o.claim.id))}"><h2>{_e(c.title)}</h2>'
             f'<div class="meta"><code>{_e(c.id)}</code> · area: {_e(c.area)} · {_e(c.reference)}</div>'
             f"{_badge(o.verdict, big=True)}")
     if r is None:
@@ -410,17 +252,23 @@ def _section(o: Outcome, figure: str | Exception | None) -> str:
     return (f"{head}{reasons}"
             f'<p class="meta">seed {r.evidence.seed} · runtime {_duration(r.runtime_s)}'
             f'{" (from cache)" if o.cached else " (computed now)"} · '
-            f'tidy data: <a href="{_e(o.stem)}.csv">{_e(o.stem)}.csv</a></p>{fig}'
+            f'tidy data: <a href="{_e(stem(o.claim.id))}.csv">{_e(stem(o.claim.id))}.csv</a></p>{fig}'
             f"<h3>Checks against the published prediction</h3>{_checks_table(r.evidence.checks)}"
             f"<h3>Negative control: {_e(r.control.prediction)} {_badge(o.control_verdict)}</h3>"
             f'<p class="meta">{_e(c.control)} — must be REJECTED.</p>{_checks_table(r.control.checks)}'
             f"<h3>Parameters</h3><table>{params}</table></section>")
 
 
+def _tightest_text(o: Outcome) -> str:
+    k = None if o.result is None else tightest_check(o.result.evidence.checks)
+    return "–" if k is None else f"{k.name}: {float(k.statistic):.3g} {k.relation} {float(k.threshold):.3g}"
+
+
 def _html(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[str, str | Exception]) -> str:
     summary = "".join(
-        f'<tr><td><a href="#{_e(o.stem)}">{_e(o.claim.id)}</a></td><td>{_e(o.claim.area)}</td>'
-        f"<td>{_e(o.claim.reference)}</td><td>{_badge(o.verdict)}</td><td>{_badge(o.control_verdict)}</td>"
+        f'<tr><td><a href="#{_e(stem(o.claim.id))}">{_e(o.claim.id)}</a></td><td>{_e(o.claim.area)}</td>'
+        f"<td>{_e(o.claim.reference)}</td><td>{_badge(o.verdict)}</td>"
+        f'<td class="detail">{_e(_tightest_text(o))}</td><td>{_badge(o.control_verdict)}</td>'
         f'<td class="num">{"–" if o.result is None else _duration(o.result.runtime_s)}'
         f'{" (cached)" if o.cached else ""}</td>'
         f'<td class="num">{o.claim.seed if o.result is None else o.result.evidence.seed}</td></tr>'
@@ -431,45 +279,92 @@ def _html(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[str, s
             f"<title>dltheory report ({_e(env['tier'])})</title><style>{_CSS}</style></head><body>"
             f"<h1>dltheory: theory vs simulation</h1>"
             f'<p class="meta">{_e(summary_line(outcomes))} · {_e(env["tier"])} tier · '
-            f'<a href="summary.csv">summary.csv</a></p>'
+            f'<a href="summary.md">summary.md</a> · <a href="summary.csv">summary.csv</a></p>'
             f'<div class="env">{env_items}</div>'
-            f"<table><tr><th>claim</th><th>area</th><th>reference</th><th>verdict</th>"
-            f"<th>negative control</th><th>runtime</th><th>seed</th></tr>{summary}</table>"
+            f"<table><tr><th>claim</th><th>area</th><th>paper, equation</th><th>verdict</th>"
+            f"<th>tightest check: statistic vs threshold</th><th>negative control</th><th>runtime</th>"
+            f"<th>seed</th></tr>{summary}</table>"
             f"{sections}</body></html>\n")
+
+
+def _md(text) -> str:
+    """A Markdown table cell: pipes escaped, newlines flattened."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _markdown(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[str, str | Exception]) -> str:
+    """The summary as GitHub-flavoured Markdown: header, summary table, one section per claim with its figure."""
+    lines = ["# dltheory: theory vs simulation", "",
+             f"**{summary_line(outcomes)}** ({env['tier']} tier). Every claim is checked against its published "
+             "prediction and against a deliberately wrong one (the negative control), which must be REJECTED.",
+             "", " · ".join(f"**{k}** {_md(v)}" for k, v in env.items()), "",
+             "| claim | area | paper, equation | verdict | tightest check: statistic vs threshold "
+             "| negative control | runtime | seed |", "|---|---|---|---|---|---|---|---|"]
+    for o in outcomes:
+        runtime = "–" if o.result is None else _duration(o.result.runtime_s) + (" (cached)" if o.cached else "")
+        seed = o.claim.seed if o.result is None else o.result.evidence.seed
+        lines.append(f"| [`{o.claim.id}`](#{stem(o.claim.id).replace('.', '')}) | {_md(o.claim.area)} "
+                     f"| {_md(o.claim.reference)} | **{o.verdict}** | {_md(_tightest_text(o))} "
+                     f"| {o.control_verdict or '–'} | {runtime} | {seed} |")
+    for o in outcomes:
+        lines += ["", f'<a id="{stem(o.claim.id).replace(".", "")}"></a>', "",
+                  f"## {_md(o.claim.title)}", "",
+                  f"`{o.claim.id}` · {_md(o.claim.area)} · {_md(o.claim.reference)} · **{o.verdict}**"]
+        if o.result is None:
+            lines += ["", f"Error: `{_md(o.error)}`"]
+            continue
+        lines[-1] += f"; negative control ({_md(o.claim.control)}): **{o.control_verdict}**"
+        lines += [f"- {_md(text)}" for text in _reasons(o.result)]
+        figure = figures.get(o.claim.id)
+        if isinstance(figure, str):
+            lines += ["", f"![{o.claim.id}]({figure})"]
+        lines += ["", "| check | statistic | | threshold | |", "|---|---:|---|---:|---|"]
+        lines += [f"| {_md(k.name)} | {float(k.statistic):.4g} | {k.relation} | {float(k.threshold):.4g} "
+                  f"| {'pass' if k.passed else '**FAIL**'} |" for k in o.result.evidence.checks]
+        lines += ["", f"Tidy data: [{stem(o.claim.id)}.csv]({stem(o.claim.id)}.csv)"]
+    return "\n".join(lines) + "\n"
 
 
 # --- entry points -------------------------------------------------------------------------------------
 
 def write_report(out_dir: str | os.PathLike, outcomes: Sequence[Outcome], *, quick: bool) -> Path:
-    """Write figures, CSVs, summary.csv and (last) index.html into an existing ``out_dir``."""
+    """Write figures, CSVs, summary.csv and (last) summary.md and index.html into an existing ``out_dir``."""
     out = Path(out_dir)
     figures: dict[str, str | Exception] = {}  # claim id -> PNG file name, or why it could not be drawn
     for o in outcomes:
         if o.result is None:
             continue
-        atomic_write(out / f"{o.stem}.csv", _csv(ROW_COLUMNS, _tidy_rows(o.result)))
+        atomic_write(out / f"{stem(o.claim.id)}.csv", _csv(ROW_COLUMNS, _tidy_rows(o.result)))
         try:
-            png = _figure_png(o)
+            png = figure_png(o)
         except Exception as exc:  # e.g. a panel with an invalid scale: report it in the section instead
             figures[o.claim.id] = exc
             continue
         if png is not None:
-            atomic_write(out / f"{o.stem}.png", png)
-            figures[o.claim.id] = f"{o.stem}.png"
+            atomic_write(out / f"{stem(o.claim.id)}.png", png)
+            figures[o.claim.id] = f"{stem(o.claim.id)}.png"
     atomic_write(out / "summary.csv", _csv(SUMMARY_COLUMNS, _summary_rows(outcomes)))
+    env = _environment(quick)
+    atomic_write(out / "summary.md", _markdown(outcomes, env, figures).encode())
     index = out / "index.html"
-    atomic_write(index, _html(outcomes, _environment(quick), figures).encode())
+    atomic_write(index, _html(outcomes, env, figures).encode())
     return index
 
 
 def build_report(out_dir: str | os.PathLike, *, quick: bool = True, pattern: str | None = None,
                  cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
-                 progress: bool = False) -> Path:
+                 executor="inline", device: str | None = None, on_done=None) -> Path:
     """Run the claims matching ``pattern`` (all if None) and write the report; returns index.html's path.
 
-    Raises ValueError for a pattern that matches no claim and OSError for an unwritable directory, both
-    before any claim runs. ``cache_dir`` defaults to ``<out_dir>/../_cache``; ``use_cache=False`` disables it.
+    Raises ValueError for a pattern that matches no claim or an unavailable device and OSError for an
+    unwritable directory, all before any claim runs. ``cache_dir`` defaults to ``<out_dir>/../_cache``;
+    ``use_cache=False`` disables it. ``executor`` and ``device``: see :func:`verify.runner.run_claims`.
     """
+    from verify.runner import check_device
+
     claims = registry.select(pattern)
+    check_device(device)
     out, cache = prepare_dirs(out_dir, cache_dir, use_cache)
-    return write_report(out, run_claims(claims, quick=quick, cache_dir=cache, progress=progress), quick=quick)
+    outcomes = run_claims(claims, quick=quick, cache_dir=cache, executor=executor, device=device,
+                          on_done=on_done)
+    return write_report(out, outcomes, quick=quick)

@@ -1,0 +1,113 @@
+"""verify.runner: the same numbers on every executor, clean errors, interrupt and resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from simulators.deep_linear import gaussian_product_sq_singular_values
+from simulators.sweep import sweep
+from verify import registry
+from verify.cli import main
+from verify.evidence import Check
+from verify.runner import check_device, open_executor, run_claims
+
+REAL = ["dln.learning_times", "dln.end_to_end"]  # two cheap real claims (well under a second each)
+SWEEP = [{"N": 8, "L": L, "n_samples": 40} for L in (1, 2, 3, 4)]
+
+
+def _numbers(outcomes) -> list[str]:
+    return [json.dumps(o.result.to_dict()["evidence"]) + json.dumps(o.result.to_dict()["control"])
+            for o in outcomes]
+
+
+def _sweep(executor) -> list[np.ndarray]:
+    return sweep(gaussian_product_sq_singular_values, SWEEP, seed=11, executor=executor)
+
+
+def test_claims_and_sweeps_give_identical_numbers_inline_local_and_on_a_dask_cluster():
+    claims = [registry.get(c) for c in REAL]
+    inline = run_claims(claims, executor="inline")
+    assert all(o.verdict == "PASS" for o in inline)
+    reference = _sweep("inline")
+    for kind in ("local", "dask"):
+        with open_executor(kind, workers=2) as ex:
+            assert _numbers(run_claims(claims, executor=ex)) == _numbers(inline), kind
+            assert all(np.array_equal(a, b) for a, b in zip(_sweep(ex), reference, strict=True)), kind
+
+
+def test_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys):
+    with pytest.raises(ValueError, match="cannot reach the Dask scheduler"):
+        with open_executor("dask", scheduler="tcp://127.0.0.1:9", timeout_s=0.5):
+            pass
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--executor", "local", "--scheduler", "tcp://127.0.0.1:9"], "--scheduler needs --executor dask"),
+    (["--workers", "0"], "workers must be >= 1"),
+])
+def test_bad_executor_options_exit_2_and_write_nothing(tmp_path, capsys, argv, message):
+    assert main(["report", "--claims", "dln.end_to_end", "--out", str(tmp_path / "out"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_gpu_is_a_clear_error(tmp_path, capsys):
+    import jax
+
+    if any(d.platform == "gpu" for d in jax.devices()):
+        pytest.skip("this machine has a GPU: the no-GPU error cannot be provoked")
+    with pytest.raises(ValueError, match="JAX sees no GPU"):
+        check_device("gpu")
+    assert main(["report", "--device", "gpu", "--claims", "dln.end_to_end", "--out", str(tmp_path / "o")]) == 2
+    assert "JAX sees no GPU" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def test_device_cpu_runs(tmp_path):
+    check_device("cpu")
+    (o,) = run_claims([registry.get("dln.learning_times")], executor="inline", device="cpu")
+    assert o.verdict == "PASS"
+
+
+def test_bad_device_name():
+    with pytest.raises(ValueError, match="device must be one of cpu, gpu"):
+        check_device("tpu0")
+
+
+INTERRUPT = {"armed": True}
+
+
+def _ok(ctx, prediction):
+    return ctx.evidence([Check("c", 0.5 if prediction == "published" else 2.0, 1.0, "<=", "d")],
+                        prediction=prediction)
+
+
+@registry.claim("test.runner.a_first", area="testing", title="finishes", reference="Fake 2024", control="x2",
+                seed=1, quick={"n": 1})
+def _first(ctx):
+    return _ok(ctx, "published"), _ok(ctx, "x2")
+
+
+@registry.claim("test.runner.b_interrupted", area="testing", title="interrupted once", reference="Fake 2024",
+                control="x2", seed=1, quick={"n": 1})
+def _interrupted(ctx):
+    if INTERRUPT["armed"]:
+        INTERRUPT["armed"] = False
+        raise KeyboardInterrupt
+    return _ok(ctx, "published"), _ok(ctx, "x2")
+
+
+def test_ctrl_c_stops_cleanly_and_a_rerun_resumes_from_the_cache(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["report", "--executor", "inline", "--claims", "test.runner.*", "--out", str(out)]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "interrupted after 1 of 2 claims" in err and "rerun to resume" in err
+    assert not (out / "index.html").exists()  # no half-written report
+    assert len(list((tmp_path / "_cache").glob("*.json"))) == 1  # the finished claim is kept
+    assert main(argv) == 0
+    assert "2 claims: 2 passed" in capsys.readouterr().out
+    assert "(from cache)" in (out / "index.html").read_text()
