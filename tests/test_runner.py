@@ -111,3 +111,16 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_resumes_from_the_cache(tmp_path, capsy
     assert main(argv) == 0
     assert "2 claims: 2 passed" in capsys.readouterr().out
     assert "(from cache)" in (out / "index.html").read_text()
+
+
+def test_python_api_returns_evidence_and_tidy_frames():
+    from verify import api
+
+    outcomes = api.run("dln.learning_times")
+    assert [o.claim.id for o in outcomes] == ["dln.learning_times"] and outcomes[0].result.ok
+    tidy = api.tidy_frame(outcomes)
+    assert list(tidy.columns)[:5] == ["claim_id", "prediction", "panel", "series", "x"]
+    assert set(tidy["prediction"]) == {"published", outcomes[0].result.control.prediction}
+    assert len(tidy) == len(outcomes[0].result.evidence.rows) + len(outcomes[0].result.control.rows)
+    checks = api.checks_frame(outcomes)
+    assert checks["check_passed"][checks["prediction"] == "published"].all()

@@ -33,7 +33,8 @@ from verify.evidence import Check, ClaimResult
 from verify.figures import figure_png
 from verify.runner import Outcome, run_claims
 
-__all__ = ["prepare_dirs", "write_report", "build_report", "summary_line", "stem", "tightest_check"]
+__all__ = ["prepare_dirs", "write_report", "build_report", "summary_line", "summary_rows", "tidy_rows", "stem",
+           "tightest_check"]
 
 ROW_COLUMNS = ("claim_id", "prediction", "panel", "series", "x", "y", "theory", "simulated", "se", "label")
 SUMMARY_COLUMNS = ("claim", "area", "reference", "verdict", "control_verdict", "prediction", "check",
@@ -100,13 +101,15 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
     return buf.getvalue().encode()
 
 
-def _tidy_rows(result: ClaimResult) -> list[tuple]:
+def tidy_rows(result: ClaimResult) -> list[tuple]:
+    """The evidence's and the control's plotted points as tuples in ``ROW_COLUMNS`` order."""
     return [(ev.claim_id, ev.prediction, r.get("panel"), r.get("series"), r.get("x"), r.get("y"),
              r.get("theory"), r.get("simulated"), r.get("se"), r.get("label"))
             for ev in (result.evidence, result.control) for r in ev.rows]
 
 
-def _summary_rows(outcomes: Sequence[Outcome]) -> list[tuple]:
+def summary_rows(outcomes: Sequence[Outcome]) -> list[tuple]:
+    """One tuple per check (``SUMMARY_COLUMNS`` order), one per errored claim."""
     rows = []
     for o in outcomes:
         c = o.claim
@@ -334,7 +337,7 @@ def write_report(out_dir: str | os.PathLike, outcomes: Sequence[Outcome], *, qui
     for o in outcomes:
         if o.result is None:
             continue
-        atomic_write(out / f"{stem(o.claim.id)}.csv", _csv(ROW_COLUMNS, _tidy_rows(o.result)))
+        atomic_write(out / f"{stem(o.claim.id)}.csv", _csv(ROW_COLUMNS, tidy_rows(o.result)))
         try:
             png = figure_png(o)
         except Exception as exc:  # e.g. a panel with an invalid scale: report it in the section instead
@@ -343,7 +346,7 @@ def write_report(out_dir: str | os.PathLike, outcomes: Sequence[Outcome], *, qui
         if png is not None:
             atomic_write(out / f"{stem(o.claim.id)}.png", png)
             figures[o.claim.id] = f"{stem(o.claim.id)}.png"
-    atomic_write(out / "summary.csv", _csv(SUMMARY_COLUMNS, _summary_rows(outcomes)))
+    atomic_write(out / "summary.csv", _csv(SUMMARY_COLUMNS, summary_rows(outcomes)))
     env = _environment(quick)
     atomic_write(out / "summary.md", _markdown(outcomes, env, figures).encode())
     index = out / "index.html"
