@@ -1,0 +1,220 @@
+"""MLPs at initialisation (many seeds) and under a few SGD steps in a general abc-parametrisation.
+
+Forward statistics at init (numpy), network z^(1) = b^(1) + W^(1) x, z^(l+1) = b^(l+1) + W^(l+1) phi(z^(l)),
+W^(l+1)_ij ~ N(0, C_W / n_l), b ~ N(0, C_b) (Roberts, Yaida & Hanin, PDLT, arXiv:2106.10165, eq. 2.5 [K]);
+``x`` is (k, n_0), ``widths`` = (n_1, ..., n_L) the widths of the L preactivation layers.
+- :func:`forward_full` draws every weight matrix explicitly (the reference; O(S sum n_l n_{l+1})).
+- :func:`forward_gram` draws the same law in O(S sum k n_l): given layer l, the k-vectors
+  (z_i^(l+1)(x_1..x_k))_i are i.i.d. N(0, G^(l+1)) over neurons i, with G^(l+1) = C_b + (C_W/n_l)
+  Phi^T Phi, Phi = phi(z^(l)) (n_l x k), because the rows of W and b are independent Gaussians. This is an
+  identity in law, not an approximation; tests and claims compare the two samplers.
+
+Training (numpy, seeds batched on a leading axis): the abc-parametrisation of Yang & Hu 2021 (Tensor Programs IV,
+arXiv:2011.14522, sec. 3 [K]): W^l = n^{-a_l} w^l, w^l_ij ~ N(0, n^{-2 b_l} / fan_in_const) and SGD on w^l
+with learning rate eta n^{-c_l}; layer 1 maps R^d -> R^n (its fan-in d is O(1): w^1 also gets the factor
+1/d), layers 2..L map R^n -> R^n, layer L+1 is the scalar readout. No biases. Loss (1/2B) sum_b (f(x_b) -
+f_0(x_b) - y_b)^2 with the output centred at its initial value f_0 (Chizat & Bach 2019's centring): the loss
+derivative at step 1 is then -y for every seed and width, which removes the seed-to-seed spread of f_0 without
+changing any width exponent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+
+from simulators._seeding import rng
+
+__all__ = ["ForwardStats", "forward_full", "forward_gram", "phi_numpy", "train_abc", "ACTIVATION_NAMES"]
+
+ACTIVATION_NAMES = ("linear", "relu", "tanh", "erf", "selu", "softplus")
+
+
+def phi_numpy(name: str, selu_lambda: float = 1.0507009873554805, selu_alpha: float = 1.6732632423543772):
+    """The activation ``name`` as a numpy function (SELU constants: Klambauer et al. 2017)."""
+    from scipy.special import erf
+
+    table = {"linear": lambda z: z, "relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh, "erf": erf,
+             "softplus": lambda z: np.logaddexp(0.0, z),
+             "selu": lambda z: selu_lambda * np.where(z > 0, z, selu_alpha * np.expm1(np.minimum(z, 0.0)))}
+    if name not in table:
+        raise ValueError(f"activation must be one of {sorted(table)}, got {name!r}")
+    return table[name]
+
+
+@dataclass(frozen=True)
+class ForwardStats:
+    """Per-network statistics of each preactivation layer (S networks, L layers, k inputs).
+
+    ``G[s, l]``: the k x k conditional covariance of z^(l+1) given layer l (layer 1: C_b + C_W x x^T/n_0).
+    ``m1, m2, m4``: means over neurons of z, z^2, z^4 per input, shape (S, L, k).
+    ``a1, a2``: means over neurons of phi(z), phi(z)^2 (post-activations), shape (S, L, k).
+    ``corr``: (S, L) empirical correlation sum_i z_i(x_1) z_i(x_2) / (|z(x_1)| |z(x_2)|) (NaN if k = 1).
+    """
+
+    G: np.ndarray
+    m1: np.ndarray
+    m2: np.ndarray
+    m4: np.ndarray
+    a1: np.ndarray
+    a2: np.ndarray
+    corr: np.ndarray
+
+
+def _check_forward(x, widths, C_W, C_b, n_nets, activation):
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"x must have shape (k inputs, n_0 features) with k, n_0 >= 1, got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x must be finite")
+    widths = list(widths)
+    if len(widths) < 1 or any(isinstance(n, bool) or int(n) != n or n < 1 for n in widths):
+        raise ValueError(f"widths must be a non-empty sequence of integers >= 1 (depth >= 1), got {widths!r}")
+    for name, v, strict in (("C_W", C_W, True), ("C_b", C_b, False)):
+        if not np.isfinite(v) or v < 0 or (strict and v == 0):
+            raise ValueError(f"{name} must be finite and {'> 0' if strict else '>= 0'}, got {v!r}")
+    if isinstance(n_nets, bool) or int(n_nets) != n_nets or n_nets < 2:
+        raise ValueError(f"n_nets must be an integer >= 2, got {n_nets!r}")
+    return x, [int(n) for n in widths], phi_numpy(activation)
+
+
+def _psd_sqrt(G: np.ndarray) -> np.ndarray:
+    """A square root R R^T = G of a stack of PSD matrices (robust when G is singular, e.g. x_1 = x_2)."""
+    if G.shape[-1] == 1:
+        return np.sqrt(G)
+    if G.shape[-1] == 2:  # lower Cholesky factor in closed form
+        r11 = np.sqrt(G[..., 0, 0])
+        r21 = np.divide(G[..., 1, 0], r11, out=np.zeros_like(r11), where=r11 > 0)
+        r22 = np.sqrt(np.clip(G[..., 1, 1] - r21**2, 0.0, None))
+        R = np.zeros_like(G)
+        R[..., 0, 0], R[..., 1, 0], R[..., 1, 1] = r11, r21, r22
+        return R
+    w, U = np.linalg.eigh(G)
+    return (U * np.sqrt(np.clip(w, 0.0, None))[..., None, :]) @ np.swapaxes(U, -1, -2)
+
+
+def _stats(z: np.ndarray, phi, G_all, out) -> None:
+    """Accumulate the statistics of z (S, n, k) into ``out`` lists."""
+    a = phi(z)
+    out["m1"].append(z.mean(1)), out["m2"].append((z * z).mean(1)), out["m4"].append((z**4).mean(1))
+    out["a1"].append(a.mean(1)), out["a2"].append((a * a).mean(1)), out["G"].append(G_all)
+    if z.shape[2] >= 2:
+        out["corr"].append(np.einsum("si,si->s", z[:, :, 0], z[:, :, 1])
+                           / np.sqrt(np.einsum("si,si->s", z[:, :, 0], z[:, :, 0])
+                                     * np.einsum("si,si->s", z[:, :, 1], z[:, :, 1])))
+    else:
+        out["corr"].append(np.full(z.shape[0], np.nan))
+
+
+def _finish(out) -> ForwardStats:
+    return ForwardStats(**{key: np.stack(v, axis=1) for key, v in out.items()})
+
+
+def forward_gram(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: int, seed) -> ForwardStats:
+    """Statistics of S = n_nets independent networks, sampled layer by layer in law (module docstring)."""
+    x, widths, phi = _check_forward(x, widths, C_W, C_b, n_nets, activation)
+    g, k = rng(seed), x.shape[0]
+    out = {key: [] for key in ("G", "m1", "m2", "m4", "a1", "a2", "corr")}
+    G = np.broadcast_to(C_b + C_W * x @ x.T / x.shape[1], (n_nets, k, k))
+    for n in widths:
+        z = np.einsum("sab,snb->sna", _psd_sqrt(G), g.standard_normal((n_nets, n, k)))
+        _stats(z, phi, G, out)
+        h = phi(z)
+        G = C_b + C_W * np.einsum("sna,snb->sab", h, h) / n
+    return _finish(out)
+
+
+def forward_full(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: int, seed) -> ForwardStats:
+    """The same statistics with every W^(l), b^(l) drawn explicitly (reference for :func:`forward_gram`)."""
+    x, widths, phi = _check_forward(x, widths, C_W, C_b, n_nets, activation)
+    g = rng(seed)
+    out = {key: [] for key in ("G", "m1", "m2", "m4", "a1", "a2", "corr")}
+    h = np.broadcast_to(x.T, (n_nets, *x.T.shape))  # (S, n_0, k)
+    for n in widths:
+        fan_in = h.shape[1]
+        G = C_b + C_W * np.einsum("sna,snb->sab", h, h) / fan_in
+        W = g.standard_normal((n_nets, n, fan_in)) * np.sqrt(C_W / fan_in)
+        z = W @ h + np.sqrt(C_b) * g.standard_normal((n_nets, n, 1))
+        _stats(z, phi, G, out)
+        h = phi(z)
+    return _finish(out)
+
+
+# ----------------------------------------------------------------------------- abc training
+
+
+def _dphi_numpy(name: str):
+    table = {"linear": np.ones_like, "relu": lambda z: (z > 0).astype(z.dtype),
+             "tanh": lambda z: 1.0 / np.cosh(z) ** 2}
+    if name not in table:
+        raise ValueError(f"activation for training must be one of {sorted(table)}, got {name!r}")
+    return table[name]
+
+
+def _exponents(name: str, v, L: int) -> np.ndarray:
+    arr = np.full(L + 1, float(v)) if np.ndim(v) == 0 else np.asarray(v, float)
+    if arr.shape != (L + 1,) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be a finite scalar or a sequence of L+1 = {L + 1} exponents, got {v!r}")
+    return arr
+
+
+def train_abc(width: int, *, a, b, c, X, y, eta: float, n_steps: int, n_seeds: int, seed,
+              activation: str = "relu") -> dict:
+    """Full-batch SGD in an abc-parametrisation (module docstring), ``n_seeds`` inits batched in numpy.
+
+    ``a``: L+1 exponents (layers 1..L+1; L = len(a) - 1 >= 1 hidden layers); ``b, c``: scalars or L+1.
+    ``X`` (B, d), ``y`` (B,). Returns arrays of shape (n_seeds, n_steps) for step t = 1..n_steps:
+    ``dh`` = RMS over coordinates and batch of h^L_t - h^L_0 (last hidden preactivation), ``dx`` the same for
+    x^L = phi(h^L), ``df`` = RMS of f_t - f_0; and (n_seeds,) ``h0_rms``, ``f0_rms`` at init.
+    Raises FloatingPointError naming the step if the network diverges (non-finite output).
+    """
+    if isinstance(width, bool) or int(width) != width or width < 1:
+        raise ValueError(f"width must be an integer >= 1, got {width!r}")
+    if np.ndim(a) != 1 or len(a) < 2:
+        raise ValueError(f"a must be a sequence of L+1 >= 2 exponents (one per weight matrix), got {a!r}")
+    L = len(a) - 1
+    a, b, c = (_exponents(k, v, L) for k, v in (("a", a), ("b", b), ("c", c)))
+    X, y = np.asarray(X, float), np.asarray(y, float)
+    if X.ndim != 2 or y.shape != (X.shape[0],) or not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+        raise ValueError(f"X must be finite (B, d) and y finite (B,), got shapes {X.shape}, {y.shape}")
+    if not np.isfinite(eta) or eta <= 0:
+        raise ValueError(f"eta must be finite and > 0, got {eta!r}")
+    for name, v in (("n_steps", n_steps), ("n_seeds", n_seeds)):
+        if isinstance(v, bool) or int(v) != v or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    phi, dphi = phi_numpy(activation), _dphi_numpy(activation)
+    n, (B, d), S = int(width), X.shape, int(n_seeds)
+    mult, lr = float(n) ** -a, eta * float(n) ** -c
+    std = float(n) ** -b / np.sqrt(np.r_[d, np.ones(L)])
+    g = rng(seed)
+    shapes = [(n, d)] + [(n, n)] * (L - 1) + [(1, n)]
+    w = [std[l] * g.standard_normal((S, *shapes[l])) for l in range(L + 1)]
+
+    def forward(w):
+        hs, xs, inp = [], [], np.broadcast_to(X, (S, B, d))
+        for l in range(L):
+            hs.append(inp @ (mult[l] * np.swapaxes(w[l], 1, 2)))
+            inp = phi(hs[-1])
+            xs.append(inp)
+        return hs, xs, (inp @ (mult[L] * np.swapaxes(w[L], 1, 2)))[..., 0]
+
+    hs0, _, f0 = forward(w)
+    out = {key: np.empty((S, int(n_steps))) for key in ("dh", "dx", "df")}
+    hs, xs, f = hs0, None, f0
+    for t in range(int(n_steps)):
+        hs, xs, f = forward(w)
+        delta = ((f - f0 - y) / B)[..., None]  # dLoss/df for the centred output f - f_0, (S, B, 1)
+        inputs = [np.broadcast_to(X, (S, B, d))] + xs
+        for l in range(L, -1, -1):
+            grad = mult[l] * np.swapaxes(delta, 1, 2) @ inputs[l]  # dLoss/dw^l, (S, out, in)
+            if l > 0:
+                delta = (delta @ (mult[l] * w[l])) * dphi(hs[l - 1])
+            w[l] = w[l] - lr[l] * grad
+        hs, xs, f = forward(w)
+        if not np.all(np.isfinite(f)):
+            raise FloatingPointError(f"abc training diverged at step {t + 1} (width={n}, a={a.tolist()}, "
+                                     f"b={b.tolist()}, c={c.tolist()}, eta={eta})")
+        out["dh"][:, t] = np.sqrt(np.mean((hs[-1] - hs0[-1]) ** 2, axis=(1, 2)))
+        out["dx"][:, t] = np.sqrt(np.mean((phi(hs[-1]) - phi(hs0[-1])) ** 2, axis=(1, 2)))
+        out["df"][:, t] = np.sqrt(np.mean((f - f0) ** 2, axis=1))
+    return {**out, "h0_rms": np.sqrt(np.mean(hs0[-1] ** 2, axis=(1, 2))), "f0_rms": np.sqrt(np.mean(f0**2, axis=1))}

@@ -1,0 +1,243 @@
+"""Finite-width MLPs at initialisation, single input: kernel, susceptibilities, criticality, four-point vertex.
+
+References
+----------
+- [PDLT] D. A. Roberts, S. Yaida, B. Hanin, "The Principles of Deep Learning Theory", CUP 2022,
+  arXiv:2106.10165: kernel recursion (eq. 4.118), susceptibilities chi_parallel, chi_perp (eqs. 5.50-5.51),
+  criticality (sec. 5.2-5.3), four-point vertex recursion (eq. 4.119, single input). Equation numbers [K].
+- [HN19] B. Hanin, M. Nica, "Products of many large random matrices and gradients in deep neural
+  networks", Commun. Math. Phys. 2019, arXiv:1812.05994: exact ReLU moments via products of chi-squares.
+
+Conventions (one input x in R^{n_0}; layer l has width n_l)
+-----------------------------------------------------------
+  z^(1) = b^(1) + W^(1) x,                 W^(1)_ij ~ N(0, C_W / n_0),   b ~ N(0, C_b)
+  z^(l+1) = b^(l+1) + W^(l+1) sigma(z^(l)), W^(l+1)_ij ~ N(0, C_W / n_l)
+so K^(1) = C_b + C_W |x|^2 / n_0 and the preactivation z^(l) of layer l (width n_l) depends on the widths
+n_1, ..., n_{l-1} of the layers BELOW it (never on n_0 nor on its own width n_l). ``widths`` arguments
+below are always that sequence (n_1, ..., n_{L-1}) for a network whose last preactivation layer is L.
+<.>_K is the average over z ~ N(0, K).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import erf, erfc, expit
+
+__all__ = ["Activation", "get_activation", "ACTIVATIONS", "gaussian_expectation", "kernel_recursion",
+           "chi_parallel", "chi_perp", "criticality", "four_point_recursion", "relu_kurtosis_exact",
+           "SELU_LAMBDA", "SELU_ALPHA"]
+
+# Klambauer et al. 2017 (arXiv:1706.02515) closed forms of the (mu, nu) = (0, 1) fixed point (eq. 14 [K]);
+# theory.signal_propagation.selu_parameters re-solves them from the defining equations.
+_E = math.e
+SELU_ALPHA = -math.sqrt(2 / math.pi) / (erfc(1 / math.sqrt(2)) * math.exp(0.5) - 1)
+SELU_LAMBDA = ((1 - erfc(1 / math.sqrt(2)) * math.sqrt(_E)) * math.sqrt(2 * math.pi)
+               / math.sqrt(2 * erfc(math.sqrt(2)) * _E**2 + math.pi * erfc(1 / math.sqrt(2))**2 * _E
+                           - 2 * (2 + math.pi) * erfc(1 / math.sqrt(2)) * math.sqrt(_E) + math.pi + 2))
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation sigma with its derivative, kinks (points where sigma' jumps) and universality class.
+
+    ``universality``: "scale_invariant" (sigma(lambda z) = lambda sigma(z), lambda > 0: relu, linear),
+    "k0" (sigma(0) = 0, sigma'(0) != 0, smooth: tanh, erf; [PDLT] sec. 5.3) or "none".
+    """
+
+    name: str
+    phi: Callable[[np.ndarray], np.ndarray]
+    dphi: Callable[[np.ndarray], np.ndarray]
+    kinks: tuple[float, ...] = ()
+    universality: str = "none"
+
+
+def _selu(lam: float, alpha: float) -> Activation:
+    return Activation("selu", lambda z: lam * np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0))),
+                      lambda z: lam * np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0))), (0.0,))
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "linear": Activation("linear", lambda z: z, np.ones_like, (), "scale_invariant"),
+    "relu": Activation("relu", lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(float), (0.0,),
+                       "scale_invariant"),
+    "tanh": Activation("tanh", np.tanh, lambda z: 1.0 / np.cosh(z) ** 2, (), "k0"),
+    "erf": Activation("erf", erf, lambda z: 2 / math.sqrt(math.pi) * np.exp(-z * z), (), "k0"),
+    "softplus": Activation("softplus", lambda z: np.logaddexp(0.0, z), expit, ()),
+    "selu": _selu(SELU_LAMBDA, SELU_ALPHA),
+}
+
+
+def get_activation(spec: str | Activation) -> Activation:
+    """Look up an activation by name (``ACTIVATIONS``) or pass an :class:`Activation` through."""
+    if isinstance(spec, Activation):
+        return spec
+    if not isinstance(spec, str) or spec not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or an Activation, got {spec!r}")
+    return ACTIVATIONS[spec]
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _finite(name: str, value, *, lower: float | None = None, strict: bool = False) -> float:
+    arr = np.asarray(value)
+    if arr.ndim != 0 or arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be a real scalar, got {value!r}")
+    out = float(arr)
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be finite, got {out}")
+    if lower is not None and (out < lower or (strict and out == lower)):
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {lower}, got {out}")
+    return out
+
+
+def _int_at_least(name: str, value, lower: int) -> int:
+    if isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}")
+    try:
+        out = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}") from None
+    if out < lower:
+        raise ValueError(f"{name} must be an integer >= {lower}, got {out}")
+    return out
+
+
+def _widths(widths: Sequence[int]) -> list[int]:
+    if isinstance(widths, str | bytes) or not hasattr(widths, "__iter__"):
+        raise ValueError(f"widths must be a sequence of integers >= 1, got {widths!r}")
+    return [_int_at_least("widths[i]", n, 1) for n in widths]
+
+
+# ----------------------------------------------------------------------------- Gaussian averages
+
+_T = 12.0  # integrate z/sqrt(K) over [-12, 12]: the Gaussian tail beyond is < 1e-32
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(160)
+
+
+def _panels(lo: float, hi: float, cuts: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes/weights on [lo, hi] split at ``cuts`` (kinks), one 160-point panel each."""
+    edges = [lo, *sorted(c for c in cuts if lo < c < hi), hi]
+    t, w = [], []
+    for a, b in zip(edges[:-1], edges[1:]):
+        t.append((b - a) / 2 * _NODES + (a + b) / 2)
+        w.append((b - a) / 2 * _WEIGHTS)
+    return np.concatenate(t), np.concatenate(w)
+
+
+def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], K: float, kinks: Sequence[float] = ()) -> float:
+    """<f(z)>_K = E f(z), z ~ N(0, K), by Gauss-Legendre panels split at 0 and at the kinks of f.
+
+    Exact to ~1e-14 for f smooth on each panel with at most polynomial/exponential-linear growth; the
+    split makes it exact for kinked f (ReLU, SELU), where plain Gauss-Hermite is not. K = 0 gives f(0).
+    """
+    K = _finite("K", K, lower=0.0)
+    if K == 0.0:
+        return float(f(np.zeros(1))[0])
+    s = math.sqrt(K)
+    t, w = _panels(-_T, _T, [0.0, *(k / s for k in kinks)])
+    return float(np.sum(w * np.exp(-t * t / 2) * f(s * t)) / math.sqrt(2 * math.pi))
+
+
+# ----------------------------------------------------------------------------- kernel and susceptibilities
+
+
+def _sigma_moments(act: Activation, K: float) -> tuple[float, float, float]:
+    """(<sigma^2>_K, <sigma^4>_K, chi_parallel / C_W) in one pass."""
+    if K == 0.0:
+        s0 = float(act.phi(np.zeros(1))[0])
+        d0 = float(act.dphi(np.zeros(1))[0])
+        return s0**2, s0**4, d0**2  # chi_parallel/C_W -> sigma'(0)^2 + sigma(0) sigma''(0); sigma(0)=0 classes
+    s = math.sqrt(K)
+    t, w = _panels(-_T, _T, [0.0, *(k / s for k in act.kinks)])
+    g = w * np.exp(-t * t / 2) / math.sqrt(2 * math.pi)
+    sig2 = act.phi(s * t) ** 2
+    # chi_parallel = d<sigma^2>_K/dK * C_W = (C_W / (2K)) <sigma^2 (z^2/K - 1)>_K   ([PDLT] eq. 5.50, Stein)
+    return float(g @ sig2), float(g @ sig2**2), float(g @ (sig2 * (t * t - 1))) / (2 * K)
+
+
+def _check_cs(C_W, C_b) -> tuple[float, float]:
+    return _finite("C_W", C_W, lower=0.0, strict=True), _finite("C_b", C_b, lower=0.0)
+
+
+def chi_parallel(K: float, *, C_W: float, activation: str | Activation) -> float:
+    """chi_parallel(K) = dK^(l+1)/dK^(l) = (C_W / 2K^2) <sigma(z)^2 (z^2 - K)>_K  ([PDLT] eq. 5.50 [K])."""
+    C_W, _ = _check_cs(C_W, 0.0)
+    return C_W * _sigma_moments(get_activation(activation), _finite("K", K, lower=0.0))[2]
+
+
+def chi_perp(K: float, *, C_W: float, activation: str | Activation) -> float:
+    """chi_perp(K) = C_W <sigma'(z)^2>_K  ([PDLT] eq. 5.51 [K]; Poole et al.'s chi_1 with C_W = sigma_w^2)."""
+    C_W, _ = _check_cs(C_W, 0.0)
+    act = get_activation(activation)
+    return C_W * gaussian_expectation(lambda z: act.dphi(z) ** 2, _finite("K", K, lower=0.0), act.kinks)
+
+
+def kernel_recursion(K1: float, depth: int, *, C_W: float, C_b: float, activation: str | Activation) -> np.ndarray:
+    """K^(1..depth): K^(l+1) = C_b + C_W <sigma^2>_{K^(l)} ([PDLT] eq. 4.118, single input; infinite width)."""
+    act = get_activation(activation)
+    C_W, C_b = _check_cs(C_W, C_b)
+    K = [_finite("K1", K1, lower=0.0)]
+    for _ in range(_int_at_least("depth", depth, 1) - 1):
+        K.append(C_b + C_W * _sigma_moments(act, K[-1])[0])
+    return np.array(K)
+
+
+def criticality(activation: str | Activation) -> dict:
+    """Critical initialisation (C_b, C_W) with chi_parallel(K*) = chi_perp(K*) = 1 ([PDLT] sec. 5.2-5.3).
+
+    Scale-invariant class (sigma(z) = a_+ z (z>0), a_- z (z<0)): C_b = 0, C_W = 1/A_2, A_2 = <sigma^2>_1
+    = (a_+^2 + a_-^2)/2; every K is a fixed point (relu: C_W = 2). K* = 0 class (sigma(0) = 0,
+    sigma'(0) = sigma_1 != 0): C_b = 0, C_W = 1/sigma_1^2, K* = 0 (tanh: C_W = 1). Other activations have
+    no critical point of either class: ValueError.
+    """
+    act = get_activation(activation)
+    if act.universality == "scale_invariant":
+        return {"C_b": 0.0, "C_W": 1.0 / gaussian_expectation(lambda z: act.phi(z) ** 2, 1.0, act.kinks),
+                "K_star": None, "universality": act.universality}
+    if act.universality == "k0":
+        return {"C_b": 0.0, "C_W": 1.0 / float(act.dphi(np.zeros(1))[0]) ** 2, "K_star": 0.0,
+                "universality": act.universality}
+    raise ValueError(f"activation {act.name!r} is in neither the scale-invariant nor the K*=0 universality class")
+
+
+# ----------------------------------------------------------------------------- four-point vertex
+
+
+def four_point_recursion(K1: float, widths: Sequence[int], *, C_W: float, C_b: float,
+                         activation: str | Activation) -> dict:
+    """Leading-order (1/n) non-Gaussianity of z^(l), l = 1..len(widths)+1, single input.
+
+    [PDLT] eq. 4.119 [K] (single input): with v^(l) = V^(l)/n_{l-1},
+        v^(l+1) = (C_W^2 / n_l) [<sigma^4> - <sigma^2>^2]_{K^(l)} + chi_parallel(K^(l))^2 v^(l),  v^(1) = 0,
+    and the connected four-point function of one neuron is E z^4 - 3 (E z^2)^2 = 3 v^(l) + O(1/n^2).
+    Returns K (infinite-width kernel), v, and excess kurtosis kappa = E z^4/(E z^2)^2 - 3 = 3 v / K^2 at
+    leading order (the metric's own 1/n shift changes kappa only at O(1/n^2)). Exact at l = 2.
+    """
+    act = get_activation(activation)
+    C_W, C_b = _check_cs(C_W, C_b)
+    widths = _widths(widths)
+    K = [_finite("K1", K1, lower=0.0, strict=True)]
+    v = [0.0]
+    for n in widths:
+        s2, s4, chi = _sigma_moments(act, K[-1])
+        v.append(C_W**2 * (s4 - s2**2) / n + (C_W * chi) ** 2 * v[-1])
+        K.append(C_b + C_W * s2)
+    K, v = np.array(K), np.array(v)
+    return {"K": K, "v": v, "kappa": 3 * v / K**2}
+
+
+def relu_kurtosis_exact(widths: Sequence[int]) -> np.ndarray:
+    """E z^4 / (E z^2)^2 of layers l = 1..len(widths)+1 of a ReLU MLP with C_b = 0 (any C_W), exactly.
+
+    [HN19]: (C_W/n_j)|relu(z^(j))|^2 = K^(j) X_j with X_j = (2/n_j) chi^2_{k_j}, k_j ~ Bin(n_j, 1/2),
+    independent across layers, E X_j = 1, E X_j^2 = 1 + 5/n_j. Hence E z^(l)4 / (E z^(l)2)^2 =
+    3 prod_{j=1}^{l-1} (1 + 5/n_j): only the widths n_1..n_{l-1} below layer l enter (module docstring).
+    """
+    widths = _widths(widths)
+    return 3.0 * np.cumprod([1.0] + [1.0 + 5.0 / n for n in widths])
