@@ -96,3 +96,13 @@ def test_hook_fails_a_verify_test_without_checks(pytester):
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*recorded no check*"])
+
+
+def test_rate_fit_rows_draw_points_and_the_predicted_slope():
+    x = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    fit = stats.fit_rate(x, 3.0 * x ** -0.5)
+    rows = fit.rows("p", "err", -0.5)
+    points = [r for r in rows if np.isfinite(r["simulated"])]
+    line = [r for r in rows if np.isfinite(r["theory"])]
+    assert [r["x"] for r in points] == x.tolist() and "fitted slope -0.500" in points[0]["series"]
+    np.testing.assert_allclose([r["theory"] for r in line], [3.0 * r["x"] ** -0.5 for r in line], rtol=1e-12)

@@ -117,6 +117,19 @@ class RateFit:
     def predict(self, x) -> np.ndarray:
         return np.exp(self.intercept) * np.asarray(x, float) ** self.slope
 
+    def rows(self, panel: str, series: str, predicted_slope: float, se=None, n_line: int = 20) -> list[dict]:
+        """Report rows for a log-log panel: the errors as points (with ``se`` if given) and a line of the
+        PREDICTED slope through the fit's centre; the series label states the fitted and predicted slopes."""
+        label = f"{series}: fitted slope {self.slope:.3f} ± {self.slope_se:.2g} (line: predicted {predicted_slope:g})"
+        se = np.full(self.x.shape, np.nan) if se is None else np.asarray(se, float)
+        lx, ly = np.log(self.x).mean(), self.intercept + self.slope * np.log(self.x).mean()
+        line_x = np.geomspace(self.x.min(), self.x.max(), n_line)
+        line = np.exp(ly + predicted_slope * (np.log(line_x) - lx))
+        return ([dict(panel=panel, series=label, x=x, theory=np.nan, simulated=e, se=s)
+                 for x, e, s in zip(self.x, self.error, se)]
+                + [dict(panel=panel, series=label, x=x, theory=v, simulated=np.nan, se=np.nan)
+                   for x, v in zip(line_x, line)])
+
 
 def fit_rate(x, errors) -> RateFit:
     """Fit the log-log slope of ``errors`` against ``x``.

@@ -37,17 +37,12 @@ def _o_eta_checks(name: str, etas, errors, seed) -> list[Check]:
 
 
 def _convergence_rows(panel: str, series: str, etas, errors) -> list[dict]:
-    """Simulated error per eta plus the slope-1 reference line through the smallest-eta point."""
-    etas, errors = np.asarray(etas, float), np.asarray(errors, float)
-    anchor = errors[np.argmin(etas)] / etas.min()
-    return ([dict(panel=panel, series=series, x=e, theory=np.nan, simulated=v, se=np.nan)
-             for e, v in zip(etas, errors)]
-            + [dict(panel=panel, series=series, x=e, theory=anchor * e, simulated=np.nan, se=np.nan)
-               for e in np.geomspace(etas.min(), etas.max(), 20)])
+    """Simulated error per eta, with the predicted slope-1 line through the fit and the fitted slope."""
+    return stats.fit_rate(etas, errors).rows(panel, series, 1.0)
 
 
 def _convergence_panel(name: str, ylabel: str) -> Panel:
-    return Panel(name, "step size eta", ylabel, "log", "log", "GD error vs eta (line: predicted slope 1)")
+    return Panel(name, "step size eta", ylabel, "log", "log", "GD error vs eta: slope 1 predicted")
 
 
 # ---------------------------------------------------------------------------------------------------
