@@ -49,6 +49,7 @@ def _series(rows: Sequence[dict]) -> list[str]:
 
 
 _BIG_LEGEND = 5  # panels with more series than this get their legend outside, right of the axes
+_LONG_LABEL = 32  # panels with a series label longer than this get their legend below the axes
 
 
 def _draw_panel(ax, panel: Panel, rows: Sequence[dict], title: str) -> None:
@@ -77,6 +78,8 @@ def _draw_panel(ax, panel: Panel, rows: Sequence[dict], title: str) -> None:
     handles += styles.values()
     if len(series) > _BIG_LEGEND:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    elif max(map(len, series)) > _LONG_LABEL:  # long labels (fitted slopes) would cover the data: put them below
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=10, ncols=1)
     else:
         ax.legend(handles=handles, loc="best", framealpha=0.9)
     ax.set(xlabel=panel.xlabel, ylabel=panel.ylabel, xscale=panel.xscale, yscale=panel.yscale, title=title)
