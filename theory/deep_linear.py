@@ -25,7 +25,6 @@ Conventions
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable
 
 import numpy as np
@@ -33,6 +32,8 @@ import sympy as sp
 from scipy.integrate import quad, solve_ivp
 from scipy.linalg import cholesky, solve_triangular
 from scipy.special import expit, exprel
+
+from theory._validate import integer_at_least, nonnegative, positive, real_scalar
 
 __all__ = [
     "mode_strength",
@@ -55,42 +56,6 @@ _BALANCE_RTOL = 1e-8
 # ----------------------------------------------------------------------------- validation
 
 
-def _real_scalar(name: str, value) -> float:
-    arr = np.asarray(value)
-    if arr.ndim != 0 or arr.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be a real scalar, got {value!r}")
-    out = float(arr)
-    if not math.isfinite(out):
-        raise ValueError(f"{name} must be finite, got {out}")
-    return out
-
-
-def _positive(name: str, value) -> float:
-    out = _real_scalar(name, value)
-    if out <= 0.0:
-        raise ValueError(f"{name} must be a finite number > 0, got {out}")
-    return out
-
-
-def _nonnegative(name: str, value) -> float:
-    out = _real_scalar(name, value)
-    if out < 0.0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {out}")
-    return out
-
-
-def _integer_at_least(name: str, value, lower: int) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}")
-    try:
-        out = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}") from None
-    if out < lower:
-        raise ValueError(f"{name} must be an integer >= {lower}, got {out}")
-    return out
-
-
 def _times(t) -> np.ndarray:
     arr = np.asarray(t)
     if arr.dtype.kind not in "iuf":
@@ -104,8 +69,8 @@ def _times(t) -> np.ndarray:
 
 
 def _mode_params(s, u0) -> tuple[float, float]:
-    s = _positive("s", s)
-    u0 = _real_scalar("u0", u0)
+    s = positive("s", s)
+    u0 = real_scalar("u0", u0)
     if not 0.0 < u0 < s:
         raise ValueError(f"u0 must lie in the open interval (0, s) = (0, {s}), got {u0}")
     return s, u0
@@ -155,8 +120,8 @@ def mode_strength(t, s, u0, *, depth: int = 2, tau: float = 1.0) -> np.ndarray:
     Returns an array shaped like ``t``.
     """
     s, u0 = _mode_params(s, u0)
-    depth = _integer_at_least("depth", depth, 2)
-    tau = _positive("tau", tau)
+    depth = integer_at_least("depth", depth, 2)
+    tau = positive("tau", tau)
     t = _times(t)
     if depth == 2:
         return s / (1.0 + (s / u0 - 1.0) * np.exp(-2.0 * s * t / tau))
@@ -199,8 +164,8 @@ def learning_time(s, u0, uf, *, depth: int = 2, tau: float = 1.0):
     """
     s, u0 = _mode_params(s, u0)
     uf = _target(uf, u0, s)
-    depth = _integer_at_least("depth", depth, 2)
-    tau = _positive("tau", tau)
+    depth = integer_at_least("depth", depth, 2)
+    tau = positive("tau", tau)
     if depth == 2:
         out = tau / (2.0 * s) * (np.log(uf / u0) + np.log((s - u0) / (s - uf)))
     else:
@@ -238,8 +203,8 @@ def learning_time_deep_limit(s, u0, uf, *, n_layers: int, tau: float = 1.0):
     """
     s, u0 = _mode_params(s, u0)
     uf = _target(uf, u0, s)
-    n_layers = _integer_at_least("n_layers", n_layers, 3)
-    tau = _positive("tau", tau)
+    n_layers = integer_at_least("n_layers", n_layers, 3)
+    tau = positive("tau", tau)
     bracket = ((np.log(uf / u0) + np.log((s - u0) / (s - uf))) / s**2
                + 1.0 / (s * u0) - 1.0 / (s * uf))
     out = tau / n_layers * bracket
@@ -297,7 +262,7 @@ def balanced_riccati_solution(S31, W1_0, W2_0, t, *, tau: float = 1.0) -> np.nda
         raise ValueError(f"W1_0 must have shape (N2, N1) with N1 = {n1} from S31, got {W1.shape}")
     if W2.shape != (n3, n2):
         raise ValueError(f"W2_0 must have shape (N3, N2) = ({n3}, {n2}), got {W2.shape}")
-    tau = _positive("tau", tau)
+    tau = positive("tau", tau)
     t = _times(t)
     gram1, gram2 = W1 @ W1.T, W2.T @ W2
     scale = max(np.abs(gram1).max(), np.abs(gram2).max())
@@ -356,8 +321,8 @@ def end_to_end_velocity(W_e, grad, *, N: int, weight_decay: float = 0.0) -> np.n
     g = _end_to_end("grad", grad)
     if np.shape(grad) != shape:
         raise ValueError(f"grad must have the shape of W_e {shape}, got {np.shape(grad)}")
-    N = _integer_at_least("N", N, 1)
-    weight_decay = _nonnegative("weight_decay", weight_decay)
+    N = integer_at_least("N", N, 1)
+    weight_decay = nonnegative("weight_decay", weight_decay)
     U, sv, Vt = np.linalg.svd(W)
     sv[sv <= max(W.shape) * np.finfo(float).eps * sv.max()] = 0.0
     sq_left, sq_right = np.zeros(W.shape[0]), np.zeros(W.shape[1])
@@ -380,10 +345,10 @@ def end_to_end_trajectory(W_e0, grad_fn: Callable[[np.ndarray], np.ndarray], t, 
     """
     shape = np.shape(W_e0)
     W0 = _end_to_end("W_e0", W_e0).reshape(shape)
-    N = _integer_at_least("N", N, 1)
-    weight_decay = _nonnegative("weight_decay", weight_decay)
-    rtol = _positive("rtol", rtol)
-    atol = _positive("atol", atol)
+    N = integer_at_least("N", N, 1)
+    weight_decay = nonnegative("weight_decay", weight_decay)
+    rtol = positive("rtol", rtol)
+    atol = positive("atol", atol)
     t = _times(t)
 
     def rhs(_, y):
@@ -409,6 +374,6 @@ def fuss_catalan_moment(L: int, m: int) -> int:
     As N -> inf it is the Fuss-Catalan number binom((L+1) m, m) / (L m + 1) (exact integer;
     L = 1 gives the Catalan numbers, L = 0 gives 1; mean 1, second moment L + 1).
     """
-    L = _integer_at_least("L", L, 0)
-    m = _integer_at_least("m", m, 0)
+    L = integer_at_least("L", L, 0)
+    m = integer_at_least("m", m, 0)
     return math.comb((L + 1) * m, m) // (L * m + 1)
