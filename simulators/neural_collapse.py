@@ -124,11 +124,13 @@ def _ufm_run(params, y, lW, lH, lr, momentum, *, K, loss, bias, n_chunks, every)
 
 def train_ufm(n_per_class, lambda_W: float, lambda_H: float, *, loss: str = "ce", depth: int = 1,
               bias: bool = False, d: int | None = None, lr: float = 0.5, momentum: float = 0.9,
-              n_steps: int = 20_000, init_std: float = 0.1, record_every: int | None = None, seed) -> UFMRun:
+              n_steps: int = 20_000, init_std: float = 0.1, init=None, record_every: int | None = None,
+              seed) -> UFMRun:
     """Heavy-ball GD on the (deep linear) UFM from iid N(0, init_std^2) layers and features (b = 0).
 
-    Hidden and feature widths are all ``d`` (default 2K). Raises FloatingPointError if the objective
-    becomes non-finite (naming the step).
+    ``init``: optional (layers, H) to start from instead (shapes as below); the N(0, init_std^2) draw is then
+    *added* to it (init_std = 0 for an exact start). Hidden and feature widths are all ``d`` (default 2K).
+    Raises FloatingPointError if the objective becomes non-finite (naming the step).
     """
     n = _counts(n_per_class)
     K, N = n.size, int(n.sum())
@@ -145,6 +147,13 @@ def train_ufm(n_per_class, lambda_W: float, lambda_H: float, *, loss: str = "ce"
     shapes = [(d, d)] * (depth - 1) + [(K, d)]
     layers0 = tuple(init_std * g.standard_normal(s) for s in shapes)
     H0 = init_std * g.standard_normal((d, N))
+    if init is not None:
+        L_init, H_init = init
+        _check("init", "shapes", f"(layers with shapes {shapes}, H of shape {(d, N)})",
+               len(L_init) == depth and all(np.shape(a) == s for a, s in zip(L_init, shapes))
+               and np.shape(H_init) == (d, N))
+        layers0 = tuple(np.asarray(a, float) + b0 for a, b0 in zip(L_init, layers0))
+        H0 = np.asarray(H_init, float) + H0
     y = np.repeat(np.arange(K), n)
     with jax.enable_x64(True):
         p, values, gnorm = _ufm_run((layers0, H0, np.zeros(K)), jnp.asarray(y), lambda_W, lambda_H, lr, momentum,

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["nc_metrics", "etf_distance", "simplex_etf", "UFMOptimum", "ufm_optimum", "ufm_objective",
-           "deep_ufm_singular_value", "deep_ufm_stationary_points", "ce_ufm_weight_norm_sq",
+           "deep_ufm_singular_value", "deep_ufm_stationary_points", "deep_ufm_collapse_lambda",
+           "orthogonal_frame_nc3", "ce_ufm_weight_norm_sq",
            "mse_decomposition", "layer_peeled_balanced"]
 
 
@@ -168,6 +169,20 @@ def nc_metrics(H, y, W=None, b=None, *, global_mean: str = "samples") -> dict:
     n = np.bincount(y, minlength=K)
     if np.any(n == 0):
         raise ValueError(f"every class 0..K-1 needs >= 1 sample; empty classes: {np.flatnonzero(n == 0).tolist()}")
+    if not np.all(np.isfinite(H)) or (W is not None and not np.all(np.isfinite(W))):
+        raise ValueError("H and W must be finite")
+    # Every metric is invariant to H -> c H and (W, b) -> c (W, b): rescale by the largest entry so that
+    # nearly-zero optima (entries ~1e-200 after GD past a collapse threshold) neither underflow nor warn.
+    c_H = max(np.abs(H).max(), np.finfo(float).tiny)
+    H = H / c_H
+    if W is not None:
+        c = max(np.abs(W).max(), 0.0 if b is None else np.abs(b).max(), np.finfo(float).tiny)
+        W, b = W / c, None if b is None else b / c
+    with np.errstate(divide="ignore", invalid="ignore"):  # all-zero H or W: the metrics are NaN
+        return _metrics(H, y, W, b, K, n, N, global_mean, c_H)
+
+
+def _metrics(H, y, W, b, K, n, N, global_mean, c_H) -> dict:
     onehot = np.zeros((N, K))
     onehot[np.arange(N), y] = 1.0
     M = (onehot.T @ H) / n[:, None]  # K x d class means (rows)
@@ -179,8 +194,8 @@ def nc_metrics(H, y, W=None, b=None, *, global_mean: str = "samples") -> dict:
     r = min(K - 1, int(np.sum(s > tol)))
     R = H - M[y]  # within-class residuals, N x d
     proj = R @ Vt[:r].T  # N x r
-    nc1 = float(np.sum(np.sum(proj**2, axis=0) / N * K / s[:r] ** 2)) / K if r else np.nan
-    out = dict(K=K, mu_G=mu_G, nc1=nc1, nc1_unnormalised=K * nc1, nc2=etf_distance(Md @ Md.T),
+    nc1 = float(np.sum(np.sum((proj / s[:r]) ** 2, axis=0) / N * K)) / K if r else np.nan
+    out = dict(K=K, mu_G=c_H * mu_G, nc1=nc1, nc1_unnormalised=K * nc1, nc2=etf_distance(Md @ Md.T),
                equinorm_H=_norm_cov(Md), orthframe_H=_orthframe_distance(M @ M.T))
     out["equiangular_H"], out["maxangle_H"] = _angles(Md)
     nan = np.nan
@@ -281,6 +296,43 @@ def deep_ufm_singular_value(n_k: float, N: float, lambda_W: float, lambda_H: flo
         return math.sqrt(max(math.sqrt(n_k * lambda_H / lambda_W) - N * lambda_H, 0.0))
     cand = np.concatenate([[0.0], deep_ufm_stationary_points(n_k, N, lambda_W, lambda_H, M)])
     return float(cand[np.argmin(_f_deep(cand, n_k, N, lambda_W, lambda_H, M))])
+
+
+def deep_ufm_collapse_lambda(n_k: float, N: float, depth: int = 1) -> float:
+    """Weight decay lambda = lW = lH at which class k's global minimiser jumps (or shrinks) to 0 [DTO23].
+
+    M = 1: lambda* = sqrt(n_k)/N (n_k = N^2 lW lH, continuous). M >= 2: the lambda where the largest
+    stationary point s_+ of f_k has f_k(s_+) = f_k(0) (a first-order jump; s_+ > 0 there), found by bisection
+    to relative accuracy 1e-13. For lambda slightly above, s_+ survives as a local minimum up to the spinodal
+    where it meets the local maximum (the upper end of the bisection bracket).
+    """
+    M = _int_at_least("depth", depth, 1)
+    if n_k <= 0 or N < n_k:
+        raise ValueError(f"need 0 < n_k <= N, got n_k = {n_k}, N = {N}")
+    if M == 1:
+        return math.sqrt(n_k) / N
+
+    def gap(lam: float) -> float:  # f(s_+) - f(0), +inf when no positive stationary point
+        st = deep_ufm_stationary_points(n_k, N, lam, lam, M)
+        return np.inf if st.size == 0 else float(_f_deep(st[-1], n_k, N, lam, lam, M) - _f_deep(0.0, n_k, N, lam, lam, M))
+
+    lo, hi = math.sqrt(n_k) / N * 1e-3, math.sqrt(n_k) / N
+    while gap(hi) < 0:
+        hi *= 2
+    while hi - lo > 1e-13 * hi:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if gap(mid) < 0 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def orthogonal_frame_nc3(K: int) -> float:
+    """Centred NC3 at a bias-free orthogonal-frame optimum: sqrt(2 - 2 sqrt((K-1)/K)) (0.5176 at K = 4).
+
+    W = c I and M = c' I give W/||W|| = I/sqrt(K), Mdot/||Mdot|| = (I - 11^T/K)/sqrt(K-1); their inner product
+    is sqrt((K-1)/K). The metric is not 0 although the features are perfectly self-dual (dln_nc.md B1 pitfall).
+    """
+    K = _int_at_least("K", K, 2)
+    return math.sqrt(2.0 - 2.0 * math.sqrt((K - 1) / K))
 
 
 def _frame(d: int, r: int) -> np.ndarray:
