@@ -1,0 +1,410 @@
+"""Shaped networks in the proportional limit (depth d = T n, width n -> infinity): the covariance SDEs.
+
+References
+----------
+- [LNR22] M. B. Li, M. Nica, D. M. Roy, "The neural covariance SDE: shaped infinite depth-and-width
+  networks at initialization", NeurIPS 2022, arXiv:2206.02768 (main theorem for shaped ReLU; shaped smooth
+  activations and their norm blow-up criterion).
+- [HN19] B. Hanin, M. Nica, "Products of many large random matrices and gradients in deep neural networks",
+  Commun. Math. Phys. 376 (2020) 287-322, arXiv:1812.05994 (exact product law of the ReLU norm, log-normal limit).
+- [N23] L. Noci, C. Li, M. B. Li, B. He, T. Hofmann, C. Maddison, D. M. Roy, "The shaped transformer:
+  attention models in the infinite depth-and-width limit", NeurIPS 2023, arXiv:2306.17759 (Thm 4.2, eq. 26).
+- [N22] L. Noci et al., "Signal propagation in transformers: theoretical perspectives and the role of rank
+  collapse", NeurIPS 2022, arXiv:2206.03126 (rank collapse of unshaped attention).
+
+The papers' theorem statements could not be read in full; the formulas here were re-derived (see
+shared/references/shaped.md) and this library proves them against exact finite-width simulation
+(verify/claims/shaped.py). Where a constant depends on a convention, the convention is stated.
+
+Conventions
+-----------
+- MLP: z_{l+1} = sqrt(c/n) W_l phi_s(z_l), W_l iid N(0, 1); V_l^{ab} = (c/n) <phi_s(z_l^a), phi_s(z_l^b)>, the
+  conditional covariance of z_{l+1}. Time t = l / n, depth d = floor(T n).
+- Shaped ReLU: phi_s(x) = s_+ max(x, 0) + s_- min(x, 0), s_pm = 1 + c_pm / sqrt(n), c = 2 / (s_+^2 + s_-^2).
+- Shaped smooth activation: phi_s(x) = s phi(x / s), s = a sqrt(n), phi(0) = 0, phi'(0) = 1, c = 1.
+- Attention: X_{l+1} = lam X_l + gamma A_l X_l W^V / sqrt(n), lam^2 + gamma^2 = 1, V = X X^T / n (m tokens),
+  A = I + Softmax(X W^Q W^K^T X^T / tau) - 1 1^T / m with tau = tau0 sqrt(n n_k), W^Q, W^K iid N(0, 1/n),
+  W^V iid N(0, 1). Single-matrix residual branch (no MLP sub-layer). P = I - 1 1^T / m.
+- Covariance tensors: Sigma[a, b, c, d] = lim n Cov(dV^{ab}, dV^{cd}) / dt.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import polygamma, psi, roots_jacobi
+
+__all__ = ["ReluCorrelationSDE", "relu_correlation_sde", "relu_nu", "relu_slopes", "relu_kappa",
+           "relu_correlation_map", "relu_covariance_drift", "wishart_diffusion", "smooth_drift",
+           "smooth_norm_beta", "smooth_norm_blows_up", "shaped_log_norm_law", "relu_log_factor_moments",
+           "shaped_relu_log_norm_moments", "hanin_nica_log_factor_moments", "hanin_nica_log_norm_moments",
+           "hanin_nica_moment_ratio", "hanin_nica_log_normal_limit", "attention_drift",
+           "attention_diffusion", "attention_noise_scales", "unshaped_attention_collapse_factor",
+           "uniform_attention_difference_energy"]
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _finite(name: str, value) -> float:
+    arr = np.asarray(value)
+    if arr.ndim != 0 or arr.dtype.kind not in "iuf" or not np.isfinite(arr):
+        raise ValueError(f"{name} must be a finite real scalar, got {value!r}")
+    return float(arr)
+
+
+def _positive(name: str, value) -> float:
+    out = _finite(name, value)
+    if out <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {out}")
+    return out
+
+
+def _width(name: str, value, lower: int = 2) -> int:
+    if isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}")
+    try:
+        out = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}") from None
+    if out < lower:
+        raise ValueError(f"{name} must be an integer >= {lower}, got {out}")
+    return out
+
+
+def _covariance(name: str, V, *, atol: float = 1e-10) -> np.ndarray:
+    """A real, finite, symmetric, positive semi-definite square matrix (ValueError otherwise)."""
+    V = np.asarray(V)
+    if V.ndim != 2 or V.shape[0] != V.shape[1] or V.shape[0] < 1 or V.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be a real square 2-D array, got shape {V.shape}")
+    V = V.astype(float)
+    if not np.all(np.isfinite(V)):
+        raise ValueError(f"{name} must be finite")
+    scale = max(1.0, float(np.abs(V).max()))
+    if np.abs(V - V.T).max() > atol * scale:
+        raise ValueError(f"{name} must be symmetric, max |V - V^T| = {np.abs(V - V.T).max():.3g}")
+    if np.linalg.eigvalsh(V).min() < -atol * scale:
+        raise ValueError(f"{name} must be positive semi-definite, min eigenvalue {np.linalg.eigvalsh(V).min():.3g}")
+    return V
+
+
+def _shaping(c_plus, c_minus) -> tuple[float, float]:
+    return _finite("c_plus", c_plus), _finite("c_minus", c_minus)
+
+
+# ----------------------------------------------------------------------------- shaped ReLU [LNR22]
+
+
+def relu_slopes(c_plus, c_minus, n) -> tuple[float, float, float]:
+    """(s_+, s_-, c) of the shaped ReLU at width n: s_pm = 1 + c_pm / sqrt(n), c = 2 / (s_+^2 + s_-^2).
+
+    Raises ValueError unless both slopes are > 0 (i.e. c_pm > -sqrt(n)), the regime where phi_s is a
+    shaped ReLU, an invertible perturbation of the identity [LNR22, sec. 2].
+    """
+    c_plus, c_minus = _shaping(c_plus, c_minus)
+    n = _width("n", n)
+    s_plus, s_minus = 1 + c_plus / math.sqrt(n), 1 + c_minus / math.sqrt(n)
+    if s_plus <= 0 or s_minus <= 0:
+        raise ValueError(f"shaping constants must satisfy c_plus, c_minus > -sqrt(n) = {-math.sqrt(n):.4g} "
+                         f"(slopes > 0), got c_plus={c_plus}, c_minus={c_minus}, n={n}")
+    return s_plus, s_minus, 2.0 / (s_plus**2 + s_minus**2)
+
+
+def relu_kappa(c_plus, c_minus, n) -> float:
+    """kappa_n = (s_+ - s_-)^2 / (2 (s_+^2 + s_-^2)), the exact weight of the arc-cosine term (ref. note sec. 1.2).
+
+    n kappa_n -> (c_+ - c_-)^2 / 4 with relative error -(c_+ + c_-)/sqrt(n) + O(1/n).
+    """
+    s_plus, s_minus, _ = relu_slopes(c_plus, c_minus, n)
+    return (s_plus - s_minus) ** 2 / (2 * (s_plus**2 + s_minus**2))
+
+
+def _rho(rho) -> np.ndarray:
+    rho = np.asarray(rho, dtype=float)
+    if np.any(~np.isfinite(rho)) or np.any(np.abs(rho) > 1):
+        raise ValueError("rho must lie in [-1, 1]")
+    return rho
+
+
+def _arc(rho: np.ndarray) -> np.ndarray:
+    """sqrt(1 - rho^2) - rho arccos(rho): the non-linear part of the ReLU kernel."""
+    return np.sqrt(np.clip(1 - rho**2, 0, None)) - rho * np.arccos(rho)
+
+
+def relu_correlation_map(rho, c_plus, c_minus, n):
+    """Exact one-layer correlation map at finite n: K(rho) = rho + kappa_n (2/pi)(sqrt(1-rho^2) - rho arccos rho).
+
+    K(rho) = c E[phi_s(g1) phi_s(g2)] for unit-variance Gaussians with correlation rho (ref. note sec. 1.2).
+    """
+    return _rho(rho) + relu_kappa(c_plus, c_minus, n) * (2 / math.pi) * _arc(_rho(rho))
+
+
+def relu_nu(rho, c_plus, c_minus):
+    """nu(rho) = ((c_+ - c_-)^2 / (2 pi)) (sqrt(1 - rho^2) - rho arccos rho) [LNR22, main theorem (ReLU drift)]."""
+    c_plus, c_minus = _shaping(c_plus, c_minus)
+    return (c_plus - c_minus) ** 2 / (2 * math.pi) * _arc(_rho(rho))
+
+
+@dataclass(frozen=True)
+class ReluCorrelationSDE:
+    """d rho = [nu(rho) - 1/2 rho (1 - rho^2)] dt + (1 - rho^2) dW  [LNR22; Ito's formula on V^12/sqrt(V^11 V^22)].
+
+    ``strength`` is the coefficient (c_+ - c_-)^2 of nu. ``ito`` False drops the Ito correction -rho(1-rho^2)/2
+    (a deliberately wrong variant for negative controls). Autonomous: the norms do not enter.
+    """
+
+    strength: float
+    ito: bool = True
+
+    def drift(self, rho):
+        rho = _rho(rho)
+        out = self.strength / (2 * math.pi) * _arc(rho)
+        return out - 0.5 * rho * (1 - rho**2) if self.ito else out
+
+    def diffusion(self, rho):
+        return 1 - _rho(rho) ** 2
+
+
+def relu_correlation_sde(c_plus, c_minus, *, n=None, ito: bool = True) -> ReluCorrelationSDE:
+    """The correlation SDE of the shaped ReLU MLP [LNR22].
+
+    ``n=None``: the limit, strength (c_+ - c_-)^2. ``n`` given: the moment-matched SDE whose per-layer drift equals
+    the exact finite-n one (strength 4 n kappa_n), which removes the O(n^{-1/2}) bias of asymmetric shapings
+    (c_+ + c_- != 0) and leaves O(1/n) (ref. note sec. 5.1).
+    """
+    c_plus, c_minus = _shaping(c_plus, c_minus)
+    strength = (c_plus - c_minus) ** 2 if n is None else 4 * _width("n", n) * relu_kappa(c_plus, c_minus, n)
+    return ReluCorrelationSDE(strength=strength, ito=bool(ito))
+
+
+def relu_covariance_drift(V, c_plus, c_minus) -> np.ndarray:
+    """b(V)^{ab} = nu(rho^{ab}) sqrt(V^{aa} V^{bb}) with rho^{ab} = V^{ab} / sqrt(V^{aa} V^{bb}) [LNR22, main theorem].
+
+    The covariance SDE is dV = b(V) dt + Sigma_lin(V)^{1/2} dB (:func:`wishart_diffusion`). Diagonal: b^{aa} = 0.
+    """
+    V = _covariance("V", V)
+    d = np.sqrt(np.diag(V))
+    if np.any(d <= 0):
+        raise ValueError("V must have a strictly positive diagonal")
+    rho = np.clip(V / np.outer(d, d), -1, 1)
+    return relu_nu(rho, c_plus, c_minus) * np.outer(d, d)
+
+
+def wishart_diffusion(V) -> np.ndarray:
+    """Sigma_lin(V)[a, b, c, d] = V^{ac} V^{bd} + V^{ad} V^{bc}: covariance of a Wishart increment [LNR22]."""
+    V = _covariance("V", V)
+    return np.einsum("ac,bd->abcd", V, V) + np.einsum("ad,bc->abcd", V, V)
+
+
+# ----------------------------------------------------------------------------- shaped smooth activations
+
+
+def smooth_drift(V, phi2, phi3, a) -> np.ndarray:
+    """Drift of phi_s(x) = s phi(x/s), s = a sqrt(n), c = 1 (derived in ref. note sec. 1.6; [LNR22] smooth case).
+
+    b(V)^{ab} = (1/a^2)[(phi''(0)^2/4)(V^aa V^bb + 2 (V^ab)^2) + (phi'''(0)/2) V^ab (V^aa + V^bb)], with the same
+    Sigma_lin diffusion. ``phi2``, ``phi3`` are phi''(0), phi'''(0); phi'(0) = 1 and phi(0) = 0 are assumed.
+    """
+    V = _covariance("V", V)
+    phi2, phi3, a = _finite("phi2", phi2), _finite("phi3", phi3), _positive("a", a)
+    v = np.diag(V)
+    return (phi2**2 / 4 * (np.outer(v, v) + 2 * V**2) + phi3 / 2 * V * (v[:, None] + v[None, :])) / a**2
+
+
+def smooth_norm_beta(phi2, phi3, a) -> float:
+    """beta = (3/4 phi''(0)^2 + phi'''(0)) / a^2: the diagonal obeys dV = beta V^2 dt + sqrt(2) V dB (note sec. 1.6)."""
+    return (0.75 * _finite("phi2", phi2) ** 2 + _finite("phi3", phi3)) / _positive("a", a) ** 2
+
+
+def smooth_norm_blows_up(phi2, phi3, a) -> bool:
+    """Criterion for finite-time explosion of the norm with positive probability: beta > 0 (quadratic drift).
+
+    For beta <= 0 the norm SDE dV = beta V^2 dt + sqrt(2) V dB stays finite (tanh: beta = -2/a^2).
+    """
+    return smooth_norm_beta(phi2, phi3, a) > 0
+
+
+# ----------------------------------------------------------------------------- norms: log-normal law
+
+
+def shaped_log_norm_law(T, V0=1.0) -> tuple[float, float]:
+    """(mean, variance) of log V_T^{aa} for a shaped ReLU MLP: N(log V0 - T, 2T) [LNR22; ref. note sec. 1.5].
+
+    b^{aa} = 0 and Sigma^{aa,aa} = 2 (V^{aa})^2, so V^{aa} is a geometric Brownian motion with E V_T = V0.
+    """
+    T, V0 = _positive("T", T), _positive("V0", V0)
+    return math.log(V0) - T, 2 * T
+
+
+def _log_affine_beta_moments(alpha: float, beta: float, p: float, q: float, nodes: int = 48):
+    """E and Var of log(alpha + beta B), B ~ Beta(p, q), alpha > 0, by Gauss-Jacobi quadrature (analytic integrand)."""
+    # Beta(p, q) on [0, 1] <-> Jacobi weight (1 - x)^(q-1) (1 + x)^(p-1) on [-1, 1], with B = (1 + x) / 2.
+    x, w = roots_jacobi(nodes, q - 1, p - 1)
+    w = w / w.sum()
+    f = np.log(alpha + beta * (1 + x) / 2)
+    m = float(w @ f)
+    return m, float(w @ (f - m) ** 2)
+
+
+def relu_log_factor_moments(s_plus, s_minus, n) -> tuple[float, float]:
+    """Exact E log F and Var log F for one layer's norm factor F = (c/n) sum_i phi_s(g_i)^2, g iid N(0, 1).
+
+    With N ~ Bin(n, 1/2) positive units, F = (c/n) S (s_-^2 + (s_+^2 - s_-^2) B), S ~ chi^2_n independent of
+    B | N ~ Beta(N/2, (n-N)/2) (B = 0 for N = 0, 1 for N = n); c = 2/(s_+^2 + s_-^2). Requires s_- > 0.
+    """
+    s_plus, s_minus, n = _positive("s_plus", s_plus), _positive("s_minus", s_minus), _width("n", n)
+    from scipy.stats import binom
+
+    c = 2 / (s_plus**2 + s_minus**2)
+    pN = binom.pmf(np.arange(n + 1), n, 0.5)
+    alpha, beta = s_minus**2, s_plus**2 - s_minus**2
+    mean_h, second_h = np.empty(n + 1), np.empty(n + 1)
+    for N in range(n + 1):
+        if 0 < N < n and beta != 0:
+            m, v = _log_affine_beta_moments(alpha, beta, N / 2, (n - N) / 2)
+        else:  # B is degenerate: 0 when no unit is positive, 1 when all are
+            m, v = math.log(alpha + (beta if N == n else 0.0)), 0.0
+        mean_h[N], second_h[N] = m, v + m**2
+    Eh = float(pN @ mean_h)
+    Vh = float(pN @ second_h) - Eh**2
+    return math.log(c) + float(psi(n / 2)) + math.log(2 / n) + Eh, float(polygamma(1, n / 2)) + Vh
+
+
+def shaped_relu_log_norm_moments(c_plus, c_minus, n, depth) -> tuple[float, float]:
+    """Exact (mean, variance) of log(V_d^{aa} / V_0^{aa}) for the shaped ReLU MLP of width n and depth d.
+
+    V_d^{aa} = V_0^{aa} prod_l F_l with F_l iid (:func:`relu_log_factor_moments`): the ratio's law does not depend
+    on V (positive homogeneity), so the finite-n law is a product of iid factors (ref. note sec. 1.5).
+    """
+    s_plus, s_minus, _ = relu_slopes(c_plus, c_minus, n)
+    depth = _width("depth", depth, 1)
+    m, v = relu_log_factor_moments(s_plus, s_minus, n)
+    return depth * m, depth * v
+
+
+# ----------------------------------------------------------------------------- Hanin & Nica (unshaped ReLU)
+
+
+def _widths(ns) -> np.ndarray:
+    ns = [_width("n", k) for k in np.atleast_1d(ns)]
+    return np.asarray(ns, dtype=int)
+
+
+def hanin_nica_log_factor_moments(n) -> tuple[float, float]:
+    """E and Var of log F, F = (2/n) chi^2_N, N ~ Bin(n, 1/2) conditioned on N >= 1 [HN19, exact product law].
+
+    E log F = log(4/n) + E_N psi(N/2), Var log F = E_N psi'(N/2) + Var_N psi(N/2). N = 0 (probability 2^-n)
+    kills the signal (log F = -inf) and is excluded; simulations report how often it happens.
+    """
+    n = _width("n", n)
+    from scipy.stats import binom
+
+    N = np.arange(1, n + 1)
+    p = binom.pmf(N, n, 0.5)
+    p = p / p.sum()
+    ps = psi(N / 2)
+    return math.log(4 / n) + float(p @ ps), float(p @ polygamma(1, N / 2)) + float(p @ ps**2) - float(p @ ps) ** 2
+
+
+def hanin_nica_log_norm_moments(ns) -> tuple[float, float]:
+    """Exact (mean, variance) of log(V_L / V_0) for a He-initialised ReLU net with hidden widths ``ns`` [HN19]."""
+    mv = np.array([hanin_nica_log_factor_moments(k) for k in _widths(ns)])
+    return float(mv[:, 0].sum()), float(mv[:, 1].sum())
+
+
+def hanin_nica_moment_ratio(ns) -> float:
+    """E[V_L^2] / E[V_L]^2 = prod_l (1 + 5/n_l), exactly, from E F = 1 and E F^2 = 1 + 5/n [HN19; Hanin 2018]."""
+    return float(np.prod(1 + 5 / _widths(ns)))
+
+
+def hanin_nica_log_normal_limit(ns) -> tuple[float, float]:
+    """Limit law log(V_L / V_0) => N(-5 beta / 2, 5 beta), beta = sum_l 1/n_l [HN19, main theorem]."""
+    beta = float(np.sum(1 / _widths(ns)))
+    return -2.5 * beta, 5 * beta
+
+
+# ----------------------------------------------------------------------------- shaped attention [N23]
+
+
+def _attention_params(gamma, tau0) -> tuple[float, float]:
+    gamma, tau0 = _finite("gamma", gamma), _positive("tau0", tau0)
+    if not 0 < gamma <= 1:
+        raise ValueError(f"gamma must lie in (0, 1] (lam^2 + gamma^2 = 1), got {gamma}")
+    return gamma, tau0
+
+
+def _centering(m: int) -> np.ndarray:
+    return np.eye(m) - np.full((m, m), 1 / m)
+
+
+def attention_drift(V, gamma, tau0) -> np.ndarray:
+    """b(V) = (gamma^2/tau0^2)[(1/m^2) tr(PVPV) V + (1/(2m))(v w^T + w v^T)]  [N23, Thm 4.2 in this convention].
+
+    v = diag(V), w = V P d, d = diag(P V P). Equivalently (gamma^2/tau0^2)(E[D1 V D1^T] + E[D2] V + V E[D2]^T) with
+    the softmax expansion A = I + eps D1 + eps^2 D2, eps = 1/(tau0 sqrt n). Degree-2 homogeneous in V.
+    """
+    V = _covariance("V", V)
+    gamma, tau0 = _attention_params(gamma, tau0)
+    m = V.shape[0]
+    P = _centering(m)
+    v = np.diag(V)
+    w = V @ P @ np.diag(P @ V @ P)
+    return gamma**2 / tau0**2 * (np.trace(P @ V @ P @ V) / m**2 * V + (np.outer(v, w) + np.outer(w, v)) / (2 * m))
+
+
+def attention_noise_scales(gamma, tau0) -> tuple[float, float]:
+    """(sqrt of the Sigma_lin weight, weight of the attention noise) for the structured noise construction.
+
+    Sigma = gamma^2 (2 - gamma^2) Sigma_lin + (gamma^4/tau0^2) Sigma_attn; an increment with this covariance is
+    sqrt(dt)[g_lin (H + H^T)/sqrt(2) + g_attn (Z P V + V P Z^T)/m], H = L G1 L^T, Z = L G2 L^T, L L^T = V.
+    """
+    gamma, tau0 = _attention_params(gamma, tau0)
+    return gamma * math.sqrt(2 - gamma**2), gamma**2 / tau0
+
+
+def attention_diffusion(V, gamma, tau0) -> np.ndarray:
+    """Sigma(V) = gamma^2 (2 - gamma^2) Sigma_lin(V) + (gamma^4/tau0^2) Sigma_attn(V)  [N23, Thm 4.2 here].
+
+    Sigma_attn[i,j,k,l] = (1/m^2)[V_ik C_jl + V_jl C_ik + V_il C_jk + V_jk C_il], C = V P V P V. The factor
+    gamma^2(2 - gamma^2) = 2 lam^2 gamma^2 + gamma^4 (cross term + Wishart term of a single-matrix branch).
+    """
+    V = _covariance("V", V)
+    gamma, tau0 = _attention_params(gamma, tau0)
+    m = V.shape[0]
+    P = _centering(m)
+    C = V @ P @ V @ P @ V
+    attn = (np.einsum("ik,jl->ijkl", V, C) + np.einsum("jl,ik->ijkl", V, C) + np.einsum("il,jk->ijkl", V, C)
+            + np.einsum("jk,il->ijkl", V, C)) / m**2
+    return gamma**2 * (2 - gamma**2) * wishart_diffusion(V) + gamma**4 / tau0**2 * attn
+
+
+# ----------------------------------------------------------------------------- rank collapse [N22]
+
+
+def unshaped_attention_collapse_factor(V, lam, gamma, tau0, n) -> float:
+    """E[tr(P V_{l+1} P) | V_l = V] / tr(P V P) for UNshaped attention A = Softmax(Y / (tau0 sqrt(n n_k))).
+
+    = lam^2 + gamma^2 tr(PVPV) / (tau0^2 n m^2) + O(n^-2): no identity and no centring, so P A = O(n^{-1/2}) and
+    token differences contract by lam^2 per LAYER (not per unit of t = l/n): rank collapse [N22]. Derived by
+    the softmax expansion A = 1 1^T/m + eps Z P/m + O(eps^2) with E[Z B Z^T] = tr(VB) V (ref. note sec. 2.1).
+    """
+    V = _covariance("V", V)
+    gamma, tau0 = _attention_params(gamma, tau0)
+    lam = _finite("lam", lam)
+    n = _width("n", n)
+    if abs(lam**2 + gamma**2 - 1) > 1e-12:
+        raise ValueError(f"lam^2 + gamma^2 must equal 1, got {lam**2 + gamma**2}")
+    m = V.shape[0]
+    P = _centering(m)
+    return lam**2 + gamma**2 * float(np.trace(P @ V @ P @ V)) / (tau0**2 * n * m**2)
+
+
+def uniform_attention_difference_energy(V0, lam, depth) -> float:
+    """tr(P V_l P) = lam^{2l} tr(P V_0 P), exactly, under uniform attention A = 1 1^T/m (P X_{l+1} = lam P X_l) [N22]."""
+    V0 = _covariance("V0", V0)
+    lam = _finite("lam", lam)
+    depth = _width("depth", depth, 0)
+    return lam ** (2 * depth) * float(np.trace(_centering(V0.shape[0]) @ V0 @ _centering(V0.shape[0])))
