@@ -207,7 +207,7 @@ def _metrics(H, y, W, b, K, n, N, global_mean, c_H) -> dict:
         out["equiangular_W"], out["maxangle_W"] = _angles(W)
         out["nc3"] = float(np.linalg.norm(W / nW - Md / np.linalg.norm(Md)))
         out["nc3_uncentred"] = float(np.linalg.norm(W / nW - M / np.linalg.norm(M)))
-        logits = H @ W.T + (0.0 if b is None else b)
+        logits = H @ W.T + (0.0 if b is None else b / c_H)  # = (H W^T + b)/(c_H c): argmax unchanged
         ncc = np.argmin(np.sum(M**2, axis=1) - 2.0 * (H @ M.T), axis=1)  # ||h - mu_c||^2 up to ||h||^2
         out["nc4"] = float(np.mean(np.argmax(logits, axis=1) != ncc))
     return out

@@ -446,9 +446,9 @@ def _terminal_logs(run: sim.MLPRun, y) -> tuple[int, np.ndarray]:
        control="no collapse: NC1, NC2, NC3 do not fall over the terminal phase (log ratio >= 0)",
        seed=20200606,
        quick=dict(K=4, n=25, dim=32, widths=[64, 64], weight_decay=2e-3, lr=0.1, n_epochs=1000, record_every=100,
-                  n_seeds=8),
+                  n_seeds=16),
        full=dict(K=4, n=25, dim=32, widths=[128, 128], weight_decay=2e-3, lr=0.1, n_epochs=4000, record_every=100,
-                 n_seeds=10))
+                 n_seeds=32))
 def terminal_phase(ctx: ClaimContext):
     p = ctx.params
     seeds = np.random.SeedSequence(ctx.seed).spawn(2 * p["n_seeds"])
