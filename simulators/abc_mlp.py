@@ -93,17 +93,18 @@ def _psd_sqrt(G: np.ndarray) -> np.ndarray:
     return (U * np.sqrt(np.clip(w, 0.0, None))[..., None, :]) @ np.swapaxes(U, -1, -2)
 
 
-def _stats(z: np.ndarray, phi, G_all, out) -> None:
-    """Accumulate the statistics of z (S, n, k) into ``out`` lists."""
+def _stats(z: np.ndarray, phi, G_all, out) -> np.ndarray:
+    """Accumulate the statistics of z (S, n, k) into ``out`` lists; return phi(z)."""
     a = phi(z)
-    out["m1"].append(z.mean(1)), out["m2"].append((z * z).mean(1)), out["m4"].append((z**4).mean(1))
+    z2 = z * z
+    out["m1"].append(z.mean(1)), out["m2"].append(z2.mean(1)), out["m4"].append((z2 * z2).mean(1))
     out["a1"].append(a.mean(1)), out["a2"].append((a * a).mean(1)), out["G"].append(G_all)
     if z.shape[2] >= 2:
-        out["corr"].append(np.einsum("si,si->s", z[:, :, 0], z[:, :, 1])
-                           / np.sqrt(np.einsum("si,si->s", z[:, :, 0], z[:, :, 0])
-                                     * np.einsum("si,si->s", z[:, :, 1], z[:, :, 1])))
+        zz = np.swapaxes(z[:, :, :2], 1, 2) @ z[:, :, :2]  # (S, 2, 2)
+        out["corr"].append(zz[:, 0, 1] / np.sqrt(zz[:, 0, 0] * zz[:, 1, 1]))
     else:
         out["corr"].append(np.full(z.shape[0], np.nan))
+    return a
 
 
 def _finish(out) -> ForwardStats:
@@ -117,10 +118,9 @@ def forward_gram(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: 
     out = {key: [] for key in ("G", "m1", "m2", "m4", "a1", "a2", "corr")}
     G = np.broadcast_to(C_b + C_W * x @ x.T / x.shape[1], (n_nets, k, k))
     for n in widths:
-        z = np.einsum("sab,snb->sna", _psd_sqrt(G), g.standard_normal((n_nets, n, k)))
-        _stats(z, phi, G, out)
-        h = phi(z)
-        G = C_b + C_W * np.einsum("sna,snb->sab", h, h) / n
+        z = g.standard_normal((n_nets, n, k)) @ np.swapaxes(_psd_sqrt(G), 1, 2)
+        h = _stats(z, phi, G, out)
+        G = C_b + C_W * (np.swapaxes(h, 1, 2) @ h) / n
     return _finish(out)
 
 
@@ -132,11 +132,10 @@ def forward_full(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: 
     h = np.broadcast_to(x.T, (n_nets, *x.T.shape))  # (S, n_0, k)
     for n in widths:
         fan_in = h.shape[1]
-        G = C_b + C_W * np.einsum("sna,snb->sab", h, h) / fan_in
+        G = C_b + C_W * (np.swapaxes(h, 1, 2) @ h) / fan_in
         W = g.standard_normal((n_nets, n, fan_in)) * np.sqrt(C_W / fan_in)
         z = W @ h + np.sqrt(C_b) * g.standard_normal((n_nets, n, 1))
-        _stats(z, phi, G, out)
-        h = phi(z)
+        h = _stats(z, phi, G, out)
     return _finish(out)
 
 

@@ -129,12 +129,17 @@ def chi_1(*, sigma_w2: float, sigma_b2: float, activation: str | Activation) -> 
 
 
 def c_fixed_point(*, q_star: float, sigma_w2: float, sigma_b2: float, activation: str | Activation) -> float:
-    """The attracting correlation fixed point c*: 1 when chi_1 <= 1 (ordered), else the root c* < 1 (chaotic)."""
+    """The attracting correlation fixed point c* in [0, 1]: 1 when chi_1 <= 1 (ordered), else the root of
+    c_map(c) = c in [0, 1) (chaotic). c_map(0) = (sigma_b2 + sigma_w2 E[phi]^2)/q* >= 0 and c_map(c) < c just
+    below 1 when chi_1 > 1 bracket it; for odd phi and sigma_b2 = 0 it is c* = 0 (c = -1 is a repelling
+    fixed point of odd phi too, hence the bracket starts at 0)."""
     act = get_activation(activation)
     if chi_perp(q_star, C_W=sigma_w2, activation=act) <= 1.0:
         return 1.0
     F = lambda c: c_map(c, q_star=q_star, sigma_w2=sigma_w2, sigma_b2=sigma_b2, activation=act) - c
-    return brentq(F, -1.0, 1.0 - 1e-6, xtol=1e-14)
+    if abs(F(0.0)) < 1e-15:
+        return 0.0
+    return brentq(F, 0.0, 1.0 - 1e-6, xtol=1e-14)
 
 
 def depth_scales(*, sigma_w2: float, sigma_b2: float, activation: str | Activation) -> dict:
