@@ -87,12 +87,35 @@ class MatrixPaths:
         return float(self.blown.mean())
 
 
+def _cholesky_small(V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Batched Cholesky for small m by explicit loops over entries (vectorised over the stack); also returns a
+    mask of the matrices that are not numerically positive definite (a pivot <= 0 or non-finite)."""
+    m = V.shape[-1]
+    L = np.zeros_like(V)
+    bad = np.zeros(V.shape[0], dtype=bool)
+    for i in range(m):
+        for j in range(i + 1):
+            s = V[:, i, j] - np.einsum("pk,pk->p", L[:, i, :j], L[:, j, :j])
+            if i == j:
+                bad |= ~(s > 0)
+                L[:, i, i] = np.sqrt(np.where(s > 0, s, 1.0))
+            else:
+                L[:, i, j] = s / L[:, j, j]
+    return L, bad
+
+
 def _psd_split(V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(projection of V onto the PSD cone, a square root L with L L^T = projection), batched."""
-    w, U = np.linalg.eigh(V)
-    w = np.clip(w, 0, None)
-    L = U * np.sqrt(w)[..., None, :]
-    return L @ np.swapaxes(L, -1, -2), L
+    """(projection of V onto the PSD cone, a square root L with L L^T = projection), batched.
+
+    Positive definite matrices are their own projection (Cholesky factor as L); the rest are eigen-clipped.
+    """
+    L, bad = _cholesky_small(V)
+    if np.any(bad):
+        w, U = np.linalg.eigh(V[bad])
+        L[bad] = U * np.sqrt(np.clip(w, 0, None))[..., None, :]
+        V = V.copy()
+        V[bad] = L[bad] @ np.swapaxes(L[bad], -1, -2)
+    return V, L
 
 
 def structured_noise(V: np.ndarray, L: np.ndarray, G1: np.ndarray, G2: np.ndarray, lin_scale: float,
@@ -135,12 +158,12 @@ def euler_maruyama_matrix(V0, drift: Callable, *, T: float, dt: float, n_paths: 
     blowup_time = np.full(n_paths, np.nan)
     records, times = [V.copy()], [0.0]
     sq = math.sqrt(dt)
+    V, L = _psd_split(V)
     for k in range(n_steps):
         live = ~blown
-        Vl = V[live]
-        Vl, L = _psd_split(Vl)
+        Vl, Ll = V[live], L[live]
         G = g.standard_normal((2, Vl.shape[0], m, m))
-        Vn = Vl + drift(Vl) * dt + sq * structured_noise(Vl, L, G[0], G[1 if attn_scale else 0], lin_scale,
+        Vn = Vl + drift(Vl) * dt + sq * structured_noise(Vl, Ll, G[0], G[1 if attn_scale else 0], lin_scale,
                                                          attn_scale)
         Vn = 0.5 * (Vn + np.swapaxes(Vn, -1, -2))
         big = ~np.all(np.isfinite(Vn), axis=(1, 2))
@@ -148,7 +171,7 @@ def euler_maruyama_matrix(V0, drift: Callable, *, T: float, dt: float, n_paths: 
         idx = np.flatnonzero(live)
         blown[idx[big]] = True
         blowup_time[idx[big]] = (k + 1) * dt
-        V[idx[~big]] = _psd_split(Vn[~big])[0]
+        V[idx[~big]], L[idx[~big]] = _psd_split(Vn[~big])
         if (k + 1) % record_every == 0:
             records.append(V.copy())
             times.append((k + 1) * dt)

@@ -76,18 +76,20 @@ def _width(name: str, value, lower: int = 2) -> int:
 
 
 def _covariance(name: str, V, *, atol: float = 1e-10) -> np.ndarray:
-    """A real, finite, symmetric, positive semi-definite square matrix (ValueError otherwise)."""
+    """Real, finite, symmetric PSD square matrices, shape (..., m, m) (a stack is allowed); ValueError otherwise."""
     V = np.asarray(V)
-    if V.ndim != 2 or V.shape[0] != V.shape[1] or V.shape[0] < 1 or V.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be a real square 2-D array, got shape {V.shape}")
+    if V.ndim < 2 or V.shape[-1] != V.shape[-2] or V.shape[-1] < 1 or V.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be a real square matrix (or a stack of them), got shape {V.shape}")
     V = V.astype(float)
     if not np.all(np.isfinite(V)):
         raise ValueError(f"{name} must be finite")
     scale = max(1.0, float(np.abs(V).max()))
-    if np.abs(V - V.T).max() > atol * scale:
-        raise ValueError(f"{name} must be symmetric, max |V - V^T| = {np.abs(V - V.T).max():.3g}")
-    if np.linalg.eigvalsh(V).min() < -atol * scale:
-        raise ValueError(f"{name} must be positive semi-definite, min eigenvalue {np.linalg.eigvalsh(V).min():.3g}")
+    asym = float(np.abs(V - np.swapaxes(V, -1, -2)).max())
+    if asym > atol * scale:
+        raise ValueError(f"{name} must be symmetric, max |V - V^T| = {asym:.3g}")
+    low = float(np.linalg.eigvalsh(V).min())
+    if low < -atol * scale:
+        raise ValueError(f"{name} must be positive semi-definite, min eigenvalue {low:.3g}")
     return V
 
 
@@ -180,17 +182,18 @@ def relu_correlation_sde(c_plus, c_minus, *, n=None, ito: bool = True) -> ReluCo
     return ReluCorrelationSDE(strength=strength, ito=bool(ito))
 
 
-def relu_covariance_drift(V, c_plus, c_minus) -> np.ndarray:
+def relu_covariance_drift(V, c_plus, c_minus, *, check: bool = True) -> np.ndarray:
     """b(V)^{ab} = nu(rho^{ab}) sqrt(V^{aa} V^{bb}) with rho^{ab} = V^{ab} / sqrt(V^{aa} V^{bb}) [LNR22, main theorem].
 
     The covariance SDE is dV = b(V) dt + Sigma_lin(V)^{1/2} dB (:func:`wishart_diffusion`). Diagonal: b^{aa} = 0.
+    Accepts a stack (..., k, k); ``check=False`` skips the symmetric-PSD validation (for integrators that project).
     """
-    V = _covariance("V", V)
-    d = np.sqrt(np.diag(V))
+    V = _covariance("V", V) if check else np.asarray(V, dtype=float)
+    d = np.sqrt(np.diagonal(V, axis1=-2, axis2=-1))
     if np.any(d <= 0):
         raise ValueError("V must have a strictly positive diagonal")
-    rho = np.clip(V / np.outer(d, d), -1, 1)
-    return relu_nu(rho, c_plus, c_minus) * np.outer(d, d)
+    dd = d[..., :, None] * d[..., None, :]
+    return relu_nu(np.clip(V / dd, -1, 1), c_plus, c_minus) * dd
 
 
 def wishart_diffusion(V) -> np.ndarray:
@@ -340,19 +343,24 @@ def _centering(m: int) -> np.ndarray:
     return np.eye(m) - np.full((m, m), 1 / m)
 
 
-def attention_drift(V, gamma, tau0) -> np.ndarray:
+def attention_drift(V, gamma, tau0, *, check: bool = True) -> np.ndarray:
     """b(V) = (gamma^2/tau0^2)[(1/m^2) tr(PVPV) V + (1/(2m))(v w^T + w v^T)]  [N23, Thm 4.2 in this convention].
 
     v = diag(V), w = V P d, d = diag(P V P). Equivalently (gamma^2/tau0^2)(E[D1 V D1^T] + E[D2] V + V E[D2]^T) with
-    the softmax expansion A = I + eps D1 + eps^2 D2, eps = 1/(tau0 sqrt n). Degree-2 homogeneous in V.
+    the softmax expansion A = I + eps D1 + eps^2 D2, eps = 1/(tau0 sqrt n). Degree-3 homogeneous in V
+    (the reference note says degree 2; Z ~ V, so E[Z V Z^T] ~ V^3: checked in tests). Accepts a stack (..., m, m);
+    ``check=False`` skips the symmetric-PSD validation (for integrators that project onto the PSD cone).
     """
-    V = _covariance("V", V)
+    V = _covariance("V", V) if check else np.asarray(V, dtype=float)
     gamma, tau0 = _attention_params(gamma, tau0)
-    m = V.shape[0]
+    m = V.shape[-1]
     P = _centering(m)
-    v = np.diag(V)
-    w = V @ P @ np.diag(P @ V @ P)
-    return gamma**2 / tau0**2 * (np.trace(P @ V @ P @ V) / m**2 * V + (np.outer(v, w) + np.outer(w, v)) / (2 * m))
+    v = np.diagonal(V, axis1=-2, axis2=-1)
+    PVP = P @ V @ P
+    w = (V @ P @ np.diagonal(PVP, axis1=-2, axis2=-1)[..., None])[..., 0]
+    trace = np.einsum("...ij,...ji->...", PVP, V)[..., None, None]
+    outer = v[..., :, None] * w[..., None, :]
+    return gamma**2 / tau0**2 * (trace / m**2 * V + (outer + np.swapaxes(outer, -1, -2)) / (2 * m))
 
 
 def attention_noise_scales(gamma, tau0) -> tuple[float, float]:
