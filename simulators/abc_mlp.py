@@ -157,6 +157,28 @@ def _exponents(name: str, v, L: int) -> np.ndarray:
     return arr
 
 
+def _forward(w, mult, X, phi):
+    """Preactivations h^1..h^L, activations x^1..x^L (each (S, B, n)) and outputs f (S, B)."""
+    hs, xs, inp = [], [], np.broadcast_to(X, (w[0].shape[0], *X.shape))
+    for l in range(len(w) - 1):
+        hs.append(inp @ (mult[l] * np.swapaxes(w[l], 1, 2)))
+        inp = phi(hs[-1])
+        xs.append(inp)
+    return hs, xs, (inp @ (mult[-1] * np.swapaxes(w[-1], 1, 2)))[..., 0]
+
+
+def _grads(w, mult, X, hs, xs, residual, dphi):
+    """d/dw^l of (1/2B) sum_b residual_b^2 for every layer (backpropagation; residual = f - target)."""
+    delta = (residual / X.shape[0])[..., None]  # dLoss/df, (S, B, 1)
+    inputs = [np.broadcast_to(X, (w[0].shape[0], *X.shape))] + xs
+    grads = [None] * len(w)
+    for l in range(len(w) - 1, -1, -1):
+        grads[l] = mult[l] * np.swapaxes(delta, 1, 2) @ inputs[l]  # (S, out, in)
+        if l > 0:
+            delta = (delta @ (mult[l] * w[l])) * dphi(hs[l - 1])
+    return grads
+
+
 def train_abc(width: int, *, a, b, c, X, y, eta: float, n_steps: int, n_seeds: int, seed,
               activation: str = "relu") -> dict:
     """Full-batch SGD in an abc-parametrisation (module docstring), ``n_seeds`` inits batched in numpy.
@@ -189,31 +211,18 @@ def train_abc(width: int, *, a, b, c, X, y, eta: float, n_steps: int, n_seeds: i
     shapes = [(n, d)] + [(n, n)] * (L - 1) + [(1, n)]
     w = [std[l] * g.standard_normal((S, *shapes[l])) for l in range(L + 1)]
 
-    def forward(w):
-        hs, xs, inp = [], [], np.broadcast_to(X, (S, B, d))
-        for l in range(L):
-            hs.append(inp @ (mult[l] * np.swapaxes(w[l], 1, 2)))
-            inp = phi(hs[-1])
-            xs.append(inp)
-        return hs, xs, (inp @ (mult[L] * np.swapaxes(w[L], 1, 2)))[..., 0]
-
-    hs0, _, f0 = forward(w)
+    hs, xs, f = _forward(w, mult, X, phi)
+    hs0, f0 = hs, f
     out = {key: np.empty((S, int(n_steps))) for key in ("dh", "dx", "df")}
-    hs, xs, f = hs0, None, f0
     for t in range(int(n_steps)):
-        hs, xs, f = forward(w)
-        delta = ((f - f0 - y) / B)[..., None]  # dLoss/df for the centred output f - f_0, (S, B, 1)
-        inputs = [np.broadcast_to(X, (S, B, d))] + xs
-        for l in range(L, -1, -1):
-            grad = mult[l] * np.swapaxes(delta, 1, 2) @ inputs[l]  # dLoss/dw^l, (S, out, in)
-            if l > 0:
-                delta = (delta @ (mult[l] * w[l])) * dphi(hs[l - 1])
-            w[l] = w[l] - lr[l] * grad
-        hs, xs, f = forward(w)
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and raised just below
+            grads = _grads(w, mult, X, hs, xs, f - f0 - y, dphi)  # output centred at init
+            w = [wl - lr_l * gl for wl, lr_l, gl in zip(w, lr, grads)]
+            hs, xs, f = _forward(w, mult, X, phi)
         if not np.all(np.isfinite(f)):
             raise FloatingPointError(f"abc training diverged at step {t + 1} (width={n}, a={a.tolist()}, "
                                      f"b={b.tolist()}, c={c.tolist()}, eta={eta})")
         out["dh"][:, t] = np.sqrt(np.mean((hs[-1] - hs0[-1]) ** 2, axis=(1, 2)))
-        out["dx"][:, t] = np.sqrt(np.mean((phi(hs[-1]) - phi(hs0[-1])) ** 2, axis=(1, 2)))
+        out["dx"][:, t] = np.sqrt(np.mean((xs[-1] - phi(hs0[-1])) ** 2, axis=(1, 2)))
         out["df"][:, t] = np.sqrt(np.mean((f - f0) ** 2, axis=1))
     return {**out, "h0_rms": np.sqrt(np.mean(hs0[-1] ** 2, axis=(1, 2))), "f0_rms": np.sqrt(np.mean(f0**2, axis=1))}

@@ -53,16 +53,17 @@ def z_check(name, est, se, bias, pred, alpha, seed, reason) -> Check:
     return Check(name=name, statistic=float(ratio.flat[i]), threshold=1.0, relation="<=", detail=detail)
 
 
-def slope_check(name, x, values, se, predicted_slope, alpha, seed, reason) -> Check:
+def slope_check(name, x, values, se, predicted_slope, alpha, seed, reason, *, floor: float = 0.0) -> Check:
     """Log-log slope of ``values`` vs ``x`` (stats.fit_rate: >= 4 sizes over >= 1 decade) against a predicted
     slope over the SAME sizes; SE = the Monte Carlo SE of the points propagated through the least-squares
-    weights (se/value per log point). No residual-scatter term: the prediction is evaluated on the same x,
-    so curvature of the law is common to both and is not noise."""
+    weights (se/value per log point). No residual-scatter term: when the prediction is evaluated on the same x,
+    curvature of the law is common to both and is not noise; otherwise ``floor`` bounds it (say why in
+    ``reason``)."""
     fit = stats.fit_rate(x, values)
     lx = np.log(fit.x)
     w = (lx - lx.mean()) / np.sum((lx - lx.mean()) ** 2)
     se_slope = float(np.sqrt(np.sum((w * np.asarray(se) / np.asarray(values)) ** 2)))
-    return z_check(name, fit.slope, se_slope, 0.0, predicted_slope, alpha, seed, reason)
+    return z_check(name, fit.slope, se_slope, floor, predicted_slope, alpha, seed, reason)
 
 
 def limit_chi2_check(name, x, values, se, prediction, *, degree: int, alpha, seed) -> Check:
