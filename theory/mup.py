@@ -103,9 +103,16 @@ def first_step_exponent(p: ABC):
 
 
 def is_stable(p: ABC) -> bool:
-    """[TP4] Thm 3.3 (i)-(ii): a_1 + b_1 = 0; a_l + b_l = 1/2 (2 <= l <= L); a_{L+1} + b_{L+1} >= 1/2; r >= 0."""
+    """[TP4] Thm 3.3 [K]: at init a_1 + b_1 = 0, a_l + b_l = 1/2 (2 <= l <= L), a_{L+1} + b_{L+1} >= 1/2; during
+    training r >= 0 (features) and a_{L+1} + b_{L+1} + r >= 1, 2 a_{L+1} + c >= 1 (the output's two update terms).
+
+    The last two conditions are missing from references/ntk.md sec. 5.1; without them SP with c = 0 and L = 1
+    (r = 0) would count as stable, although its readout update alone moves f by Theta(n^{1 - 2a_{L+1} - c}) =
+    Theta(n) after one step [D]. Nontriviality is equality in one of them (is_nontrivial)."""
     ok = p.a[0] + p.b[0] == 0 and all(p.a[l] + p.b[l] == half for l in range(1, p.L))
-    return bool(ok and p.a[-1] + p.b[-1] >= half and r_exponent(p) >= 0)
+    r = r_exponent(p)
+    return bool(ok and p.a[-1] + p.b[-1] >= half and r >= 0 and p.a[-1] + p.b[-1] + r >= 1
+                and 2 * p.a[-1] + p.c >= 1)
 
 
 def is_nontrivial(p: ABC) -> bool:
