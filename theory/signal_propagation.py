@@ -64,7 +64,7 @@ def q_fixed_point(*, sigma_w2: float, sigma_b2: float, activation: str | Activat
             break
         if abs(new - q) <= 1e-15 * max(1.0, q):
             return new
-        if abs(sw * chi - 1) > 1e-3 and q > 0:  # Newton step once the map is contracting
+        if abs(sw * chi) < 1 - 1e-3 and q > 0:  # Newton step only where the map contracts (attracting side)
             newton = q - (new - q) / (sw * chi - 1)
             new = newton if 0 < newton and abs(newton - q) < abs(new - q) * 10 + 1e-12 else new
         q = new

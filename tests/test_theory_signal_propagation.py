@@ -1,0 +1,103 @@
+"""Exact unit tests for theory.signal_propagation (golden values: references/ntk.md sec. 6)."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from theory import signal_propagation as sp
+from theory.finite_width import SELU_ALPHA, SELU_LAMBDA, gaussian_expectation
+
+
+@pytest.mark.parametrize("sigma_b2, sigma_w2", [(0.01, 1.424205), (0.05, 1.760955), (0.1, 1.986073), (0.3, 2.505127),
+                                                (0.0, 1.0)])
+def test_tanh_edge_of_chaos_golden(sigma_b2, sigma_w2):
+    assert sp.edge_of_chaos(sigma_b2, activation="tanh") == pytest.approx(sigma_w2, abs=2e-6)
+
+
+def test_tanh_depth_scales_golden():
+    ds = sp.depth_scales(sigma_w2=1.5, sigma_b2=0.05, activation="tanh")
+    assert ds["q_star"] == pytest.approx(0.418037, abs=1e-6)
+    assert ds["chi_1"] == pytest.approx(0.938636, abs=1e-6)
+    assert ds["xi_q"] == pytest.approx(1.6828, abs=1e-4)
+    assert ds["xi_c"] == pytest.approx(15.791, abs=1e-3)
+    assert ds["c_star"] == 1.0
+
+
+def test_chaotic_fixed_point_and_chi_par_are_consistent():
+    ds = sp.depth_scales(sigma_w2=4.0, sigma_b2=0.05, activation="tanh")
+    q = ds["q_star"]
+    assert ds["chi_1"] > 1 and 0 < ds["c_star"] < 1
+    assert sp.c_map(ds["c_star"], q_star=q, sigma_w2=4.0, sigma_b2=0.05, activation="tanh") == pytest.approx(
+        ds["c_star"], abs=1e-12)
+    h = 1e-5
+    F = lambda x: sp.q_map(x, sigma_w2=4.0, sigma_b2=0.05, activation="tanh")
+    assert ds["chi_par"] == pytest.approx((F(q + h) - F(q - h)) / (2 * h), rel=1e-7)
+    assert ds["xi_q"] == pytest.approx(-1 / math.log(ds["chi_par"]), rel=1e-12)
+
+
+@given(st.floats(-0.999, 0.999), st.floats(0.1, 5.0))
+def test_relu_c_map_equals_split_quadrature(c, q):
+    assert sp.c_map(c, q_star=q, sigma_w2=2.0, sigma_b2=0.0, activation="relu") == pytest.approx(
+        float(sp.relu_c_map(c)), abs=1e-12)
+
+
+@given(st.floats(0.1, 3.0), st.floats(0.1, 3.0), st.floats(-0.99, 0.99))
+def test_bivariate_expectation_moments(q11, q22, c):
+    q12 = c * math.sqrt(q11 * q22)
+    assert sp.bivariate_expectation(lambda u: u, lambda u: u, q11, q22, q12) == pytest.approx(q12, abs=1e-12)
+    step = lambda u: (u > 0).astype(float)
+    # P(u1 > 0, u2 > 0) = 1/4 + arcsin(c)/(2 pi) (Sheppard): exact only with the kink-split inner panels
+    assert sp.bivariate_expectation(step, step, q11, q22, q12, (0.0,)) == pytest.approx(
+        0.25 + math.asin(c) / (2 * math.pi), abs=1e-12)
+
+
+def test_degenerate_correlation_reduces_to_one_dimension():
+    f = lambda u: np.tanh(u) ** 2
+    assert sp.bivariate_expectation(np.tanh, np.tanh, 0.7, 0.7, 0.7) == pytest.approx(
+        gaussian_expectation(f, 0.7), abs=1e-14)
+
+
+def test_relu_critical_rate():
+    """(1 - c^l) l^2 -> 9 pi^2/2 on the ReLU edge of chaos; expansion f(1 - u) = 1 - u + (2u)^{3/2}/(3 pi) + O(u^{5/2})."""
+    c = sp.relu_critical_correlation(0.0, 10_000)
+    assert (1 - c[-1]) * 10_000**2 == pytest.approx(sp.RELU_CRITICAL_CONSTANT, rel=5e-3)
+    assert sp.RELU_CRITICAL_CONSTANT == pytest.approx(44.41321980490211, rel=1e-15)
+    for u in (1e-2, 1e-3, 1e-4):
+        rem = float(sp.relu_c_map(1 - u)) - (1 - u + (2 * u) ** 1.5 / (3 * math.pi))
+        assert abs(rem) < 0.1 * u**2.5
+
+
+def test_relu_and_tanh_edges():
+    assert sp.edge_of_chaos(0.0, activation="relu") == pytest.approx(2.0, rel=1e-13)
+    with pytest.raises(ValueError, match="sigma_b2 = 0"):
+        sp.edge_of_chaos(0.1, activation="relu")
+    with pytest.raises(ValueError, match="fixed point"):
+        sp.q_fixed_point(sigma_w2=3.0, sigma_b2=0.0, activation="relu")
+
+
+def test_selu_constants_solved_from_defining_equations():
+    lam, alpha = sp.selu_parameters()
+    assert lam == pytest.approx(1.0507009873555, abs=1e-12) and alpha == pytest.approx(1.6732632423544, abs=1e-12)
+    assert (lam, alpha) == pytest.approx((SELU_LAMBDA, SELU_ALPHA), abs=1e-13)
+    act = sp.selu(lam, alpha)
+    assert gaussian_expectation(act.phi, 1.0, act.kinks) == pytest.approx(0.0, abs=1e-14)
+    assert sp.q_fixed_point(sigma_w2=1.0, sigma_b2=0.0, activation=act, q0=3.0) == pytest.approx(1.0, abs=1e-12)
+    assert sp.chi_1(sigma_w2=1.0, sigma_b2=0.0, activation=act) == pytest.approx(1.07157, abs=1e-5)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: sp.q_map(1.0, sigma_w2=-1.0, sigma_b2=0.0, activation="tanh"), "sigma_w2"),
+    (lambda: sp.q_map(1.0, sigma_w2=1.0, sigma_b2=-0.1, activation="tanh"), "sigma_b2"),
+    (lambda: sp.q_map(float("nan"), sigma_w2=1.0, sigma_b2=0.0, activation="tanh"), "q"),
+    (lambda: sp.q_map(1.0, sigma_w2=1.0, sigma_b2=0.0, activation="gelu"), "activation"),
+    (lambda: sp.kernel_iterates(1.0, 1.0, 0.5, 0, sigma_w2=1.0, sigma_b2=0.0, activation="tanh"), "depth"),
+    (lambda: sp.bivariate_expectation(np.tanh, np.tanh, 1.0, 1.0, 1.5), "q12"),
+    (lambda: sp.relu_critical_correlation(1.5, 3), "c0"),
+    (lambda: sp.selu(-1.0, 1.0), "lam"),
+])
+def test_bad_input_raises(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
