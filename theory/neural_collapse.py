@@ -37,12 +37,15 @@ import operator
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 __all__ = ["nc_metrics", "etf_distance", "simplex_etf", "UFMOptimum", "ufm_optimum", "ufm_objective",
            "deep_ufm_singular_value", "deep_ufm_stationary_points", "deep_ufm_collapse_lambda",
            "orthogonal_frame_nc3", "ce_ufm_weight_norm_sq",
            "mse_decomposition", "layer_peeled_balanced"]
 
+
+_SAFE_LO, _SAFE_HI = 1e-100, 1e100  # feature scales outside this range are rescaled before squaring
 
 # ----------------------------------------------------------------------------- validation
 
@@ -173,8 +176,9 @@ def nc_metrics(H, y, W=None, b=None, *, global_mean: str = "samples") -> dict:
         raise ValueError("H and W must be finite")
     # Every metric is invariant to H -> c H and (W, b) -> c (W, b): rescale by the largest entry so that
     # nearly-zero optima (entries ~1e-200 after GD past a collapse threshold) neither underflow nor warn.
-    c_H = max(np.abs(H).max(), np.finfo(float).tiny)
-    H = H / c_H
+    c_H = max(H.max(), -H.min())
+    c_H = c_H if 0 < c_H < _SAFE_LO or c_H > _SAFE_HI else 1.0  # rescale (a copy) only when needed
+    H = H / c_H if c_H != 1.0 else H
     if W is not None:
         c = max(np.abs(W).max(), 0.0 if b is None else np.abs(b).max(), np.finfo(float).tiny)
         W, b = W / c, None if b is None else b / c
@@ -183,17 +187,23 @@ def nc_metrics(H, y, W=None, b=None, *, global_mean: str = "samples") -> dict:
 
 
 def _metrics(H, y, W, b, K, n, N, global_mean, c_H) -> dict:
-    onehot = np.zeros((N, K))
-    onehot[np.arange(N), y] = 1.0
-    M = (onehot.T @ H) / n[:, None]  # K x d class means (rows)
+    # Cost: one N x d x (2K) matrix product (H against the right singular vectors of the centred means and
+    # against W^T) plus O(N K^2) work; class sums through a sparse one-hot matrix (O(N d)).
+    onehot = sparse.csr_matrix((np.ones(N), (y, np.arange(N))), shape=(K, N))
+    M = (onehot @ H) / n[:, None]  # K x d class means (rows)
     mu_G = H.mean(axis=0) if global_mean == "samples" else M.mean(axis=0)
     Md = M - mu_G  # K x d centred means (rows); Mdot = Md^T
-    # Sigma_B = Md^T Md / K = U diag(s^2/K) U^T; Sigma_B^+ on the top min(K-1, rank) eigenpairs.
-    _, s, Vt = np.linalg.svd(Md, full_matrices=False)
+    # Md^T = Q Rq (thin QR, d x q), Rq^T = U diag(s) Z^T (q x q SVD), so Md = U diag(s) (Q Z)^T: the SVD of the
+    # centred means through small factorisations only. Sigma_B = Md^T Md / K; Sigma_B^+ on its top
+    # min(K-1, rank) eigenpairs.
+    Q, Rq = np.linalg.qr(Md.T)
+    U, s, Zt = np.linalg.svd(Rq.T)
     tol = max(Md.shape) * np.finfo(float).eps * (s[0] if s.size else 0.0)
     r = min(K - 1, int(np.sum(s > tol)))
-    R = H - M[y]  # within-class residuals, N x d
-    proj = R @ Vt[:r].T  # N x r
+    q = Q.shape[1]
+    P = H @ (Q if W is None else np.hstack([Q, W.T]))  # the one N x d x (q [+ K]) product
+    HQ = P[:, :q]
+    proj = HQ @ Zt[:r].T - (M @ Q @ Zt[:r].T)[y]  # within-class residuals on Sigma_B's eigenvectors, N x r
     nc1 = float(np.sum(np.sum((proj / s[:r]) ** 2, axis=0) / N * K)) / K if r else np.nan
     out = dict(K=K, mu_G=c_H * mu_G, nc1=nc1, nc1_unnormalised=K * nc1, nc2=etf_distance(Md @ Md.T),
                equinorm_H=_norm_cov(Md), orthframe_H=_orthframe_distance(M @ M.T))
@@ -207,8 +217,9 @@ def _metrics(H, y, W, b, K, n, N, global_mean, c_H) -> dict:
         out["equiangular_W"], out["maxangle_W"] = _angles(W)
         out["nc3"] = float(np.linalg.norm(W / nW - Md / np.linalg.norm(Md)))
         out["nc3_uncentred"] = float(np.linalg.norm(W / nW - M / np.linalg.norm(M)))
-        logits = H @ W.T + (0.0 if b is None else b / c_H)  # = (H W^T + b)/(c_H c): argmax unchanged
-        ncc = np.argmin(np.sum(M**2, axis=1) - 2.0 * (H @ M.T), axis=1)  # ||h - mu_c||^2 up to ||h||^2
+        logits = P[:, q:] + (0.0 if b is None else b / c_H)  # = (H W^T + b)/(c_H c): same argmax
+        HM = HQ @ Rq + (H @ mu_G)[:, None]  # H M^T = H Md^T + (H mu_G) 1^T
+        ncc = np.argmin(np.sum(M**2, axis=1) - 2.0 * HM, axis=1)  # ||h - mu_c||^2 up to ||h||^2
         out["nc4"] = float(np.mean(np.argmax(logits, axis=1) != ncc))
     return out
 
