@@ -17,12 +17,12 @@ import numpy as np
 from theory.neural_collapse import nc_metrics
 
 
-def best_of(fn, repeat: int) -> float:
+def best_of(fn, repeat: int, clock=time.perf_counter) -> float:
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return min(times)
 
 
@@ -60,7 +60,9 @@ def main() -> None:
     H, y, W, b = problem(50_000, 512, 100)
     nc_metrics(H, y, W, b)  # warm-up (BLAS threads, page faults)
     t = best_of(lambda: nc_metrics(H, y, W, b), args.repeat)
-    print(f"nc_metrics N=50000 d=512 K=100: {t:.3f} s per call  ({'PASS' if t < 1.0 else 'FAIL'}: budget 1 s)")
+    cpu = best_of(lambda: nc_metrics(H, y, W, b), args.repeat, clock=time.process_time)
+    print(f"nc_metrics N=50000 d=512 K=100: {t:.3f} s wall, {cpu:.3f} s CPU (all threads) per call "
+          f"({'PASS' if t < 1.0 else 'FAIL'} on wall: budget 1 s)")
     Hs, ys, Ws, _ = problem(5_000, 512, 100, seed=1)
     m = nc_metrics(Hs, ys, Ws)
     t_vec = best_of(lambda: nc_metrics(Hs, ys, Ws), args.repeat)
