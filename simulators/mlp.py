@@ -1,0 +1,278 @@
+"""Ensembles of finite fully connected networks in JAX: outputs at init, empirical NNGP/NTK, full-batch GD.
+
+The network is Dense -> (phi -> Dense) x ``depth`` with hidden width n, the layout of neural-tangents'
+``stax.serial`` (Novak et al. 2020, arXiv:1912.02803):
+
+- "ntk" parameterisation (Jacot et al. 2018, arXiv:1806.07572): z = sqrt(weight_var / fan_in) W h +
+  sqrt(bias_var) b with raw W, b ~ N(0, 1), and every raw parameter trained with the same learning rate;
+- "standard": z = W h + b with W ~ N(0, weight_var / fan_in), b ~ N(0, bias_var).
+
+Parameters carry a leading ensemble axis (one network per seed); every function is ``jax.vmap``-ed over it
+and jit-compiled, so the same code runs on GPU when JAX sees one. Arithmetic follows JAX's dtype setting:
+float64 needs x64 enabled by the caller (``with jax.enable_x64(True):`` or the test conftest); this module
+never flips it.
+
+Conventions: the empirical NTK is Theta_hat(x, x') = sum_p df(x)/dp df(x')/dp (Jacobian contraction), averaged
+over output channels (neural-tangents' ``trace_axes=(-1,)``). GD minimises L = 1/(2N) ||f(X) - Y||^2 with
+N = Y.size (neural-tangents' ``predict`` normalisation): theta <- theta - eta dL/dtheta, so after k steps the
+gradient-flow time is t = eta k.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["MLP", "ACTIVATIONS", "init", "outputs", "empirical_nngp", "empirical_ntk", "train", "Trajectory"]
+
+_SELU_LAMBDA = 1.0507009873554804934193349852946
+_SELU_ALPHA = 1.6732632423543772848170429916717
+
+ACTIVATIONS: dict[str, Callable] = {
+    "relu": jax.nn.relu,
+    "abs": jnp.abs,
+    "erf": jax.scipy.special.erf,
+    "tanh": jnp.tanh,
+    "gelu": functools.partial(jax.nn.gelu, approximate=False),
+    "selu": lambda x: _SELU_LAMBDA * jnp.where(x > 0, x, _SELU_ALPHA * jnp.expm1(jnp.minimum(x, 0))),
+    "softplus": jax.nn.softplus,
+}
+
+
+@dataclass(frozen=True)
+class MLP:
+    """Architecture: input dim ``d``, hidden ``width`` n, ``depth`` hidden layers, ``n_out`` outputs."""
+
+    d: int
+    width: int
+    depth: int
+    activation: str | Callable = "relu"
+    weight_var: float = 1.0
+    bias_var: float = 0.0
+    parameterization: str = "ntk"
+    n_out: int = 1
+
+    def __post_init__(self) -> None:
+        for name, lo in (("d", 1), ("width", 1), ("depth", 0), ("n_out", 1)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
+                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+        if not (np.isfinite(self.weight_var) and self.weight_var > 0):
+            raise ValueError(f"weight_var must be a finite number > 0, got {self.weight_var!r}")
+        if not (np.isfinite(self.bias_var) and self.bias_var >= 0):
+            raise ValueError(f"bias_var must be a finite number >= 0, got {self.bias_var!r}")
+        if self.parameterization not in ("ntk", "standard"):
+            raise ValueError(f"parameterization must be 'ntk' or 'standard', got {self.parameterization!r}")
+        if isinstance(self.activation, str) and self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or a callable, "
+                             f"got {self.activation!r}")
+        if not isinstance(self.activation, str) and not callable(self.activation):
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or a callable, "
+                             f"got {self.activation!r}")
+
+    @property
+    def phi(self) -> Callable:
+        return ACTIVATIONS[self.activation] if isinstance(self.activation, str) else self.activation
+
+    @property
+    def fan_ins(self) -> list[int]:
+        return [self.d] + [self.width] * self.depth
+
+    @property
+    def fan_outs(self) -> list[int]:
+        return [self.width] * self.depth + [self.n_out]
+
+
+def _keys(seed, n_nets: int):
+    if isinstance(n_nets, bool) or not isinstance(n_nets, int | np.integer) or n_nets < 1:
+        raise ValueError(f"n_nets must be an integer >= 1, got {n_nets!r}")
+    if isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0:
+        key = jax.random.key(int(seed) % 2**63)
+    elif isinstance(seed, jax.Array) and jnp.issubdtype(seed.dtype, jax.dtypes.prng_key):
+        key = seed
+    else:
+        raise ValueError(f"seed must be an int >= 0 or a typed JAX key (jax.random.key), got {seed!r}")
+    return jax.random.split(key, int(n_nets))
+
+
+def init(mlp: MLP, n_nets: int, *, seed) -> list[tuple[jax.Array, jax.Array]]:
+    """Parameters of ``n_nets`` independent networks: [(W_l, b_l)] with W_l (n_nets, fan_out, fan_in).
+
+    "ntk": raw N(0, 1) entries (scales applied in the forward pass); "standard": N(0, weight_var/fan_in)
+    weights and N(0, bias_var) biases.
+    """
+    keys = _keys(seed, n_nets)
+    standard = mlp.parameterization == "standard"
+
+    def one(key):
+        ks = jax.random.split(key, 2 * (mlp.depth + 1))
+        params = []
+        for l, (fi, fo) in enumerate(zip(mlp.fan_ins, mlp.fan_outs)):
+            W = jax.random.normal(ks[2 * l], (fo, fi))
+            b = jax.random.normal(ks[2 * l + 1], (fo,))
+            if standard:
+                W, b = W * jnp.sqrt(mlp.weight_var / fi), b * jnp.sqrt(mlp.bias_var)
+            params.append((W, b))
+        return params
+
+    return jax.vmap(one)(keys)
+
+
+def _forward(mlp: MLP, params, x, *, features: bool = False):
+    """One network: outputs (n_points, n_out), or the readout's input features phi(h^L) if ``features``."""
+    h = x
+    for l, (W, b) in enumerate(params):
+        if l > 0:
+            h = mlp.phi(h)
+        if features and l == mlp.depth:
+            return h
+        if mlp.parameterization == "ntk":
+            h = jnp.sqrt(mlp.weight_var / W.shape[1]) * h @ W.T + jnp.sqrt(mlp.bias_var) * b
+        else:
+            h = h @ W.T + b
+    return h
+
+
+def _points(name: str, x, d: int) -> jax.Array:
+    arr = np.asarray(x)
+    if arr.ndim != 2 or arr.shape[1] != d or arr.shape[0] == 0 or arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be a real (n_points, {d}) array, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    return jnp.asarray(arr, dtype=jnp.result_type(float))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _outputs(mlp, params, x):
+    return jax.vmap(lambda p: _forward(mlp, p, x))(params)
+
+
+def outputs(mlp: MLP, params, x) -> jax.Array:
+    """f(x) for every network: (n_nets, n_points, n_out)."""
+    return _outputs(mlp, params, _points("x", x, mlp.d))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _nngp(mlp, params, x1, x2):
+    def one(p):
+        f1, f2 = _forward(mlp, p, x1, features=True), _forward(mlp, p, x2, features=True)
+        return mlp.weight_var * f1 @ f2.T / f1.shape[1] + mlp.bias_var
+
+    return jax.vmap(one)(params)
+
+
+def empirical_nngp(mlp: MLP, params, x1, x2=None) -> jax.Array:
+    """Cov[f(x), f(x') | hidden layers] = weight_var phi(h^L(x)).phi(h^L(x'))/n + bias_var: (n_nets, n1, n2).
+
+    The readout's covariance given the hidden layers (the same in both parameterisations). Its mean over
+    initialisations is E[f(x) f(x')] at this width; it fluctuates by O(n^{-1/2}) instead of the O(1) of f f'.
+    """
+    x1 = _points("x1", x1, mlp.d)
+    x2 = x1 if x2 is None else _points("x2", x2, mlp.d)
+    return _nngp(mlp, params, x1, x2)
+
+
+def _ntk_one(mlp: MLP, p, x1, x2):
+    """Theta_hat = J(x1) J(x2)^T summed over parameters, averaged over output channels."""
+    j1 = jax.jacrev(lambda q: _forward(mlp, q, x1))(p)
+    j2 = j1 if x2 is None else jax.jacrev(lambda q: _forward(mlp, q, x2))(p)
+    contract = lambda a, b: jnp.einsum("io...,jo...->ij", a, b) / mlp.n_out  # noqa: E731
+    return sum(jax.tree.leaves(jax.tree.map(contract, j1, j2)))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _ntk(mlp, params, x1, x2, batch_size):
+    return jax.lax.map(lambda p: _ntk_one(mlp, p, x1, x2), params, batch_size=batch_size)
+
+
+def empirical_ntk(mlp: MLP, params, x1, x2=None, *, batch_size: int | None = None) -> jax.Array:
+    """Empirical NTK of every network by Jacobian contraction: (n_nets, n1, n2).
+
+    ``batch_size`` networks are vmapped at a time (default: all); lower it to bound the Jacobian memory
+    (n1 x n_params floats per network).
+    """
+    x1 = _points("x1", x1, mlp.d)
+    x2 = None if x2 is None else _points("x2", x2, mlp.d)
+    n_nets = jax.tree.leaves(params)[0].shape[0]
+    bs = n_nets if batch_size is None else int(batch_size)
+    if bs < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    return _ntk(mlp, params, x1, x2, min(bs, n_nets))
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """GD record: ``f_train[k]`` / ``f_test[k]`` (n_nets, n_points, n_out) at ``steps[k]``; t = eta * steps."""
+
+    steps: np.ndarray
+    t: np.ndarray
+    f_train: np.ndarray
+    f_test: np.ndarray
+    params: list
+    eta: float
+
+
+@functools.partial(jax.jit, static_argnums=(0, 6, 7))
+def _gd(mlp, params, x_train, y_train, x_test, eta, n_steps, every):
+    N = y_train.size
+
+    def loss(p):
+        f = _forward(mlp, p, x_train)
+        return 0.5 * jnp.sum((f - y_train) ** 2) / N, f
+
+    def step(p, _):
+        (_, f), g = jax.value_and_grad(loss, has_aux=True)(p)
+        f_test = _forward(mlp, p, x_test)
+        return jax.tree.map(lambda a, b: a - eta * b, p, g), (f, f_test)
+
+    def block(p, _):
+        p, (f, ft) = jax.lax.scan(step, p, None, length=every)
+        return p, (f[0], ft[0])
+
+    def run(p):
+        p, (f, ft) = jax.lax.scan(block, p, None, length=n_steps // every)
+        return p, f, ft
+
+    params, f, ft = jax.vmap(run)(params)
+    last_f = jax.vmap(lambda p: _forward(mlp, p, x_train))(params)
+    last_ft = jax.vmap(lambda p: _forward(mlp, p, x_test))(params)
+    f = jnp.concatenate([jnp.swapaxes(f, 0, 1), last_f[None]])
+    ft = jnp.concatenate([jnp.swapaxes(ft, 0, 1), last_ft[None]])
+    return params, f, ft
+
+
+def train(mlp: MLP, params, x_train, y_train, x_test, *, eta: float, n_steps: int,
+          record_every: int = 1) -> Trajectory:
+    """Full-batch GD on L = 1/(2N) ||f(X) - Y||^2 (N = Y.size) for every network of the ensemble.
+
+    Records train and test outputs at steps 0, record_every, ..., n_steps (n_steps must be a multiple of
+    record_every). Raises FloatingPointError naming the first non-finite record's step and eta.
+    """
+    x_train = _points("x_train", x_train, mlp.d)
+    x_test = _points("x_test", x_test, mlp.d)
+    y = np.asarray(y_train, dtype=float)
+    if y.ndim == 1 and mlp.n_out == 1:
+        y = y[:, None]
+    if y.shape != (x_train.shape[0], mlp.n_out) or not np.all(np.isfinite(y)):
+        raise ValueError(f"y_train must be finite with shape ({x_train.shape[0]}, {mlp.n_out}), got {y.shape}")
+    if not (np.isfinite(eta) and eta > 0):
+        raise ValueError(f"eta must be a finite number > 0, got {eta!r}")
+    for name, v, lo in (("n_steps", n_steps, 0), ("record_every", record_every, 1)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    if n_steps % record_every:
+        raise ValueError(f"n_steps={n_steps} must be a multiple of record_every={record_every}")
+    params, f, ft = _gd(mlp, params, x_train, jnp.asarray(y, dtype=x_train.dtype), x_test, float(eta),
+                        int(n_steps), int(record_every))
+    f, ft = np.asarray(f), np.asarray(ft)
+    steps = np.arange(0, n_steps + 1, record_every)
+    bad = ~np.isfinite(f).all(axis=(1, 2, 3)) | ~np.isfinite(ft).all(axis=(1, 2, 3))
+    if bad.any():
+        raise FloatingPointError(f"gradient descent diverged: non-finite outputs at step {steps[np.argmax(bad)]} "
+                                 f"(eta={eta}, width={mlp.width}, depth={mlp.depth}); use eta < 2N/lambda_max(NTK)")
+    return Trajectory(steps=steps, t=eta * steps, f_train=f, f_test=ft, params=params, eta=float(eta))

@@ -1,0 +1,329 @@
+"""Infinite-width NNGP and NTK kernels of fully connected networks.
+
+References
+----------
+- [LBN18] J. Lee, Y. Bahri, R. Novak, S. Schoenholz, J. Pennington, J. Sohl-Dickstein, "Deep neural networks
+  as Gaussian processes", ICLR 2018, arXiv:1711.00165, sec. 2.3 (NNGP recursion).
+- [JGH18] A. Jacot, F. Gabriel, C. Hongler, "Neural tangent kernel", NeurIPS 2018, arXiv:1806.07572, Thm 1.
+- [ADH19] S. Arora, S. Du, W. Hu, Z. Li, R. Salakhutdinov, R. Wang, "On exact computation with an infinitely
+  wide neural net", NeurIPS 2019, arXiv:1904.11955, sec. 3 (NTK recursion with Sigma-dot).
+- [CS09] Y. Cho, L. Saul, "Kernel methods for deep learning", NeurIPS 2009 (arc-cosine kernel, n = 1).
+- [W97] C. Williams, "Computing with infinite networks", NeurIPS 1997 (erf kernel).
+- [NXH20] R. Novak et al., "Neural tangents", ICLR 2020, arXiv:1912.02803 (conventions reproduced here).
+- [SDP20] J. Sohl-Dickstein, R. Novak, S. Schoenholz, J. Lee, "On the infinite width limit of neural networks
+  with a standard parameterization", arXiv:2001.07301.
+
+Conventions (exactly neural-tangents' ``stax.serial(Dense, (phi, Dense) x depth)``)
+-----------------------------------------------------------------------------------
+The network is Dense -> (activation -> Dense) x ``depth`` with scalar output. With T(K) = E[phi(u) phi(v)]
+and T'(K) = E[phi'(u) phi'(v)] for (u, v) ~ N(0, [[K11, K12], [K12, K22]]):
+
+- first layer: Sigma^1 = weight_var * x.x' / d + bias_var (d = input dimension);
+- "ntk" parameterisation, z = sqrt(weight_var / fan_in) W h + sqrt(bias_var) b with W, b ~ N(0, 1) and
+  learning rate 1 for every raw parameter: Theta^1 = Sigma^1, and per hidden layer
+  Sigma^{l+1} = weight_var T(Sigma^l) + bias_var, Theta^{l+1} = Sigma^{l+1} + weight_var T'(Sigma^l) Theta^l;
+- "standard" parameterisation [SDP20], W ~ N(0, weight_var / fan_in), b ~ N(0, bias_var), learning rate 1 per
+  parameter: the NNGP is the same; Theta^1 = x.x' + 1 and Theta^{l+1} = n T(Sigma^l) + 1 + weight_var T' Theta^l
+  with n = ``width`` the hidden fan-in (neural-tangents' kernel_fn uses the declared layer width; its golden
+  values in references/ntk.md have n = 1). Biases are always trainable, so they add 1 even if bias_var = 0.
+- the NNGP is E[f(x) f(x')] over initialisations; the NTK of a network with several outputs is Theta (x) I.
+
+Numerics
+--------
+Everything runs in float64 under a local ``jax.enable_x64(True)`` context inside :func:`kernels` (the global
+JAX flag is never touched), jit-compiled per (activation, depth, parameterisation). relu / leaky relu /
+ab-relu and erf use closed forms; every other activation (tanh, gelu, selu, softplus, any JAX-traceable
+elementwise callable) uses a bivariate quadrature that is exact for kinks at 0: in polar coordinates
+(u, v) = r (sqrt(K11) cos t, sqrt(K22) (rho cos t + sqrt(1 - rho^2) sin t)) both kink lines u = 0 and v = 0
+are rays, so the angle is split into the four sectors they bound (Gauss-Legendre in each) and the radius
+uses composite Gauss-Legendre on [0, 12] with weight r exp(-r^2/2) (tail < 1e-30). Kinks away from 0 are not
+split (accuracy then degrades to algebraic convergence). Pairs of identical inputs get rho = 1 exactly, so
+the diagonal is free of the sqrt(round-off) error of arccos near 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["Activation", "Kernel", "kernels", "get_activation", "ab_relu", "leaky_relu", "numerical",
+           "gaussian_expectations", "ACTIVATIONS"]
+
+_SELU_LAMBDA = 1.0507009873554804934193349852946
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_N_THETA = 32  # Gauss-Legendre nodes per angular sector
+_R_MAX, _R_PANELS, _R_NODES = 12.0, 12, 12  # radial composite Gauss-Legendre on [0, _R_MAX]
+_ROW_BATCH = 8  # rows of the Gram matrix per quadrature batch (bounds memory: rows x n2 x nodes)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An elementwise activation phi.
+
+    ``fn``: JAX-traceable elementwise function. ``closed``: optional closed form
+    ``(s1, s2, rho) -> (T, T')`` with K11 = s1^2, K22 = s2^2, K12 = s1 s2 rho; without it the kink-split
+    quadrature is used (phi' by forward-mode autodiff of ``fn``).
+    """
+
+    name: str
+    fn: Callable
+    closed: Callable | None = None
+
+
+def _ab_relu_closed(a: float, b: float) -> Callable:
+    """a min(x, 0) + b max(x, 0) ([CS09] n = 1 generalised; neural-tangents ABRelu).
+
+    T = (a-b)^2/(2 pi) sqrt(K11 K22 - K12^2) + [(a^2+b^2)/2 - (a-b)^2 theta/(2 pi)] K12, T' = the bracket,
+    theta = arccos(K12 / sqrt(K11 K22)). relu (a, b) = (0, 1): T = sqrt(K11 K22)/(2 pi) [sin theta +
+    (pi - theta) cos theta], T' = (pi - theta)/(2 pi) (half of Cho & Saul's k_1 and k_0 / pi).
+    """
+
+    def closed(s1, s2, rho):
+        theta = jnp.arccos(rho)
+        bracket = (a * a + b * b) / 2 - (a - b) ** 2 * theta / (2 * jnp.pi)
+        T = s1 * s2 * ((a - b) ** 2 / (2 * jnp.pi) * jnp.sqrt(1 - rho * rho) + bracket * rho)
+        return T, bracket + 0 * T
+
+    return closed
+
+
+def _erf_closed(s1, s2, rho):
+    """erf ([W97]): T = (2/pi) arcsin(2 K12 / sqrt((1+2K11)(1+2K22))), T' = (4/pi)/sqrt((1+2K11)(1+2K22) - 4K12^2)."""
+    k11, k22, k12 = s1 * s1, s2 * s2, s1 * s2 * rho
+    prod = (1 + 2 * k11) * (1 + 2 * k22)
+    return 2 / jnp.pi * jnp.arcsin(2 * k12 / jnp.sqrt(prod)), 4 / jnp.pi / jnp.sqrt(prod - 4 * k12 * k12)
+
+
+def ab_relu(a: float, b: float) -> Activation:
+    """phi(x) = a min(x, 0) + b max(x, 0), closed form (neural-tangents ABRelu(a, b))."""
+    a, b = _finite_scalar("a", a), _finite_scalar("b", b)
+    return Activation(f"ab_relu({a:g},{b:g})", lambda x: a * jnp.minimum(x, 0) + b * jnp.maximum(x, 0),
+                      _ab_relu_closed(a, b))
+
+
+def leaky_relu(alpha: float) -> Activation:
+    """phi(x) = max(x, 0) + alpha min(x, 0), closed form (neural-tangents LeakyRelu(alpha))."""
+    return ab_relu(alpha, 1.0)
+
+
+def numerical(fn: Callable, name: str | None = None) -> Activation:
+    """Any JAX-traceable elementwise ``fn`` through the kink-split quadrature (kinks at 0 handled exactly)."""
+    if not callable(fn):
+        raise ValueError(f"activation must be a name in {sorted(ACTIVATIONS)}, an Activation or a callable, "
+                         f"got {fn!r}")
+    return Activation(name or getattr(fn, "__name__", "callable"), fn)
+
+
+def _selu(x):
+    return _SELU_LAMBDA * jnp.where(x > 0, x, _SELU_ALPHA * jnp.expm1(jnp.minimum(x, 0)))
+
+
+def _gelu(x):  # exact gelu x Phi(x) (neural-tangents Gelu)
+    return 0.5 * x * (1 + jax.scipy.special.erf(x / jnp.sqrt(2.0)))
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "relu": Activation("relu", lambda x: jnp.maximum(x, 0), _ab_relu_closed(0.0, 1.0)),
+    "abs": Activation("abs", jnp.abs, _ab_relu_closed(-1.0, 1.0)),
+    "erf": Activation("erf", jax.scipy.special.erf, _erf_closed),
+    "tanh": Activation("tanh", jnp.tanh),
+    "gelu": Activation("gelu", _gelu),
+    "selu": Activation("selu", _selu),
+    "softplus": Activation("softplus", jax.nn.softplus),
+}
+
+
+def get_activation(spec) -> Activation:
+    """An :class:`Activation` from a name in :data:`ACTIVATIONS`, an Activation, or a callable (quadrature)."""
+    if isinstance(spec, Activation):
+        return spec
+    if isinstance(spec, str):
+        try:
+            return ACTIVATIONS[spec]
+        except KeyError:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} (or an Activation / callable), "
+                             f"got {spec!r}") from None
+    return numerical(spec)
+
+
+# ----------------------------------------------------------------------------- quadrature
+
+
+@functools.lru_cache(maxsize=None)
+def _rules() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(angular nodes on [0, 1], weights) and (radial nodes, weights incl. r exp(-r^2/2))."""
+    x, w = np.polynomial.legendre.leggauss(_N_THETA)
+    t_nodes, t_weights = (x + 1) / 2, w / 2
+    xr, wr = np.polynomial.legendre.leggauss(_R_NODES)
+    h = _R_MAX / _R_PANELS
+    r = (np.arange(_R_PANELS)[:, None] + (xr[None, :] + 1) / 2) * h
+    wr = np.broadcast_to(wr * h / 2, r.shape) * r * np.exp(-r * r / 2)
+    return t_nodes, t_weights, r.ravel(), wr.ravel()
+
+
+def _quadrature(fn: Callable) -> Callable:
+    """(s1, s2, rho) -> (T, T') by the kink-split polar rule (module docstring)."""
+
+    def dfn(x):
+        return jax.jvp(fn, (x,), (jnp.ones_like(x),))[1]
+
+    def pair(s1, s2, rho):
+        t_nodes, t_weights, r, wr = (jnp.asarray(a) for a in _rules())
+        sig = jnp.sqrt(jnp.maximum(1 - rho * rho, 0.0))
+        tv = jnp.arctan2(-rho, sig)  # zero ray of v in [-pi/2, pi/2]; u vanishes at -pi/2 and pi/2
+        starts = jnp.stack([-jnp.pi / 2 + 0 * tv, tv, jnp.pi / 2 + 0 * tv, tv + jnp.pi], -1)
+        lengths = jnp.stack([tv + jnp.pi / 2, jnp.pi / 2 - tv, tv + jnp.pi / 2, jnp.pi / 2 - tv], -1)
+        theta = starts[..., None] + lengths[..., None] * t_nodes  # (..., 4, n_theta)
+        wt = lengths[..., None] * t_weights
+        a = s1[..., None, None] * jnp.cos(theta)
+        b = s2[..., None, None] * (rho[..., None, None] * jnp.cos(theta) + sig[..., None, None] * jnp.sin(theta))
+        u, v = a[..., None] * r, b[..., None] * r  # (..., 4, n_theta, n_r)
+        T = jnp.einsum("...ij,...ijk,k->...", wt, fn(u) * fn(v), wr) / (2 * jnp.pi)
+        Td = jnp.einsum("...ij,...ijk,k->...", wt, dfn(u) * dfn(v), wr) / (2 * jnp.pi)
+        return T, Td
+
+    return pair
+
+
+def _pair_fn(act: Activation) -> Callable:
+    return act.closed if act.closed is not None else _quadrature(act.fn)
+
+
+# ----------------------------------------------------------------------------- recursion
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(act: Activation, depth: int, standard: bool) -> Callable:
+    pair = _pair_fn(act)
+    batched = act.closed is None
+
+    def layer_pair(q1, q2, k12, same):
+        s1, s2 = jnp.sqrt(q1)[:, None], jnp.sqrt(q2)[None, :]
+        denom = s1 * s2
+        rho = jnp.where(same, 1.0, jnp.clip(k12 / jnp.where(denom > 0, denom, 1.0), -1.0, 1.0))
+        s1b, s2b = jnp.broadcast_to(s1, k12.shape), jnp.broadcast_to(s2, k12.shape)
+        if not batched:
+            return pair(s1b, s2b, rho)
+        return jax.lax.map(lambda row: pair(*row), (s1b, s2b, rho), batch_size=_ROW_BATCH)
+
+    def diag(q):
+        s = jnp.sqrt(q)
+        return pair(s, s, jnp.ones_like(s))[0]
+
+    def run(x1, x2, same, wv, bv, width):
+        d = x1.shape[1]
+        k0 = x1 @ x2.T / d
+        k12 = wv * k0 + bv
+        q1, q2 = wv * jnp.sum(x1 * x1, 1) / d + bv, wv * jnp.sum(x2 * x2, 1) / d + bv
+        ntk = d * k0 + 1.0 if standard else k12
+        for _ in range(depth):
+            T, Td = layer_pair(q1, q2, k12, same)
+            new = wv * T + bv
+            ntk = (width * T + 1.0 if standard else new) + wv * Td * ntk
+            k12 = new
+            q1, q2 = wv * diag(q1) + bv, wv * diag(q2) + bv
+        return k12, ntk
+
+    return jax.jit(run)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """NNGP (``nngp``) and NTK (``ntk``) Gram matrices, shape (n1, n2), float64."""
+
+    nngp: np.ndarray
+    ntk: np.ndarray
+
+
+def _finite_scalar(name: str, value) -> float:
+    arr = np.asarray(value)
+    if arr.ndim != 0 or arr.dtype.kind not in "iuf" or not np.isfinite(arr):
+        raise ValueError(f"{name} must be a finite real scalar, got {value!r}")
+    return float(arr)
+
+
+def _nonnegative(name: str, value) -> float:
+    out = _finite_scalar(name, value)
+    if out < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {out}")
+    return out
+
+
+def _inputs(name: str, x) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.ndim != 2 or arr.dtype.kind not in "iuf" or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty real 2-D array (points x features), got shape {arr.shape}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    return arr
+
+
+def kernels(x1, x2=None, *, depth: int, activation, weight_var: float, bias_var: float,
+            parameterization: str = "ntk", width: float = 1.0) -> Kernel:
+    """NNGP and NTK of Dense -> (activation -> Dense) x ``depth`` between the rows of x1 and x2.
+
+    ``depth`` >= 0 is the number of hidden layers (nonlinearities); ``weight_var`` = sigma_w^2 > 0,
+    ``bias_var`` = sigma_b^2 >= 0; ``parameterization`` "ntk" or "standard" ([SDP20]; ``width`` = hidden
+    fan-in n in its NTK, ignored for "ntk"). Recursions and conventions: module docstring ([LBN18] sec. 2.3,
+    [JGH18] Thm 1, [ADH19] eqs. for Theta, neural-tangents' stax.Dense). x2 = None means x2 = x1.
+    """
+    x1 = _inputs("x1", x1)
+    x2 = x1 if x2 is None else _inputs("x2", x2)
+    if x1.shape[1] != x2.shape[1]:
+        raise ValueError(f"x1 and x2 must have the same number of features, got {x1.shape[1]} and {x2.shape[1]}")
+    if isinstance(depth, bool | np.bool_):
+        raise ValueError(f"depth must be an integer >= 0, got {depth!r}")
+    try:
+        depth = operator.index(depth)
+    except TypeError:
+        raise ValueError(f"depth must be an integer >= 0, got {depth!r}") from None
+    if depth < 0:
+        raise ValueError(f"depth must be an integer >= 0, got {depth}")
+    wv = _finite_scalar("weight_var", weight_var)
+    if wv <= 0:
+        raise ValueError(f"weight_var must be a finite number > 0, got {wv}")
+    bv = _nonnegative("bias_var", bias_var)
+    if parameterization not in ("ntk", "standard"):
+        raise ValueError(f"parameterization must be 'ntk' or 'standard', got {parameterization!r}")
+    width = _finite_scalar("width", width)
+    if width <= 0:
+        raise ValueError(f"width must be a finite number > 0, got {width}")
+    act = get_activation(activation)
+    _, ids = np.unique(np.concatenate([x1, x2]), axis=0, return_inverse=True)
+    ids = ids.ravel()
+    same = ids[:x1.shape[0], None] == ids[None, x1.shape[0]:]  # identical input pairs: rho = 1 exactly
+    fn = _compiled(act, depth, parameterization == "standard")
+    with jax.enable_x64(True):
+        nngp, ntk = fn(jnp.asarray(x1), jnp.asarray(x2), jnp.asarray(same), wv, bv, width)
+        nngp, ntk = np.asarray(nngp), np.asarray(ntk)
+    return Kernel(nngp=nngp, ntk=ntk)
+
+
+def gaussian_expectations(k11, k22, k12, activation) -> tuple[np.ndarray, np.ndarray]:
+    """(T, T') = (E[phi(u) phi(v)], E[phi'(u) phi'(v)]) for (u, v) ~ N(0, [[k11, k12], [k12, k22]]), float64.
+
+    Same closed forms / quadrature as :func:`kernels`; arrays broadcast. Needs k11, k22 >= 0 and
+    k12^2 <= k11 k22.
+    """
+    k11, k22, k12 = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (k11, k22, k12)))
+    if not all(np.all(np.isfinite(a)) for a in (k11, k22, k12)):
+        raise ValueError("k11, k22 and k12 must be finite")
+    if np.any(k11 < 0) or np.any(k22 < 0):
+        raise ValueError("k11 and k22 must be >= 0")
+    if np.any(k12 * k12 > k11 * k22 * (1 + 1e-12)):
+        raise ValueError("the covariance must be PSD: k12^2 <= k11 k22")
+    act = get_activation(activation)
+    with jax.enable_x64(True):
+        s1, s2 = np.sqrt(k11), np.sqrt(k22)
+        d = s1 * s2
+        rho = np.clip(np.divide(k12, d, out=np.zeros_like(d), where=d > 0), -1, 1)
+        T, Td = jax.jit(_pair_fn(act))(jnp.asarray(s1), jnp.asarray(s2), jnp.asarray(rho))
+        return np.asarray(T), np.asarray(Td)
