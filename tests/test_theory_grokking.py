@@ -1,0 +1,106 @@
+"""Exact unit tests for theory.grokking (golden values from the reference note, sec. 2 and 4)."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.integrate import quad
+
+from theory import grokking as th
+
+
+# ----------------------------------------------------------------------------- linear estimator (Levi et al.)
+
+
+@pytest.mark.parametrize("lam, t_tr, t_gen", [(0.1, 273.2, 296.5), (0.3, 440.8, 560.9), (0.5, 725.1, 1156.4),
+                                              (0.7, 1289.9, 3139.3)])
+def test_grokking_times_golden(lam, t_tr, t_gen):
+    """Reference note sec. 2 table (MP-exact roots, lr = 0.01, eps = 1e-3)."""
+    got = th.linear_estimator_grokking_times(lam, 0.01, 1e-3)
+    assert got == pytest.approx((t_tr, t_gen), abs=0.06)
+
+
+@pytest.mark.parametrize("lam", [0.05, 0.3, 0.7, 0.95])
+def test_bessel_closed_form_matches_quadrature(lam):
+    t = np.array([0.0, 3.0, 70.0, 900.0, 2e4])
+    quad_tr, _ = th.linear_estimator_losses(t, lam, 0.01)
+    np.testing.assert_allclose(th.linear_estimator_train_loss_bessel(t, lam, 0.01), quad_tr, rtol=1e-10)
+
+
+def test_mp_moments():
+    lam = 0.4
+    assert th.mp_expectation(lambda nu: np.ones_like(nu), lam) == pytest.approx(1.0, rel=1e-12)
+    assert th.mp_expectation(lambda nu: nu, lam) == pytest.approx(1.0, rel=1e-12)
+    assert th.mp_expectation(lambda nu: nu**2, lam) == pytest.approx(1.0 + lam, rel=1e-12)
+    assert th.mp_expectation(lambda nu: 1 / nu, lam) == pytest.approx(1 / (1 - lam), rel=1e-10)
+    assert th.mp_expectation(lambda nu: 1 / nu**2, lam) == pytest.approx(1 / (1 - lam) ** 3, rel=1e-10)
+
+
+def test_gen_loss_derivative_is_minus_4_lr_train_loss():
+    """[LBB23] eq. 21 (flow, gamma = 0): L_gen(t) = 4 eta int_t^inf L_tr."""
+    lam, lr, t = 0.5, 0.01, 300.0
+    tail, _ = quad(lambda s: th.linear_estimator_train_loss_bessel(s, lam, lr), t, np.inf, epsabs=0, epsrel=1e-12,
+                   limit=200)
+    assert th.linear_estimator_losses(t, lam, lr)[1] == pytest.approx(4 * lr * tail, rel=1e-9)
+
+
+def test_weight_decay_floors_and_critical_gamma():
+    tr, gen = th.linear_estimator_loss_floors(0.5, 1e-4)
+    small = th.linear_estimator_loss_floors_small_gamma(0.5, 1e-4)
+    assert (tr, gen) == pytest.approx(small, rel=3e-3)  # O(gamma) corrections
+    assert small == pytest.approx((1e-8 / 4, 1e-8), rel=1e-12)
+    # reference note: exact MP gamma_c at eps = 1e-3
+    for lam, gc in [(0.1, 0.0392), (0.3, 0.0271), (0.5, 0.0166), (0.7, 0.0079), (0.9, 0.0016)]:
+        assert th.linear_estimator_critical_weight_decay(lam, 1e-3) == pytest.approx(gc, abs=6e-5)
+    g = th.linear_estimator_critical_weight_decay(0.3, 1e-3)
+    assert th.linear_estimator_loss_floors(0.3, g)[1] == pytest.approx(1e-3 / 4, rel=1e-10)
+    assert th.linear_estimator_grokking_times(0.3, 0.01, 1e-3, weight_decay=1.01 * g)[1] == math.inf
+
+
+def test_weight_decay_delay_golden():
+    """Reference note: at lam = 0.5, weight decay lengthens the delay: 431 (0), 438 (1e-3), 596 (1e-2)."""
+    for gamma, delay in [(0.0, 431.3), (1e-3, 438.5), (1e-2, 595.8)]:
+        t_tr, t_gen = th.linear_estimator_grokking_times(0.5, 0.01, 1e-3, weight_decay=gamma)
+        assert t_gen - t_tr == pytest.approx(delay, abs=1.0)
+
+
+def test_eq12_is_only_the_small_eps_limit():
+    """Delay / eq. 12 is 0.60 at eps = 1e-3 and tends to 1 only for tiny eps (reference note)."""
+    lam, lr = 0.5, 0.01
+    ratio = [np.subtract(*th.linear_estimator_grokking_times(lam, lr, e)[::-1])
+             / th.linear_estimator_delay_asymptote(lam, lr) for e in (1e-3, 1e-6, 1e-20)]
+    assert ratio[0] == pytest.approx(0.60, abs=0.01) and ratio[1] == pytest.approx(0.81, abs=0.01)
+    assert abs(ratio[2] - 1) < 0.06
+
+
+@given(lam=st.floats(0.05, 0.9), lr=st.floats(1e-3, 0.05))
+def test_discrete_close_to_flow_and_ordered(lam, lr):
+    flow = th.linear_estimator_grokking_times(lam, lr, 1e-3)
+    disc = th.linear_estimator_grokking_times(lam, lr, 1e-3, discrete=True)
+    assert flow[0] < flow[1] and disc[0] < disc[1]
+    # log(1 - x) < -x: GD decays faster than flow, by a relative O(x), x = 2 lr nu <= 2 lr lam_+
+    bound = 2 * lr * th.mp_edges(lam)[1]
+    for f, d in zip(flow, disc):
+        assert d <= f and f - d <= bound * f
+
+
+def test_accuracy_at_eps_over_4():
+    assert th.accuracy_from_loss(2.5e-4, 1e-3) == pytest.approx(th.ACCURACY_AT_EPS_OVER_4, rel=1e-14)
+    assert th.ACCURACY_AT_EPS_OVER_4 == pytest.approx(0.9545, abs=1e-4)
+
+
+@pytest.mark.parametrize("kwargs, name", [(dict(lam=1.0), "lam"), (dict(lam=0.0), "lam"), (dict(lam=-0.2), "lam"),
+                                          (dict(lr=-0.1), "lr"), (dict(lr=0.0), "lr"), (dict(eps=0.0), "eps"),
+                                          (dict(weight_decay=-1e-3), "weight_decay")])
+def test_bad_input(kwargs, name):
+    args = dict(lam=0.5, lr=0.01, eps=1e-3) | kwargs
+    wd = args.pop("weight_decay", 0.0)
+    with pytest.raises(ValueError, match=name):
+        th.linear_estimator_grokking_times(args["lam"], args["lr"], args["eps"], weight_decay=wd)
+
+
+def test_discrete_needs_small_lr():
+    with pytest.raises(ValueError, match="lr"):
+        th.linear_estimator_losses(10.0, 0.5, 0.5, discrete=True)

@@ -1,0 +1,233 @@
+"""Grokking of a linear estimator: exact loss curves from the Marchenko-Pastur spectrum.
+
+Reference: [LBB23] N. Levi, A. Beck, Y. Bar-Sinai, "Grokking in linear estimators -- a solvable model that
+groks without understanding", ICLR 2024, arXiv:2310.16441.
+
+Conventions (d_out = 1, [LBB23] sec. 3): x ~ N(0, I_{d_in}); D = S - T with S_0, T ~ N(0, 1/(2 d_in)) so
+|S_0|^2 = |T|^2 = 1/2 and |D_0|^2 = 1; Sigma_tr = X^T X / N_tr; lam = d_in / N_tr in (0, 1).
+L_tr = D^T Sigma_tr D (eq. 1), L_gen = D^T D (eq. 2); full-batch GD with weight decay gamma (eq. 14)
+D_{t+1} = D_t - 2 eta (Sigma_tr + gamma/2) D_t - eta gamma T. Time t counts GD steps. ``discrete=False`` is the
+paper's gradient-flow form (eqs. 4-9, 15: eta_0 = eta, factor exp(-2 eta (nu + gamma/2) t) per mode);
+``discrete=True`` keeps the exact GD factor (1 - 2 eta (nu + gamma/2))^t of eq. 14, so it is the exact mean
+of discrete GD over the MP spectrum. A sample is classified correctly when (D^T x)^2 < eps; accuracy
+reaches Erf(sqrt 2) = 95.45 % exactly when L = eps/4 (eq. 10), which defines the grokking times.
+
+Erratum (checked against exact GD, reference note sec. 2): with |T|^2 = 1/2, eq. 15 gives the floors
+gamma^2/(8(1-lam)) and gamma^2/(8(1-lam)^3), half of eq. 16. Eq. 12 is only the eps -> 0 limit of the delay.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import erf, ive, logsumexp, roots_legendre
+
+__all__ = ["mp_edges", "mp_expectation", "linear_estimator_losses", "linear_estimator_train_loss_bessel",
+           "linear_estimator_grokking_times", "linear_estimator_delay_asymptote", "linear_estimator_loss_floors",
+           "linear_estimator_loss_floors_small_gamma", "linear_estimator_critical_weight_decay",
+           "accuracy_from_loss", "ACCURACY_AT_EPS_OVER_4"]
+
+ACCURACY_AT_EPS_OVER_4 = float(erf(math.sqrt(2.0)))  # [LBB23] eq. 10 at L = eps/4
+_N_QUAD = 512  # Gauss-Legendre nodes in the angle theta (nu = centre + half-width cos theta): spectral accuracy
+
+
+def _real(name: str, value) -> float:
+    arr = np.asarray(value)
+    if arr.ndim != 0 or arr.dtype.kind not in "iuf" or not np.isfinite(arr):
+        raise ValueError(f"{name} must be a finite real scalar, got {value!r}")
+    return float(arr)
+
+
+def _lam(lam) -> float:
+    lam = _real("lam", lam)
+    if not 0.0 < lam < 1.0:
+        raise ValueError(f"lam = d_in/N_tr must lie in the open interval (0, 1), got {lam}")
+    return lam
+
+
+def _positive(name: str, value) -> float:
+    out = _real(name, value)
+    if out <= 0.0:
+        raise ValueError(f"{name} must be > 0, got {out}")
+    return out
+
+
+def _nonnegative(name: str, value) -> float:
+    out = _real(name, value)
+    if out < 0.0:
+        raise ValueError(f"{name} must be >= 0, got {out}")
+    return out
+
+
+def _eps(eps) -> float:
+    eps = _positive("eps", eps)
+    return eps
+
+
+def mp_edges(lam) -> tuple[float, float]:
+    """Edges lam_- , lam_+ = (1 -+ sqrt(lam))^2 of the Marchenko-Pastur law ([LBB23] eq. 6)."""
+    lam = _lam(lam)
+    return (1.0 - math.sqrt(lam)) ** 2, (1.0 + math.sqrt(lam)) ** 2
+
+
+@lru_cache(maxsize=64)
+def _mp_nodes(lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes nu_i and log-weights log w_i with E_MP[f] = sum_i w_i f(nu_i) for lam < 1 (no atom at 0).
+
+    Substituting nu = c + h cos(theta) turns the density sqrt((lam+ - nu)(nu - lam-)) / (2 pi lam nu) d nu into
+    h^2 sin^2(theta) / (2 pi lam nu) d theta on [0, pi], smooth, so Gauss-Legendre converges spectrally.
+    """
+    lo, hi = (1.0 - math.sqrt(lam)) ** 2, (1.0 + math.sqrt(lam)) ** 2
+    c, h = (hi + lo) / 2, (hi - lo) / 2
+    x, w = roots_legendre(_N_QUAD)
+    theta = (x + 1.0) * (math.pi / 2)
+    nu = c + h * np.cos(theta)
+    weight = w * (math.pi / 2) * h**2 * np.sin(theta) ** 2 / (2 * math.pi * lam * nu)
+    nu.flags.writeable = False
+    logw = np.log(weight)
+    logw.flags.writeable = False
+    return nu, logw
+
+
+def mp_expectation(f, lam) -> float:
+    """E_MP[f(nu)] for the MP law with ratio lam in (0, 1) ([LBB23] eq. 6); ``f`` maps an array of nu."""
+    nu, logw = _mp_nodes(_lam(lam))
+    return float(np.sum(np.exp(logw) * f(nu)))
+
+
+def _log_decay(nu: np.ndarray, lr: float, gamma: float, discrete: bool) -> np.ndarray:
+    """log of the per-step factor of one eigen-mode: -2 eta (nu + gamma/2) (flow) or log(1 - 2 eta (nu + gamma/2))."""
+    rate = 2.0 * lr * (nu + gamma / 2)
+    if not discrete:
+        return -rate
+    if np.any(rate >= 1.0):
+        raise ValueError(f"discrete=True needs 2 lr (lam_+ + weight_decay/2) < 1 (monotone decay), got "
+                         f"{rate.max():.4g}; lower lr")
+    return np.log1p(-rate)
+
+
+def linear_estimator_losses(t, lam, lr, *, weight_decay=0.0, discrete=False) -> tuple[np.ndarray, np.ndarray]:
+    """(L_tr(t), L_gen(t)) averaged over the MP spectrum ([LBB23] eqs. 8 and 15/36; t in GD steps).
+
+    L = 1/2 E_MP[(a^{2t} + ((a^t nu + gamma/2)/(nu + gamma/2))^2) q], q_tr = nu, q_gen = 1, where a^t is
+    exp(-2 eta (nu + gamma/2) t) (flow) or (1 - 2 eta (nu + gamma/2))^t (``discrete``). For gamma = 0 this is
+    E_MP[a^{2t} q], evaluated as a log-sum-exp so it never underflows before the root finder needs it.
+    """
+    lam, lr, gamma = _lam(lam), _positive("lr", lr), _nonnegative("weight_decay", weight_decay)
+    t = np.asarray(t, float)
+    if np.any(~np.isfinite(t)) or np.any(t < 0):
+        raise ValueError("t must be finite and >= 0")
+    nu, logw = _mp_nodes(lam)
+    ell = _log_decay(nu, lr, gamma, discrete)
+    tt = t.reshape(-1, 1)
+    if gamma == 0.0:
+        log_tr = logsumexp(logw + np.log(nu) + 2 * tt * ell, axis=1)
+        log_gen = logsumexp(logw + 2 * tt * ell, axis=1)
+        return np.exp(log_tr).reshape(t.shape), np.exp(log_gen).reshape(t.shape)
+    at = np.exp(tt * ell)
+    bracket = 0.5 * (at**2 + ((at * nu + gamma / 2) / (nu + gamma / 2)) ** 2) * np.exp(logw)
+    return (bracket @ nu).reshape(t.shape), bracket.sum(axis=1).reshape(t.shape)
+
+
+def linear_estimator_train_loss_bessel(t, lam, lr) -> np.ndarray:
+    """Closed form L_tr(t) = e^{-4 eta (1+lam) t} I_1(8 eta t sqrt(lam)) / (4 eta t sqrt(lam)) ([LBB23] eq. 9).
+
+    Gradient flow, gamma = 0. Overflow-safe: I_1(x) = ive(1, x) e^x, so L_tr = e^{-4 eta t (1 - sqrt lam)^2}
+    ive(1, x) / (x/2) with x = 8 eta t sqrt(lam); L_tr(0) = 1.
+    """
+    lam, lr = _lam(lam), _positive("lr", lr)
+    t = np.asarray(t, float)
+    x = 8.0 * lr * t * math.sqrt(lam)
+    safe = np.where(x > 0, x, 1.0)
+    ratio = np.where(x > 0, ive(1, safe) / (safe / 2), 1.0)
+    return np.exp(-4.0 * lr * t * (1.0 - math.sqrt(lam)) ** 2) * ratio
+
+
+def _crossing(loss_of_t, target: float, scale: float) -> float:
+    """First t with loss(t) = target for a decreasing loss; inf if the loss never gets there."""
+    if loss_of_t(0.0) <= target:
+        return 0.0
+    hi = scale
+    while loss_of_t(hi) > target:
+        hi *= 2.0
+        if hi > 1e12 * scale:
+            return math.inf
+    return brentq(lambda s: math.log(loss_of_t(s)) - math.log(target), 0.0, hi, xtol=1e-10, rtol=1e-13)
+
+
+def linear_estimator_grokking_times(lam, lr, eps, *, weight_decay=0.0, discrete=False) -> tuple[float, float]:
+    """(t_train, t_gen): GD steps at which L_tr and L_gen reach eps/4, i.e. 95.45 % accuracy ([LBB23] eqs. 8-10, 15).
+
+    Exact roots of the MP expectations (not the eps -> 0 asymptote eq. 12). A time is inf when the weight-decay
+    floor (``linear_estimator_loss_floors``) is >= eps/4. Delay = t_gen - t_train.
+    """
+    lam, lr, eps = _lam(lam), _positive("lr", lr), _eps(eps)
+    gamma = _nonnegative("weight_decay", weight_decay)
+    floors = linear_estimator_loss_floors(lam, gamma)
+    out = []
+    for k in (0, 1):
+        if floors[k] >= eps / 4:
+            out.append(math.inf)
+            continue
+
+        def loss(s, k=k):
+            return float(linear_estimator_losses(s, lam, lr, weight_decay=gamma, discrete=discrete)[k])
+
+        out.append(_crossing(loss, eps / 4, 1.0 / lr))
+    return out[0], out[1]
+
+
+def linear_estimator_delay_asymptote(lam, lr, *, weight_decay=0.0) -> float:
+    """Leading eps -> 0 grokking delay: log(1/(1 - sqrt lam)) / (2 eta (1 - sqrt lam)^2) ([LBB23] eq. 12).
+
+    With weight decay the paper's eq. 16 replaces the log by log(1 + sqrt lam). Converges slowly in eps: at
+    eps = 1e-3 the exact delay is 0.5-0.7 times this (reference note sec. 2); do not compare simulations to it.
+    """
+    lam, lr = _lam(lam), _positive("lr", lr)
+    gamma = _nonnegative("weight_decay", weight_decay)
+    s = math.sqrt(lam)
+    num = math.log1p(s) if gamma > 0 else -math.log1p(-s)
+    return num / (2.0 * lr * (1.0 - s) ** 2)
+
+
+def linear_estimator_loss_floors(lam, weight_decay) -> tuple[float, float]:
+    """t -> inf losses with weight decay: 1/2 E_MP[(gamma/2)^2 q / (nu + gamma/2)^2], q = nu (train), 1 (gen).
+
+    From [LBB23] eq. 15 at t = inf (exact in gamma; independent of lr and of flow vs discrete GD).
+    """
+    lam, gamma = _lam(lam), _nonnegative("weight_decay", weight_decay)
+    nu, logw = _mp_nodes(lam)
+    g = 0.5 * np.exp(logw) * (gamma / 2) ** 2 / (nu + gamma / 2) ** 2
+    return float(g @ nu), float(g.sum())
+
+
+def linear_estimator_loss_floors_small_gamma(lam, weight_decay) -> tuple[float, float]:
+    """Leading small-gamma floors gamma^2/(8(1 - lam)), gamma^2/(8(1 - lam)^3) (E_MP[1/nu] = 1/(1-lam),
+    E_MP[1/nu^2] = 1/(1-lam)^3). Half of the values printed in [LBB23] eq. 16 (erratum, module docstring)."""
+    lam, gamma = _lam(lam), _nonnegative("weight_decay", weight_decay)
+    return gamma**2 / (8 * (1 - lam)), gamma**2 / (8 * (1 - lam) ** 3)
+
+
+def linear_estimator_critical_weight_decay(lam, eps) -> float:
+    """gamma_c: the generalisation floor equals eps/4, so gamma < gamma_c groks to 95.45 % and gamma > gamma_c
+    never does. Exact MP root; small-gamma form sqrt(2 eps (1 - lam)^3) (reference note sec. 2)."""
+    lam, eps = _lam(lam), _eps(eps)
+    guess = math.sqrt(2 * eps * (1 - lam) ** 3)
+    f = lambda g: linear_estimator_loss_floors(lam, g)[1] - eps / 4  # noqa: E731
+    hi = guess
+    while f(hi) < 0:
+        hi *= 2.0
+    return brentq(f, 0.0, hi, xtol=1e-14, rtol=1e-13)
+
+
+def accuracy_from_loss(loss, eps) -> np.ndarray:
+    """Fraction of samples with (D^T x)^2 < eps when D^T x ~ N(0, L): Erf(sqrt(eps / (2 L))) ([LBB23] eq. 10)."""
+    eps = _eps(eps)
+    loss = np.asarray(loss, float)
+    if np.any(loss < 0):
+        raise ValueError("loss must be >= 0")
+    with np.errstate(divide="ignore"):
+        return erf(np.sqrt(eps / (2.0 * loss)))
