@@ -111,17 +111,27 @@ def _finish(out) -> ForwardStats:
     return ForwardStats(**{key: np.stack(v, axis=1) for key, v in out.items()})
 
 
-def forward_gram(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: int, seed) -> ForwardStats:
-    """Statistics of S = n_nets independent networks, sampled layer by layer in law (module docstring)."""
+def forward_gram(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: int, seed,
+                 chunk_floats: int = 2**23) -> ForwardStats:
+    """Statistics of S = n_nets independent networks, sampled layer by layer in law (module docstring).
+
+    Networks are drawn in chunks of at most ``chunk_floats`` preactivations per layer (memory bound); the draws
+    come from one generator in a fixed order, so results depend only on the arguments.
+    """
     x, widths, phi = _check_forward(x, widths, C_W, C_b, n_nets, activation)
     g, k = rng(seed), x.shape[0]
-    out = {key: [] for key in ("G", "m1", "m2", "m4", "a1", "a2", "corr")}
-    G = np.broadcast_to(C_b + C_W * x @ x.T / x.shape[1], (n_nets, k, k))
-    for n in widths:
-        z = g.standard_normal((n_nets, n, k)) @ np.swapaxes(_psd_sqrt(G), 1, 2)
-        h = _stats(z, phi, G, out)
-        G = C_b + C_W * (np.swapaxes(h, 1, 2) @ h) / n
-    return _finish(out)
+    per_chunk = max(1, int(chunk_floats) // (max(widths) * k))
+    parts = []
+    for start in range(0, int(n_nets), per_chunk):
+        S = min(per_chunk, int(n_nets) - start)
+        out = {key: [] for key in ("G", "m1", "m2", "m4", "a1", "a2", "corr")}
+        G = np.broadcast_to(C_b + C_W * x @ x.T / x.shape[1], (S, k, k))
+        for n in widths:
+            z = g.standard_normal((S, n, k)) @ np.swapaxes(_psd_sqrt(G), 1, 2)
+            h = _stats(z, phi, G, out)
+            G = C_b + C_W * (np.swapaxes(h, 1, 2) @ h) / n
+        parts.append(_finish(out))
+    return ForwardStats(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in ForwardStats.__dataclass_fields__})
 
 
 def forward_full(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: int, seed) -> ForwardStats:

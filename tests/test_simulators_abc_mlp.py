@@ -20,6 +20,12 @@ def test_forward_shapes_seeds_and_first_layer_kernel(fn):
     assert np.all(np.abs(st.corr) <= 1 + 1e-12)
 
 
+def test_gram_sampler_chunks_cover_every_network():
+    st = sim.forward_gram(X2, [5, 6], activation="tanh", C_W=1.0, C_b=0.0, n_nets=7, seed=2, chunk_floats=20)
+    assert st.G.shape == (7, 2, 2, 2) and np.all(np.isfinite(st.m4))
+    assert len({float(v) for v in st.m2[:, 1, 0]}) == 7  # independent networks, not repeated chunks
+
+
 def test_single_input_has_no_correlation():
     st = sim.forward_gram(X2[:1], [4, 4], activation="relu", C_W=2.0, C_b=0.0, n_nets=3, seed=0)
     assert np.all(np.isnan(st.corr)) and st.G.shape == (3, 2, 1, 1)

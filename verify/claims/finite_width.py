@@ -123,7 +123,7 @@ def _relu_exact(widths, wrong: bool):
        quick=dict(widths=[16, 32, 64, 128, 256], depth=6, mixed=[16, 64, 16, 64, 32, 128], n_nets=20000,
                   ks_widths=[16, 16, 16, 16], ks_nets=3000),
        full=dict(widths=[16, 32, 64, 128, 256, 512], depth=10, mixed=[16, 64, 16, 64, 32, 128, 32, 64, 16, 48],
-                 n_nets=200000, ks_widths=[16, 16, 16, 16, 16], ks_nets=20000))
+                 n_nets=100000, ks_widths=[16, 16, 16, 16, 16], ks_nets=20000))
 def relu_kurtosis(ctx: ClaimContext):
     p = ctx.params
     L, ns = p["depth"], np.array(p["widths"], float)
@@ -184,7 +184,7 @@ def relu_kurtosis(ctx: ClaimContext):
        control="the factor 3 dropped: kappa = V/(n K^2) (the normalised vertex mistaken for the excess kurtosis)",
        seed=20210621,
        quick=dict(widths=[16, 32, 64, 128, 256], depth=6, n_nets=20000, ks_widths=[16, 16, 16, 16], ks_nets=3000),
-       full=dict(widths=[16, 32, 64, 128, 256, 512], depth=10, n_nets=200000, ks_widths=[16, 16, 16, 16, 16],
+       full=dict(widths=[16, 32, 64, 128, 256, 512], depth=10, n_nets=100000, ks_widths=[16, 16, 16, 16, 16],
                  ks_nets=20000))
 def tanh_vertex(ctx: ClaimContext):
     p = ctx.params
