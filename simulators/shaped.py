@@ -5,9 +5,11 @@ Conventions (Li, Nica & Roy 2022, arXiv:2206.02768; Noci et al. 2023, arXiv:2306
   ``depth`` layers is V_d = (c/n) phi(z_d)^T phi(z_d) (k x k for k inputs), V_0 = x x^T / n_in. phi(x) =
   s_+ max(x, 0) + s_- min(x, 0): shaped ReLU s_pm = 1 + c_pm/sqrt(n), c = 2/(s_+^2 + s_-^2); He-ReLU s_+ = 1,
   s_- = 0, c = 2 (``unshaped=True``).
-- Attention block (single-matrix residual branch): X_{l+1} = lam X_l + gamma A_l X_l W^V / sqrt(n), X in R^{m x n},
+- Attention sub-layer (single-matrix residual branch): X_{l+1} = lam X_l + gamma A_l X_l W^V / sqrt(n), X in R^{m x n},
   V = X X^T / n, W^Q, W^K in R^{n x n_k} iid N(0, 1/n), W^V iid N(0, 1), logits Y = X W^Q W^K^T X^T / tau with
   tau = tau0 sqrt(n n_k). Shaped: A = I + Softmax(Y) - 1 1^T / m. Unshaped: A = Softmax(Y).
+- Shaped transformer block: the attention sub-layer (giving Z), then a two-matrix shaped-ReLU MLP sub-layer
+  X_{l+1} = lam Z + gamma sqrt(c/n) phi(Z W_1 / sqrt(n)) W_2, W_1, W_2 iid N(0, 1) (n x n).
 
 Reduced chain: by rotation invariance of Gaussian weights, V_l is an exact Markov chain. MLP: given V, the rows of
 the next pre-activations are iid N(0, V) (O(n k^2) per layer). Attention: in the canonical form X = [sqrt(n) L, 0],
@@ -24,7 +26,7 @@ import numpy as np
 from simulators._seeding import rng
 
 __all__ = ["relu_slopes", "relu_mlp_chain", "relu_mlp_naive", "attention_chain", "attention_naive",
-           "attention_step_moments"]
+           "attention_step_moments", "block_chain", "block_naive"]
 
 
 def _int_at_least(name: str, value, lower: int) -> int:
@@ -251,4 +253,67 @@ def attention_naive(X0, n_k: int, depth: int, *, lam: float, gamma: float, tau0:
         WV = g.standard_normal((n_samples, n, n))
         Y = (X @ WQ) @ np.swapaxes(X @ WK, -1, -2) / (tau0 * math.sqrt(n * n_k))
         X = lam * X + gamma * _attention_matrix(Y, shaped) @ X @ WV / math.sqrt(n)
+    return X @ np.swapaxes(X, -1, -2) / n
+
+
+def _mlp_layer(V, g, n, lam, gamma, s_plus, s_minus, c):
+    """Exact Gram step of the MLP sub-layer. H = Z W_1/sqrt(n) has iid N(0, V) columns; with U = phi(H) W_2 (columns
+    iid N(0, phi phi^T)), Z W_2^T phi^T = sqrt(n) L U_1^T (U_1: first m columns) and U U^T = U_1 U_1^T + L_phi
+    Wishart_m(n - m, I) L_phi^T, so V' = lam^2 V + lam gamma sqrt(c)/n (L U_1^T + U_1 L^T) + gamma^2 c/n^2 U U^T."""
+    N, m, _ = V.shape
+    L = _sqrt_psd(V)
+    H = L @ g.standard_normal((N, m, n))
+    phi = H * np.where(H > 0, s_plus, s_minus)
+    L_phi = _sqrt_psd(phi @ np.swapaxes(phi, -1, -2))
+    U1 = L_phi @ g.standard_normal((N, m, m))
+    cross = L @ np.swapaxes(U1, -1, -2)
+    UU = U1 @ np.swapaxes(U1, -1, -2) + (L_phi @ _bartlett(g, N, m, n - m) @ np.swapaxes(L_phi, -1, -2)
+                                          if n > m else 0.0)
+    Vn = lam**2 * V + lam * gamma * math.sqrt(c) / n * (cross + np.swapaxes(cross, -1, -2)) + gamma**2 * c / n**2 * UU
+    return 0.5 * (Vn + np.swapaxes(Vn, -1, -2))
+
+
+def block_chain(V0, n: int, n_k: int, depth: int, *, lam: float, gamma: float, tau0: float, c_plus: float,
+                c_minus: float, n_paths: int, seed, record_every: int | None = None) -> np.ndarray:
+    """Exact reduced chain through ``depth`` shaped transformer blocks (attention, then shaped-ReLU MLP).
+
+    Returns V of shape (n_paths, records, m, m). O(m^2 (n_k + n)) per block and path.
+    """
+    V0, n, n_k, depth, lam, gamma, tau0 = _attention_args(V0, n, n_k, depth, lam, gamma, tau0)
+    s_plus, s_minus, c = relu_slopes(c_plus, c_minus, n)
+    n_paths = _int_at_least("n_paths", n_paths, 1)
+    record_every = depth if record_every is None else _int_at_least("record_every", record_every, 1)
+    g = rng(seed)
+    V = np.broadcast_to(V0, (n_paths, *V0.shape)).copy()
+    out = [V]
+    for layer in range(1, depth + 1):
+        V = _attention_layer(V, g, n, n_k, lam, gamma, tau0, True)
+        V = _mlp_layer(V, g, n, lam, gamma, s_plus, s_minus, c)
+        if not np.all(np.isfinite(V)):
+            raise FloatingPointError(f"block chain diverged at block {layer} (n={n}, tau0={tau0}, gamma={gamma})")
+        if layer % record_every == 0:
+            out.append(V)
+    return np.stack(out, axis=1)
+
+
+def block_naive(X0, n_k: int, depth: int, *, lam: float, gamma: float, tau0: float, c_plus: float, c_minus: float,
+                n_samples: int, seed) -> np.ndarray:
+    """Naive shaped transformer blocks (explicit weights, fresh per sample); returns V_d, (n_samples, m, m)."""
+    X0 = np.asarray(X0, dtype=float)
+    if X0.ndim != 2 or not np.all(np.isfinite(X0)):
+        raise ValueError(f"X0 must be a finite (m, n) array, got shape {X0.shape}")
+    m, n = X0.shape
+    _, n, n_k, depth, lam, gamma, tau0 = _attention_args(X0 @ X0.T / n, n, n_k, depth, lam, gamma, tau0)
+    s_plus, s_minus, c = relu_slopes(c_plus, c_minus, n)
+    n_samples = _int_at_least("n_samples", n_samples, 1)
+    g = rng(seed)
+    X = np.broadcast_to(X0, (n_samples, m, n)).copy()
+    for _ in range(depth):
+        WQ = g.standard_normal((n_samples, n, n_k)) / math.sqrt(n)
+        WK = g.standard_normal((n_samples, n, n_k)) / math.sqrt(n)
+        Y = (X @ WQ) @ np.swapaxes(X @ WK, -1, -2) / (tau0 * math.sqrt(n * n_k))
+        Z = lam * X + gamma * _attention_matrix(Y, True) @ X @ g.standard_normal((n_samples, n, n)) / math.sqrt(n)
+        H = Z @ g.standard_normal((n_samples, n, n)) / math.sqrt(n)
+        phi = H * np.where(H > 0, s_plus, s_minus)
+        X = lam * Z + gamma * math.sqrt(c / n) * phi @ g.standard_normal((n_samples, n, n))
     return X @ np.swapaxes(X, -1, -2) / n

@@ -83,3 +83,12 @@ def test_step_moments_shapes_and_antithetic_logits():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_block_chain_matches_naive_network():
+    n, kw = 8, dict(n_k=4, depth=4, lam=math.sqrt(0.5), gamma=math.sqrt(0.5), tau0=0.7, c_plus=1.0, c_minus=-1.0)
+    chain = sim.block_chain(V3, n, n_paths=3000, seed=9, **kw)[:, -1]
+    naive = sim.block_naive(_tokens(V3, n), n_samples=3000, seed=10, **kw)
+    entries = [(0, 0), (0, 1), (1, 2), (2, 2)]
+    for i, j in entries:
+        assert stats.ks_2samp(chain[:, i, j], naive[:, i, j]).pvalue > ALPHA / len(entries)

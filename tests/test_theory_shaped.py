@@ -232,3 +232,13 @@ def test_rank_collapse_factors():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_block_coefficients_add_sublayers():
+    g, t0 = math.sqrt(0.5), 0.9
+    np.testing.assert_allclose(th.block_drift(V3, g, t0, 1, -1),
+                               th.attention_drift(V3, g, t0) + 0.5 * th.relu_covariance_drift(V3, 1, -1), rtol=1e-14)
+    lin, attn = th.block_noise_scales(g, t0)
+    S = th.block_diffusion(V3, g, t0)
+    np.testing.assert_allclose(S - th.attention_diffusion(V3, g, t0), 2 * g**2 * th.wishart_diffusion(V3), atol=1e-14)
+    assert lin**2 == pytest.approx(g**2 * (2 - g**2) + 2 * g**2) and attn == pytest.approx(g**2 / t0)

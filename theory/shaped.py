@@ -25,6 +25,8 @@ Conventions
 - Attention: X_{l+1} = lam X_l + gamma A_l X_l W^V / sqrt(n), lam^2 + gamma^2 = 1, V = X X^T / n (m tokens),
   A = I + Softmax(X W^Q W^K^T X^T / tau) - 1 1^T / m with tau = tau0 sqrt(n n_k), W^Q, W^K iid N(0, 1/n),
   W^V iid N(0, 1). Single-matrix residual branch (no MLP sub-layer). P = I - 1 1^T / m.
+- Shaped transformer block: that attention sub-layer (Z), then a two-matrix shaped-ReLU MLP sub-layer
+  X_{l+1} = lam Z + gamma sqrt(c/n) phi_s(Z W_1 / sqrt n) W_2, one block per unit 1/n of time.
 - Covariance tensors: Sigma[a, b, c, d] = lim n Cov(dV^{ab}, dV^{cd}) / dt.
 """
 
@@ -42,7 +44,8 @@ __all__ = ["ReluCorrelationSDE", "relu_correlation_sde", "relu_nu", "relu_slopes
            "smooth_norm_beta", "smooth_norm_blows_up", "shaped_log_norm_law", "relu_log_factor_moments",
            "shaped_relu_log_norm_moments", "hanin_nica_log_factor_moments", "hanin_nica_log_norm_moments",
            "hanin_nica_moment_ratio", "hanin_nica_log_normal_limit", "attention_drift",
-           "attention_diffusion", "attention_noise_scales", "unshaped_attention_collapse_factor",
+           "attention_diffusion", "attention_noise_scales", "block_drift", "block_diffusion", "block_noise_scales",
+           "unshaped_attention_collapse_factor",
            "uniform_attention_difference_energy"]
 
 
@@ -387,6 +390,31 @@ def attention_diffusion(V, gamma, tau0) -> np.ndarray:
     attn = (np.einsum("ik,jl->ijkl", V, C) + np.einsum("jl,ik->ijkl", V, C) + np.einsum("il,jk->ijkl", V, C)
             + np.einsum("jk,il->ijkl", V, C)) / m**2
     return gamma**2 * (2 - gamma**2) * wishart_diffusion(V) + gamma**4 / tau0**2 * attn
+
+
+def block_drift(V, gamma, tau0, c_plus, c_minus, *, check: bool = True) -> np.ndarray:
+    """Shaped transformer block drift b = b_attn + gamma^2 b_ReLU (ref. note sec. 2.4; [N23] with an MLP sub-layer).
+
+    Drifts of the two sub-layers add: the second acts on V + O(n^{-1/2}) with a conditionally mean-zero noise.
+    """
+    return (attention_drift(V, gamma, tau0, check=check)
+            + _attention_params(gamma, tau0)[0] ** 2 * relu_covariance_drift(V, c_plus, c_minus, check=check))
+
+
+def block_noise_scales(gamma, tau0) -> tuple[float, float]:
+    """(g_lin, g_attn) of the block's structured noise: g_lin^2 = gamma^2 (2 - gamma^2) + 2 gamma^2 = gamma^2 (4 - gamma^2).
+
+    The two-matrix MLP branch adds 2 gamma^2 Sigma_lin (cross term 2 lam^2 gamma^2 plus Wishart terms 2 gamma^4); a
+    single-matrix branch would add gamma^2 (2 - gamma^2) (ref. note sec. 2.4: the paper's convention is unverified).
+    """
+    gamma, tau0 = _attention_params(gamma, tau0)
+    return gamma * math.sqrt(4 - gamma**2), gamma**2 / tau0
+
+
+def block_diffusion(V, gamma, tau0) -> np.ndarray:
+    """Sigma_block = gamma^2 (4 - gamma^2) Sigma_lin + (gamma^4 / tau0^2) Sigma_attn (two-matrix MLP convention)."""
+    gamma, tau0 = _attention_params(gamma, tau0)
+    return attention_diffusion(V, gamma, tau0) + 2 * gamma**2 * wishart_diffusion(V)
 
 
 # ----------------------------------------------------------------------------- rank collapse [N22]

@@ -6,7 +6,8 @@ from verify import registry
 from verify.assertions import assert_claim
 
 CLAIMS = ["shaped.relu_correlation", "shaped.relu_norm", "shaped.hanin_nica", "shaped.rank_collapse",
-          "shaped.attention_generator", "shaped.attention_trajectory"]
+          "shaped.attention_generator", "shaped.attention_trajectory", "shaped.block_trajectory",
+          "shaped.block_diffusion"]
 
 
 @pytest.mark.parametrize("claim_id", CLAIMS)

@@ -349,6 +349,47 @@ def attention_generator(ctx: ClaimContext):
     return judge(False), judge(True)
 
 
+@claim("shaped.block_diffusion", area=AREA,
+       title="Shaped transformer block: n E||dV - E dV||_F^2 tends to tr Sigma_block(V) with the two-matrix MLP "
+             "branch's 2 gamma^2 Sigma_lin (the MLP convention matters for the constant)",
+       reference=f"{NOCI23} with a two-matrix shaped-ReLU MLP sub-layer (convention stated in theory.shaped)",
+       control="single-matrix MLP convention: gamma^2 (2 - gamma^2) Sigma_lin instead of 2 gamma^2 Sigma_lin",
+       seed=20230604,
+       quick=dict(V=[[1.2, 0.3, 0.1], [0.3, 0.8, 0.5], [0.1, 0.5, 1.0]], gamma2=0.5, tau0=1.0, n_k=16,
+                  shaping=[1.0, -1.0], ns=[64, 128, 256, 512, 1024], n_samples=20000),
+       full=dict(V=[[1.2, 0.3, 0.1], [0.3, 0.8, 0.5], [0.1, 0.5, 1.0]], gamma2=0.5, tau0=1.0, n_k=16,
+                 shaping=[1.0, -1.0], ns=[64, 128, 256, 512, 1024, 2048, 4096], n_samples=100000))
+def block_diffusion(ctx: ClaimContext):
+    p = ctx.params
+    V, gamma, tau0, ns = np.array(p["V"]), math.sqrt(p["gamma2"]), p["tau0"], p["ns"]
+    lam = math.sqrt(1 - gamma**2)
+    vals, ses = [], []
+    for n, sd in zip(ns, np.random.SeedSequence(ctx.seed).spawn(len(ns))):
+        Vn = sim.block_chain(V, n, p["n_k"], 1, lam=lam, gamma=gamma, tau0=tau0, c_plus=p["shaping"][0],
+                             c_minus=p["shaping"][1], n_paths=p["n_samples"], seed=sd)[:, -1]
+        F = n * np.sum((Vn - Vn.mean(0)) ** 2, axis=(1, 2)) * Vn.shape[0] / (Vn.shape[0] - 1)
+        vals.append(F.mean())
+        ses.append(stats.standard_error(F))
+    vals, ses = np.array(vals), np.array(ses)
+
+    def judge(wrong: bool):
+        S = th.block_diffusion(V, gamma, tau0)
+        if wrong:
+            S = S - (2 * gamma**2 - gamma**2 * (2 - gamma**2)) * th.wishart_diffusion(V)
+        pred = float(np.einsum("ijij->", S))
+        checks = [stats.limit_matches("n E||dV - E dV||_F^2 -> tr Sigma_block(V) as n -> inf", 1 / np.asarray(ns, float),
+                                      vals, ses, pred, order=1.0, alpha=ALPHA, seed=ctx.seed)]
+        rows = [dict(panel="diffusion", series="block chain", x=n, theory=np.nan, simulated=v, se=e)
+                for n, v, e in zip(ns, vals, ses)]
+        rows += [dict(panel="diffusion", series="tr Sigma_block", x=n, theory=pred, simulated=np.nan, se=np.nan)
+                 for n in ns]
+        panels = (Panel("diffusion", "width n", "n E||dV - E dV||_F^2", "log", "linear",
+                        "one block step from a fixed V"),)
+        return ctx.evidence(checks, rows, panels, prediction="single-matrix MLP" if wrong else "published")
+
+    return judge(False), judge(True)
+
+
 def _attention_em(V0, gamma, tau0, T, dt, n_paths, seed, blowup):
     """EM of the shaped-attention SDE; tau0 = inf drops the attention terms (infinite temperature: Wishart noise only)."""
     if math.isinf(tau0):
@@ -366,38 +407,23 @@ def _token_stats(V: np.ndarray) -> np.ndarray:
     return np.stack([_corr(V, 0, 1), _corr(V, 1, 2), np.log(V[:, 0, 0])])
 
 
-@claim("shaped.attention_trajectory", area=AREA,
-       title="Shaped attention: token correlations and log-norms after d = T n blocks follow the covariance SDE "
-             "(blow-up paths counted and excluded on both sides)",
-       reference=f"{NOCI23}, Thm 4.2 / eq. 26, single-matrix residual branch, lam = 0, gamma = 1",
-       control="wrong (infinite) temperature: the SDE with tau0 -> inf, i.e. the attention drift and noise dropped",
-       seed=20230602,
-       quick=dict(V0=[[1, 0.3, 0.1], [0.3, 1, 0.5], [0.1, 0.5, 1]], gamma=1.0, tau0=0.7, n_k=16, T=0.5,
-                  ns=[16, 32, 64, 128, 256], n_paths=6000, sde_paths=8000, dt=2e-3, blowup=100.0),
-       full=dict(V0=[[1, 0.3, 0.1], [0.3, 1, 0.5], [0.1, 0.5, 1]], gamma=1.0, tau0=0.7, n_k=16, T=0.5,
-                 ns=[32, 64, 128, 256, 512], n_paths=20000, sde_paths=40000, dt=5e-4, blowup=100.0))
-def attention_trajectory(ctx: ClaimContext):
+def _trajectory_judges(ctx: ClaimContext, chain_V: dict, em: dict, control_name: str):
+    """Shared checks of the trajectory claims: KS of rho_01, rho_12, log V_00 at the largest n (chain vs SDE, paths
+    with max |V| > blowup counted and excluded on both sides) and the n -> inf limit of E rho_01 (x = 1/n)."""
     p = ctx.params
-    V0, gamma, tau0, T, ns = np.array(p["V0"]), p["gamma"], p["tau0"], p["T"], p["ns"]
-    lam = math.sqrt(max(0.0, 1 - gamma**2))
-    ss = np.random.SeedSequence(ctx.seed).spawn(len(ns) + 2)
+    ns = sorted(chain_V)
     chain, chain_big = {}, {}
-    for n, sd in zip(ns, ss):
-        V = sim.attention_chain(V0, n, p["n_k"], round(T * n), lam=lam, gamma=gamma, tau0=tau0,
-                                n_paths=p["n_paths"], seed=sd)[:, -1]
+    for n, V in chain_V.items():
         big = np.abs(V).max(axis=(1, 2)) > p["blowup"]
         chain[n], chain_big[n] = _token_stats(V[~big]), int(big.sum())
-    em = {}
-    for wrong, sd in zip((False, True), ss[-2:]):
-        r = _attention_em(V0, gamma, math.inf if wrong else tau0, T, p["dt"], p["sde_paths"], sd, p["blowup"])
-        em[wrong] = (_token_stats(r.V[~r.blown, -1]), int(r.blown.sum()))
-    n_ks = max(ns)
+    n_ks = ns[-1]
     names = ["rho_01", "rho_12", "log V_00"]
     means = np.array([chain[n][0].mean() for n in ns])
     mse = np.array([stats.standard_error(chain[n][0]) for n in ns])
 
     def judge(wrong: bool):
-        ref, blown = em[wrong]
+        r = em[wrong]
+        ref, blown = _token_stats(r.V[~r.blown, -1]), int(r.blown.sum())
         tag = f"(blown: chain {chain_big[n_ks]}/{p['n_paths']}, SDE {blown}/{p['sde_paths']})"
         checks = [stats.distribution_matches(f"KS {nm}(T) at n={n_ks} vs SDE {tag}", chain[n_ks][k], ref[k],
                                              alpha=ALPHA / 2 / len(names), seed=ctx.seed)
@@ -414,9 +440,61 @@ def attention_trajectory(ctx: ClaimContext):
             rows += _ecdf_rows(nm, nm, chain[n_ks][k], ref[k], np.linspace(lo, hi, 41))
         panels = (Panel("mean", "width n (depth T n)", "E rho_01(T)", "log", "linear", "chain vs SDE (line)"),
                   *(Panel(nm, nm, "CDF", title=f"chain ECDF (markers) vs SDE ECDF (line), n={n_ks}") for nm in names))
-        return ctx.evidence(checks, rows, panels, prediction="tau0 = inf" if wrong else "published")
+        return ctx.evidence(checks, rows, panels, prediction=control_name if wrong else "published")
 
     return judge(False), judge(True)
+
+
+@claim("shaped.attention_trajectory", area=AREA,
+       title="Shaped attention: token correlations and log-norms after d = T n blocks follow the covariance SDE "
+             "(blow-up paths counted and excluded on both sides)",
+       reference=f"{NOCI23}, Thm 4.2 / eq. 26, single-matrix residual branch, lam = 0, gamma = 1",
+       control="wrong (infinite) temperature: the SDE with tau0 -> inf, i.e. the attention drift and noise dropped",
+       seed=20230602,
+       quick=dict(V0=[[1, 0.3, 0.1], [0.3, 1, 0.5], [0.1, 0.5, 1]], gamma=1.0, tau0=0.7, n_k=16, T=0.5,
+                  ns=[16, 32, 64, 128, 256], n_paths=6000, sde_paths=8000, dt=2e-3, blowup=100.0),
+       full=dict(V0=[[1, 0.3, 0.1], [0.3, 1, 0.5], [0.1, 0.5, 1]], gamma=1.0, tau0=0.7, n_k=16, T=0.5,
+                 ns=[32, 64, 128, 256, 512], n_paths=20000, sde_paths=40000, dt=5e-4, blowup=100.0))
+def attention_trajectory(ctx: ClaimContext):
+    p = ctx.params
+    V0, gamma, tau0, T, ns = np.array(p["V0"]), p["gamma"], p["tau0"], p["T"], p["ns"]
+    lam = math.sqrt(max(0.0, 1 - gamma**2))
+    ss = np.random.SeedSequence(ctx.seed).spawn(len(ns) + 2)
+    chain = {n: sim.attention_chain(V0, n, p["n_k"], round(T * n), lam=lam, gamma=gamma, tau0=tau0,
+                                    n_paths=p["n_paths"], seed=sd)[:, -1] for n, sd in zip(ns, ss)}
+    em = {wrong: _attention_em(V0, gamma, math.inf if wrong else tau0, T, p["dt"], p["sde_paths"], sd, p["blowup"])
+          for wrong, sd in zip((False, True), ss[-2:])}
+    return _trajectory_judges(ctx, chain, em, "tau0 = inf")
+
+
+@claim("shaped.block_trajectory", area=AREA,
+       title="Shaped transformer blocks (attention + two-matrix shaped-ReLU MLP): token correlations and log-norms "
+             "after d = T n blocks follow the block SDE with b = b_attn + gamma^2 b_ReLU, "
+             "Sigma = gamma^2 (4 - gamma^2) Sigma_lin + gamma^4/tau0^2 Sigma_attn",
+       reference=f"{NOCI23}, shaped transformer with MLP sub-layer (Thm 4.2 convention here) and {LNR} (ReLU drift)",
+       control="the MLP's shaped-ReLU drift nu dropped (b = b_attn only)",
+       seed=20230603,
+       quick=dict(V0=[[1, 0.3, 0.1], [0.3, 1, 0.5], [0.1, 0.5, 1]], gamma2=0.5, tau0=1.0, n_k=16, T=0.5,
+                  shaping=[2.0, -2.0], ns=[16, 32, 64, 128], n_paths=3000, sde_paths=6000, dt=2e-3, blowup=100.0),
+       full=dict(V0=[[1, 0.3, 0.1], [0.3, 1, 0.5], [0.1, 0.5, 1]], gamma2=0.5, tau0=1.0, n_k=16, T=0.5,
+                 shaping=[2.0, -2.0], ns=[32, 64, 128, 256], n_paths=20000, sde_paths=40000, dt=5e-4, blowup=100.0))
+def block_trajectory(ctx: ClaimContext):
+    p = ctx.params
+    V0, gamma, tau0, T, ns = np.array(p["V0"]), math.sqrt(p["gamma2"]), p["tau0"], p["T"], p["ns"]
+    lam, (cp, cm) = math.sqrt(1 - gamma**2), p["shaping"]
+    if cp + cm != 0:
+        raise ValueError("use a symmetric shaping (c_+ = -c_-): asymmetric ones carry an O(n^-1/2) drift bias")
+    ss = np.random.SeedSequence(ctx.seed).spawn(len(ns) + 2)
+    chain = {n: sim.block_chain(V0, n, p["n_k"], round(T * n), lam=lam, gamma=gamma, tau0=tau0, c_plus=cp,
+                                c_minus=cm, n_paths=p["n_paths"], seed=sd)[:, -1] for n, sd in zip(ns, ss)}
+    lin, attn = th.block_noise_scales(gamma, tau0)
+    em = {}
+    for wrong, sd in zip((False, True), ss[-2:]):
+        c_pair = (0.0, 0.0) if wrong else (cp, cm)  # control: nu = 0 (a linear MLP branch)
+        drift = lambda V, c_pair=c_pair: th.block_drift(V, gamma, tau0, *c_pair, check=False)  # noqa: E731
+        em[wrong] = sde.euler_maruyama_matrix(V0, drift, T=T, dt=p["dt"], n_paths=p["sde_paths"], seed=sd,
+                                              lin_scale=lin, attn_scale=attn, blowup=p["blowup"])
+    return _trajectory_judges(ctx, chain, em, "nu dropped")
 
 
 # ---------------------------------------------------------------------------------------------------
