@@ -171,10 +171,10 @@ def _forward(w, mult, X, phi):
     """Preactivations h^1..h^L, activations x^1..x^L (each (S, B, n)) and outputs f (S, B)."""
     hs, xs, inp = [], [], np.broadcast_to(X, (w[0].shape[0], *X.shape))
     for l in range(len(w) - 1):
-        hs.append(inp @ (mult[l] * np.swapaxes(w[l], 1, 2)))
+        hs.append(mult[l] * (inp @ np.swapaxes(w[l], 1, 2)))  # scale the small activations, not W
         inp = phi(hs[-1])
         xs.append(inp)
-    return hs, xs, (inp @ (mult[-1] * np.swapaxes(w[-1], 1, 2)))[..., 0]
+    return hs, xs, mult[-1] * (inp @ np.swapaxes(w[-1], 1, 2))[..., 0]
 
 
 def _grads(w, mult, X, hs, xs, residual, dphi):
@@ -183,9 +183,9 @@ def _grads(w, mult, X, hs, xs, residual, dphi):
     inputs = [np.broadcast_to(X, (w[0].shape[0], *X.shape))] + xs
     grads = [None] * len(w)
     for l in range(len(w) - 1, -1, -1):
-        grads[l] = mult[l] * np.swapaxes(delta, 1, 2) @ inputs[l]  # (S, out, in)
+        grads[l] = np.swapaxes(mult[l] * delta, 1, 2) @ inputs[l]  # (S, out, in)
         if l > 0:
-            delta = (delta @ (mult[l] * w[l])) * dphi(hs[l - 1])
+            delta = mult[l] * (delta @ w[l]) * dphi(hs[l - 1])
     return grads
 
 
@@ -227,7 +227,9 @@ def train_abc(width: int, *, a, b, c, X, y, eta: float, n_steps: int, n_seeds: i
     for t in range(int(n_steps)):
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and raised just below
             grads = _grads(w, mult, X, hs, xs, f - f0 - y, dphi)  # output centred at init
-            w = [wl - lr_l * gl for wl, lr_l, gl in zip(w, lr, grads)]
+            for wl, lr_l, gl in zip(w, lr, grads):
+                gl *= lr_l
+                wl -= gl  # in place: w is this function's own array
             hs, xs, f = _forward(w, mult, X, phi)
         if not np.all(np.isfinite(f)):
             raise FloatingPointError(f"abc training diverged at step {t + 1} (width={n}, a={a.tolist()}, "
