@@ -104,3 +104,81 @@ def test_bad_input(kwargs, name):
 def test_discrete_needs_small_lr():
     with pytest.raises(ValueError, match="lr"):
         th.linear_estimator_losses(10.0, 0.5, 0.5, discrete=True)
+
+
+# ----------------------------------------------------------------------------- modular addition (Gromov, Nanda, Morwani)
+
+_PRIMES = [19, 23, 29, 31, 37, 41, 43]
+
+
+@given(p=st.sampled_from(_PRIMES), seed=st.integers(0, 3))
+def test_analytic_solution_is_exact_at_width_8p(p, seed):
+    """Width 8p: 100 % for every prime 19..43 (width 4p fails with probability ~10 % at p = 23-31 and ~1 % at
+    p = 37-43 from the O(sqrt N) random-phase sums, measured over 200 seeds; none at p >= 47)."""
+    assert th.modular_addition_accuracy(*th.modular_addition_solution(p, 8 * p, seed)) == 1.0
+
+
+def test_analytic_solution_structure():
+    p, N = 23, 44
+    U, V, W = th.modular_addition_solution(p, N, seed=5)
+    assert U.shape == V.shape == (N, p) and W.shape == (p, N)
+    k, share = th.dominant_frequency(U)
+    assert np.array_equal(k, 1 + np.arange(N) % 11) and np.allclose(share, 1.0)
+    assert np.allclose(th.inverse_participation_ratio(U), 1.0) and np.allclose(th.inverse_participation_ratio(W.T), 1.0)
+    assert th.phase_constraint_residual(U, V, W).max() < 1e-12
+    # same frequencies, unrelated output phases: residual is not small
+    _, _, W2 = th.modular_addition_solution(p, N, seed=6)
+    assert np.median(th.phase_constraint_residual(U, V, W2)) > 0.5
+
+
+def test_single_neuron_expansion():
+    """One neuron per frequency: f = (1/2) sum_k cos(omega k (a+b-q)) + spurious cosines of mean square N ([G23] eq. 11)."""
+    p = 13
+    N = (p - 1) // 2
+    U, V, W = th.modular_addition_solution(p, N, seed=2)
+    f = th.modular_addition_logits(U, V, W)
+    s = (np.arange(p)[:, None, None] + np.arange(p)[None, :, None] - np.arange(p)[None, None, :]) % p
+    signal = 0.5 * np.cos(2 * np.pi * s[..., None] * np.arange(1, N + 1) / p).sum(axis=-1)
+    assert np.mean((f - signal) ** 2) == pytest.approx(N, rel=1e-12)
+    h = (U[:, 3] + V[:, 7]) ** 2
+    np.testing.assert_allclose(f[3, 7], W @ h, rtol=1e-13)
+
+
+def test_ipr_and_power():
+    p = 11
+    x = np.arange(p)
+    flat = np.ones((1, p)) + np.stack([np.cos(2 * np.pi * k * x / p) for k in range(1, 6)]).sum(axis=0)
+    assert th.inverse_participation_ratio(flat[None, 0] - 1) == pytest.approx(1 / 5)
+    P = th.frequency_power(np.cos(2 * np.pi * 3 * x / p + 0.4)[None])
+    assert P.shape == (1, 6) and P[0, 3] == pytest.approx(p**2 / 2) and P[0, [0, 1, 2, 4, 5]].max() < 1e-20
+    assert th.neuron_phases(np.cos(2 * np.pi * 3 * x / p + 0.4)[None], 3)[0] == pytest.approx(0.4)
+
+
+def test_restricted_and_excluded_losses_match_reference_table():
+    """Reference note sec. 5 (P = 113, 30 % train): circuit logits 3 sum_key cos(w_k(a+b-c))."""
+    P, key = 113, [14, 35, 41, 42, 52]
+    rng = np.random.default_rng(0)
+    s = (np.arange(P)[:, None, None] + np.arange(P)[None, :, None] - np.arange(P)[None, None, :]) % P
+    circuit = 3 * sum(np.cos(2 * np.pi * k * s / P) for k in key)
+    mask = rng.random((P, P)) < 0.3
+    assert th.restricted_loss(circuit, key) == pytest.approx(0.004, abs=5e-4)
+    assert th.excluded_loss(circuit, key, mask) == pytest.approx(np.log(P), abs=1e-6)
+    y = (np.arange(P)[:, None] + np.arange(P)[None, :]) % P
+    memo = 15.0 * (np.arange(P)[None, None, :] == y[..., None]) * mask[..., None] + rng.normal(0, 1, (P, P, P))
+    assert th.excluded_loss(memo, key, mask) < 1e-3
+    assert th.restricted_loss(memo, key) > 4.0
+
+
+def test_morwani_margin_golden():
+    assert th.max_margin_quadratic(97) == pytest.approx(2.87856483e-4, rel=1e-8)
+
+
+@pytest.mark.parametrize("p", [1, 4, 9, 15, 3.0, True, "7"])
+def test_non_prime_or_small_p_raises(p):
+    with pytest.raises(ValueError, match="p must be a prime"):
+        th.modular_addition_solution(p, 10)
+
+
+def test_bad_width_raises():
+    with pytest.raises(ValueError, match="width"):
+        th.modular_addition_solution(11, 0)

@@ -6,5 +6,7 @@
 
 from theory.grokking_linear import *  # noqa: F401,F403
 from theory.grokking_linear import __all__ as _linear_all
+from theory.grokking_modular import *  # noqa: F401,F403
+from theory.grokking_modular import __all__ as _modular_all
 
-__all__ = [*_linear_all]
+__all__ = [*_linear_all, *_modular_all]

@@ -5,7 +5,7 @@ import pytest
 from verify import registry
 from verify.assertions import assert_claim
 
-CLAIMS = ["grok.linear_times", "grok.linear_weight_decay"]
+CLAIMS = ["grok.linear_times", "grok.linear_weight_decay", "grok.analytic_solution"]
 
 
 @pytest.mark.parametrize("claim_id", CLAIMS)

@@ -1,0 +1,191 @@
+"""Modular addition: Gromov's analytic solution, Fourier diagnostics, Nanda's progress measures, Morwani's margin.
+
+References
+----------
+- [G23] A. Gromov, "Grokking modular arithmetic", arXiv:2301.02679: eqs. 4 (network), 6-7 and 12 (analytic
+  weights, phase constraint phi_1 + phi_2 = phi_3), 11/15 (expansion: signal N/2 delta, o(N) random-phase sums),
+  20-21 (inverse participation ratio).
+- [N23] N. Nanda, L. Chan, T. Lieberum, J. Smith, J. Steinhardt, "Progress measures for grokking via mechanistic
+  interpretability", ICLR 2023, arXiv:2301.05217, sec. 5 (restricted and excluded losses).
+- [M23] D. Morwani, B. Edelman, C. Oncescu, R. Zhao, S. Kakade, "Feature emergence via margin maximization",
+  ICLR 2024, arXiv:2311.07568, Thm 7 (max margin of quadratic networks on modular addition).
+
+Conventions: p prime >= 5; inputs (a, b) in Z_p^2, label (a + b) mod p. A two-layer quadratic network of width N
+is (U, V, W) with U, V of shape (N, p), W of shape (p, N) and logits f(a, b) = W (U e_a + V e_b)^2 ([G23] eq. 4
+without the 1/(DN) scale, which does not change the argmax). omega = 2 pi / p. Frequencies k = 1 .. (p-1)/2.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+from scipy.special import log_softmax
+
+__all__ = ["check_prime", "modular_addition_solution", "modular_addition_logits", "modular_addition_accuracy",
+           "frequency_power", "inverse_participation_ratio", "dominant_frequency", "neuron_phases",
+           "phase_constraint_residual", "restricted_loss", "excluded_loss", "max_margin_quadratic"]
+
+
+def check_prime(p, *, minimum: int = 5) -> int:
+    """p as an int; ValueError unless p is a prime >= ``minimum``."""
+    if isinstance(p, bool | np.bool_):
+        raise ValueError(f"p must be a prime >= {minimum}, got {p!r}")
+    try:
+        p = operator.index(p)
+    except TypeError:
+        raise ValueError(f"p must be a prime >= {minimum}, got {p!r}") from None
+    if p < minimum or any(p % d == 0 for d in range(2, math.isqrt(p) + 1)):
+        raise ValueError(f"p must be a prime >= {minimum}, got {p}")
+    return p
+
+
+def _width(width) -> int:
+    if isinstance(width, bool | np.bool_):
+        raise ValueError(f"width must be an integer >= 1, got {width!r}")
+    try:
+        width = operator.index(width)
+    except TypeError:
+        raise ValueError(f"width must be an integer >= 1, got {width!r}") from None
+    if width < 1:
+        raise ValueError(f"width must be an integer >= 1, got {width}")
+    return width
+
+
+def modular_addition_solution(p, width, seed=0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gromov's analytic weights ([G23] eqs. 6-7, 12): U (width x p), V (width x p), W (p x width).
+
+    Neuron n has frequency k_n = 1 + (n mod (p-1)/2) (frequencies cycle, so every one is used once width >=
+    (p-1)/2) and U[n, a] = cos(omega k_n a + phi1_n), V[n, b] = cos(omega k_n b + phi2_n),
+    W[q, n] = cos(omega k_n q + phi3_n) with phi1, phi2 i.i.d. uniform on [0, 2 pi) and phi3 = phi1 + phi2.
+    Then f(a, b)_q = (1/2) sum_n cos(omega k_n (a + b - q)) + random-phase sums of size O(sqrt(width)) ([G23]
+    eq. 15), so the argmax is (a + b) mod p once width is large; the expansion's signal at q = a + b is width/2.
+    ``seed``: int >= 0 or numpy Generator for the phases.
+    """
+    p, width = check_prime(p), _width(width)
+    rng = np.random.default_rng(seed)
+    k = 1 + np.arange(width) % ((p - 1) // 2)
+    phi1, phi2 = rng.uniform(0, 2 * np.pi, (2, width))
+    angle = 2 * np.pi * np.outer(k, np.arange(p)) / p  # (width, p)
+    U = np.cos(angle + phi1[:, None])
+    V = np.cos(angle + phi2[:, None])
+    W = np.cos(angle + (phi1 + phi2)[:, None]).T
+    return U, V, W
+
+
+def modular_addition_logits(U, V, W) -> np.ndarray:
+    """f(a, b)_q = sum_n W[q, n] (U[n, a] + V[n, b])^2 for all pairs; shape (p, p, p) indexed [a, b, q]."""
+    U, V, W = (np.asarray(x, float) for x in (U, V, W))
+    p = U.shape[1]
+    if U.shape != V.shape or W.shape != (p, U.shape[0]):
+        raise ValueError(f"need U, V of shape (N, p) and W of shape (p, N); got {U.shape}, {V.shape}, {W.shape}")
+    h = (U.T[:, None, :] + V.T[None, :, :]) ** 2  # (a, b, n)
+    return h @ W.T
+
+
+def _labels(p: int) -> np.ndarray:
+    return (np.arange(p)[:, None] + np.arange(p)[None, :]) % p
+
+
+def modular_addition_accuracy(U, V, W) -> float:
+    """Fraction of the p^2 pairs whose argmax logit is (a + b) mod p (ties count as errors)."""
+    f = modular_addition_logits(U, V, W)
+    p = f.shape[0]
+    y = _labels(p)
+    correct = np.take_along_axis(f, y[..., None], axis=2)[..., 0]
+    others = np.where(np.arange(p)[None, None, :] == y[..., None], -np.inf, f).max(axis=2)
+    return float(np.mean(correct > others))
+
+
+def frequency_power(weights) -> np.ndarray:
+    """Per-row power at frequencies k = 0 .. (p-1)/2 of a (rows, p) array: |DFT_k|^2 with k and -k merged.
+
+    Rows are neurons (columns: input token); for W pass W.T. Returns shape (rows, (p-1)/2 + 1).
+    """
+    w = np.asarray(weights, float)
+    p = w.shape[1]
+    F = np.abs(np.fft.rfft(w, axis=1)) ** 2
+    F[:, 1:] *= 2.0  # k and p - k carry equal power for real rows (p odd: no Nyquist bin)
+    return F[:, : (p - 1) // 2 + 1]
+
+
+def inverse_participation_ratio(weights, r: int = 2) -> np.ndarray:
+    """IPR_r per neuron: sum_k |w~_k|^{2r} with w~ the unit-normalised non-DC Fourier amplitudes ([G23] eqs. 20-21).
+
+    1 for a single-frequency neuron, 2/(p-1) for power spread evenly over the (p-1)/2 frequencies (r = 2).
+    """
+    P = frequency_power(weights)[:, 1:]
+    P = P / P.sum(axis=1, keepdims=True)
+    return np.sum(P**r, axis=1)
+
+
+def dominant_frequency(weights) -> tuple[np.ndarray, np.ndarray]:
+    """(k*, share): per row, the non-DC frequency with most power and its share of the non-DC power."""
+    P = frequency_power(weights)[:, 1:]
+    k = P.argmax(axis=1)
+    return k + 1, P[np.arange(P.shape[0]), k] / P.sum(axis=1)
+
+
+def neuron_phases(weights, k) -> np.ndarray:
+    """phi with row ~ A cos(omega k x + phi): the angle of sum_x row[x] e^{-i omega k x}, per row at its k."""
+    w = np.asarray(weights, float)
+    p = w.shape[1]
+    k = np.broadcast_to(np.asarray(k), (w.shape[0],))
+    coef = np.sum(w * np.exp(-2j * np.pi * np.outer(k, np.arange(p)) / p), axis=1)
+    return np.angle(coef)
+
+
+def phase_constraint_residual(U, V, W) -> np.ndarray:
+    """Per neuron |phi1 + phi2 - phi3| wrapped to [0, pi], at the neuron's dominant frequency in U ([G23] eq. 7).
+
+    0 for the analytic solution; uniform on [0, pi] (mean pi/2) for unrelated random phases.
+    """
+    k, _ = dominant_frequency(U)
+    d = neuron_phases(U, k) + neuron_phases(V, k) - neuron_phases(np.asarray(W).T, k)
+    return np.abs(np.angle(np.exp(1j * d)))
+
+
+def _trig_basis(p: int, key) -> np.ndarray:
+    """Orthonormal columns cos(omega k (a+b)), sin(omega k (a+b)) over the p^2 pairs for k in ``key``; (p^2, 2|key|)."""
+    s = _labels(p).ravel()
+    cols = []
+    for k in key:
+        for fn in (np.cos, np.sin):
+            v = fn(2 * np.pi * k * s / p)
+            cols.append(v / np.linalg.norm(v))
+    return np.column_stack(cols)
+
+
+def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float(-np.mean(np.take_along_axis(log_softmax(logits, axis=1), labels[:, None], axis=1)))
+
+
+def restricted_loss(logits, key) -> float:
+    """[N23] restricted loss: CE on all p^2 pairs of the logits projected onto the key-frequency directions
+    cos/sin(omega k (a+b)), plus the per-class mean of the removed part. ``logits``: (p, p, p) [a, b, q]."""
+    L = np.asarray(logits, float)
+    p = L.shape[0]
+    flat = L.reshape(p * p, p)
+    B = _trig_basis(p, key)
+    kept = B @ (B.T @ flat)
+    out = kept + (flat - kept).mean(axis=0, keepdims=True)
+    return _cross_entropy(out, _labels(p).ravel())
+
+
+def excluded_loss(logits, key, train_mask) -> float:
+    """[N23] excluded loss: CE on the training pairs of the logits with the key-frequency directions removed."""
+    L = np.asarray(logits, float)
+    p = L.shape[0]
+    flat = L.reshape(p * p, p)
+    B = _trig_basis(p, key)
+    out = flat - B @ (B.T @ flat)
+    mask = np.asarray(train_mask, bool).ravel()
+    return _cross_entropy(out[mask], _labels(p).ravel()[mask])
+
+
+def max_margin_quadratic(p) -> float:
+    """[M23] Thm 7: max L_{2,3}-normalised margin of a quadratic network on Z_p addition with >= 4(p-1) neurons,
+    gamma* = sqrt(2/27) / (sqrt(p) (p - 1))."""
+    p = check_prime(p, minimum=3)
+    return math.sqrt(2 / 27) / (math.sqrt(p) * (p - 1))
