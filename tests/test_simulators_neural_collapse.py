@@ -126,3 +126,17 @@ def test_other_bad_input():
         sim.train_mlp(np.zeros((4, 2)), np.array([0, 1, 0]), n_epochs=10, record_every=10, seed=0)
     with pytest.raises(ValueError, match="y must be"):
         sim.train_mlp(np.zeros((3, 2)), np.array([0, 0, 0]), n_epochs=10, record_every=10, seed=0)
+
+
+def test_float64_is_scoped_not_global():
+    """The simulators compute in float64 through a scoped jax.enable_x64; the global flag stays untouched."""
+    import subprocess
+    import sys
+
+    code = ("import jax, jax.numpy as jnp\n"
+            "from simulators import neural_collapse as sim\n"
+            "r = sim.train_ufm([2, 2], 1e-2, 1e-2, d=2, n_steps=2, seed=0)\n"
+            "print(r.W.dtype, jnp.ones(1).dtype, jax.config.jax_enable_x64)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=__import__("pathlib").Path(__file__).resolve().parents[1])
+    assert out.stdout.split() == ["float64", "float32", "False"]
