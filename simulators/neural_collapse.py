@@ -189,8 +189,6 @@ def _project(x, E, axis):
 
 @partial(jax.jit, static_argnames=("n_chunks", "every"))
 def _lpm_run(W, Hm, pi, E_W, E_H, lr, momentum, *, n_chunks, every):
-    K = W.shape[0]
-
     def obj(p, _):
         Wp, Hp = p
         Z = Wp @ Hp  # K x K: column k = logits of class k's feature
@@ -209,14 +207,13 @@ def _lpm_run(W, Hm, pi, E_W, E_H, lr, momentum, *, n_chunks, every):
 
     ((W, Hm), _), values = jax.lax.scan(chunk, ((W, Hm), (jnp.zeros_like(W), jnp.zeros_like(Hm))), None,
                                         length=n_chunks)
-    del K
     return W, Hm, values
 
 
 def train_layer_peeled(n_per_class, E_W: float, E_H: float, *, d: int | None = None, lr: float = 0.1,
                        momentum: float = 0.9, n_steps: int = 20_000, record_every: int | None = None,
                        seed) -> LPMRun:
-    """Projected heavy-ball GD on the layer-peeled model with collapsed features (Fang et al. 2021, eq. 4):
+    """Projected heavy-ball GD on the layer-peeled model with collapsed features (Fang et al. 2021, PNAS):
     min sum_k (n_k/N) CE(W h_k, k) s.t. (1/K) sum ||w_k||^2 <= E_W, (1/K) sum ||h_k||^2 <= E_H.
 
     Collapsed features lose no generality: CE is convex in h and the constraint is convex, so replacing each

@@ -3,17 +3,17 @@
 References
 ----------
 - [PHD20] V. Papyan, X. Y. Han, D. L. Donoho, "Prevalence of neural collapse during the terminal phase of
-  deep learning training", PNAS 117 (2020). Definitions of NC1-NC4 (Figs. 2-7 of the paper).
+  deep learning training", PNAS 117 (2020). Definitions of NC1-NC4.
 - [ZDZ21] Z. Zhu, T. Ding, J. Zhou, X. Li, C. You, J. Sulam, Q. Qu, "A geometric analysis of neural collapse
-  with unconstrained features", NeurIPS 2021, Theorem 3.1 (CE + weight decay: simplex ETF).
+  with unconstrained features", NeurIPS 2021, global-minimiser theorem (CE + weight decay: simplex ETF).
 - [ZLD22] J. Zhou, X. Li, T. Ding, C. You, Q. Qu, Z. Zhu, ICML 2022; [TB22] T. Tirer, J. Bruna, ICML 2022
   (MSE unconstrained features with and without bias).
 - [HPD22] X. Y. Han, V. Papyan, D. L. Donoho, "Neural collapse under MSE loss: proximity to and dynamics on
-  the central path", ICLR 2022, Sec. 3 (decomposition L = L_NC1 + L_NC2/3 + L_perp).
+  the central path", ICLR 2022 (decomposition L = L_NC1 + L_NC2/3 + L_perp).
 - [FHLS21] C. Fang, H. He, Q. Long, W. J. Su, "Exploring deep neural networks via layer-peeled model:
-  minority collapse in imbalanced training", PNAS 118 (2021), eq. 4 (LPM) and Theorem 1 (balanced ETF).
+  minority collapse in imbalanced training", PNAS 118 (2021): the LPM, its balanced ETF optimum and minority collapse.
 - [DTO23] H. Dang, T. Tran, S. Osher, H. Tran-The, N. Ho, T. Nguyen, "Neural collapse in deep linear
-  networks: from balanced to imbalanced data", ICML 2023, Theorems 2.1 and 3.1.
+  networks: from balanced to imbalanced data", ICML 2023: balanced and imbalanced global-minimiser theorems.
 
 Conventions
 -----------
@@ -97,7 +97,7 @@ def _labels(y, N: int, K: int | None) -> tuple[np.ndarray, int]:
 
 
 def simplex_etf(K: int) -> np.ndarray:
-    """The normalised simplex-ETF Gram target (I - 11^T/K)/sqrt(K-1) (unit Frobenius norm) [ZDZ21 eq. 7]."""
+    """The normalised simplex-ETF Gram target (I - 11^T/K)/sqrt(K-1) (unit Frobenius norm) [ZDZ21]."""
     K = _int_at_least("K", K, 2)
     return (np.eye(K) - 1.0 / K) / np.sqrt(K - 1)
 
@@ -115,13 +115,13 @@ def _orthframe_distance(G: np.ndarray) -> float:
 
 
 def _norm_cov(X: np.ndarray) -> float:
-    """Std/Avg of the row norms (ddof=1, as torch.std): the equinorm metric of [PHD20] Fig. 2."""
+    """Std/Avg of the row norms (ddof=1, as torch.std): the equinorm metric of [PHD20]."""
     r = np.linalg.norm(X, axis=1)
     return float(r.std(ddof=1) / r.mean()) if r.mean() > 0 else np.nan
 
 
 def _angles(X: np.ndarray) -> tuple[float, float]:
-    """(Std_{c != c'} cos, Avg_{c != c'} |cos + 1/(K-1)|) of the rows of X [PHD20] Figs. 3-4."""
+    """(Std_{c != c'} cos, Avg_{c != c'} |cos + 1/(K-1)|) of the rows of X [PHD20]."""
     K = X.shape[0]
     r = np.linalg.norm(X, axis=1)
     if np.any(r == 0):
@@ -135,13 +135,13 @@ def nc_metrics(H, y, W=None, b=None, *, global_mean: str = "samples") -> dict:
     """Neural-collapse metrics NC1-NC4 of features H (N x d), labels y, optional classifier W (K x d), bias b.
 
     Returns a dict with
-      nc1               tr(Sigma_W Sigma_B^+)/K [PHD20 Fig. 6; Zhu's /K]; ``nc1_unnormalised`` = K * nc1;
+      nc1               tr(Sigma_W Sigma_B^+)/K [PHD20; Zhu's /K]; ``nc1_unnormalised`` = K * nc1;
       nc2               ETF distance of the centred class-mean Gram Mdot^T Mdot; ``nc2_W`` of W W^T;
-      nc3               || W^T/||W||_F - Mdot/||Mdot||_F ||_F (centred means, not squared) [PHD20 Fig. 5];
+      nc3               || W^T/||W||_F - Mdot/||Mdot||_F ||_F (centred means, not squared) [PHD20];
       nc3_uncentred     the same against the *uncentred* means M: the right self-duality metric for bias-free
                         models, whose optimum is an orthogonal frame, not a simplex ETF (centred nc3 is then
                         sqrt(2 - sqrt(3)) = 0.5176 at K = 4, not 0);
-      nc4               mismatch rate between argmax_c (W h + b)_c and argmin_c ||h - mu_c|| [PHD20 Fig. 7];
+      nc4               mismatch rate between argmax_c (W h + b)_c and argmin_c ||h - mu_c|| [PHD20];
       equinorm_H/W      Std/Avg of ||mu_c - mu_G|| and of ||w_c|| (ddof=1);
       equiangular_H/W   Std_{c != c'} of the cosines; maxangle_H/W: Avg_{c != c'} |cos + 1/(K-1)|;
       orthframe_H/W     distance of the uncentred Gram M^T M (or W W^T) to I/sqrt(K) (bias-free geometry);
@@ -246,7 +246,7 @@ class UFMOptimum:
 
 
 def ce_ufm_weight_norm_sq(n: int, K: int, lambda_W: float, lambda_H: float) -> float:
-    """||w_k||^2 at the CE-UFM optimum, balanced classes [ZDZ21 Thm 3.1 structure; norm derived in dln_nc.md B2].
+    """||w_k||^2 at the CE-UFM optimum, balanced classes [ZDZ21 structure theorem; norm derived in dln_nc.md B2].
 
     With rho = sqrt(n lW lH): ||w_k||^2 = ((K-1)/K) sqrt(n lH/lW) ln[(1 - (K-1) rho)/rho] if rho < 1/K, else 0
     (then W = H = 0). Derivation: with h = sqrt(lW/(n lH)) w_k and a = ||w_k||^2 the objective is
@@ -261,7 +261,7 @@ def ce_ufm_weight_norm_sq(n: int, K: int, lambda_W: float, lambda_H: float) -> f
 
 
 def _f_deep(s, n_k, N, lambda_W, lambda_H, M):
-    """Per-class objective f_k(s) = (n_k lH/2)/(s^{2M} + N lH) + (M lW/2) s^2 [DTO23, proof of Thm 3.1]."""
+    """Per-class objective f_k(s) = (n_k lH/2)/(s^{2M} + N lH) + (M lW/2) s^2 [DTO23, per-class reduction (dln_nc.md B6)]."""
     s = np.asarray(s, float)
     return 0.5 * n_k * lambda_H / (s ** (2 * M) + N * lambda_H) + 0.5 * M * lambda_W * s**2
 
@@ -294,7 +294,7 @@ def _polish(t: float, n_k, N, lW, lH, M) -> float:
 
 
 def deep_ufm_singular_value(n_k: float, N: float, lambda_W: float, lambda_H: float, depth: int = 1) -> float:
-    """Per-layer singular value s_k of class k at the MSE deep-linear UFM optimum [DTO23 Thm 3.1].
+    """Per-layer singular value s_k of class k at the MSE deep-linear UFM optimum [DTO23].
 
     s_k = argmin_{s >= 0} f_k(s), f_k(s) = (n_k lH/2)/(s^{2M} + N lH) + (M lW/2) s^2 (global minimum over 0 and
     the stationary points). M = 1: s_k^2 = (sqrt(n_k lH/lW) - N lH)_+ (continuous collapse at n_k = N^2 lW lH).
@@ -366,14 +366,14 @@ def ufm_optimum(n_per_class, lambda_W, lambda_H, *, loss: str = "ce", depth: int
     W -> W Q^T, H -> Q H, is another minimiser):
     - loss="ce", depth=1, balanced (n_k = n): simplex ETF, W W^T = ||w||^2 K/(K-1) (I - 11^T/K), h_k =
       sqrt(lW/(n lH)) w_k, ||w||^2 from :func:`ce_ufm_weight_norm_sq`; W = H = 0 when sqrt(n lW lH) >= 1/K
-      [ZDZ21 Thm 3.1]. The bias (unregularised) is b = 0 (any constant vector is equally optimal); the same
+      [ZDZ21]. The bias (unregularised) is b = 0 (any constant vector is equally optimal); the same
       geometry minimises the bias-free problem.
     - loss="mse", bias=False, any depth M, any n_k: orthogonal frame, per-class per-layer singular value s_k of
-      :func:`deep_ufm_singular_value`; W = diag(s_k^M), H_mean[:, k] = s_k^M/(s_k^{2M} + N lH) e_k [DTO23
-      Thm 3.1; M = 1: ZLD22/TB22]. Class k collapses to 0 iff s_k = 0 (M = 1: n_k <= N^2 lW lH).
+      :func:`deep_ufm_singular_value`; W = diag(s_k^M), H_mean[:, k] = s_k^M/(s_k^{2M} + N lH) e_k [DTO23;
+      M = 1: ZLD22/TB22]. Class k collapses to 0 iff s_k = 0 (M = 1: n_k <= N^2 lW lH).
     - loss="mse", bias=True (unregularised), balanced, any depth: b = 1/K 1, mu_G = 0, simplex ETF with the
       K-1 centred modes each at the per-class value with n_k = n (the centred target I - 11^T/K has K-1 unit
-      singular values) [ZLD22, TB22; DTO23 Thm 2.1 for M >= 2].
+      singular values) [ZLD22, TB22; DTO23 for M >= 2; derived here, checked against GD].
     ``d`` is the feature (and hidden) width, default K; d >= K - 1 is needed for an ETF, d >= K for an
     orthogonal frame. Other cases (CE imbalanced or deep, MSE imbalanced with bias) raise NotImplementedError.
     """
@@ -448,7 +448,7 @@ def ufm_objective(layers, H, y, lambda_W, lambda_H, *, b=None, loss: str = "ce")
 
 
 def mse_decomposition(H, y, W, b, lam: float) -> dict:
-    """Exact split of the regularised MSE loss into L_NC1 + L_NC2/3 + L_perp [HPD22 Sec. 3, eqs. 5-7].
+    """Exact split of the regularised MSE loss into L_NC1 + L_NC2/3 + L_perp [HPD22; as in the neuralcollapse notebook, dln_nc.md B4].
 
     Loss L(W, b) = 1/(2N) sum_i ||W h_i + b - e_{y_i}||^2 + lam/2 (||W||^2 + ||b||^2), features H N x d.
     With (W_LS, b_LS) the ridge-optimal classifier for the current features, weights pi_c = n_c/N (1/K when
@@ -500,12 +500,12 @@ def mse_decomposition(H, y, W, b, lam: float) -> dict:
 
 
 def layer_peeled_balanced(K: int, E_W: float, E_H: float, d: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Global minimiser (W, H_mean) of the balanced layer-peeled model [FHLS21 eq. 4, Theorem 1].
+    """Global minimiser (W, H_mean) of the balanced layer-peeled model [FHLS21, balanced case].
 
     min (1/N) sum CE(W h_{k,i}, k) s.t. (1/K) sum ||w_k||^2 <= E_W, (1/K) sum_k (1/n_k) sum_i ||h_{k,i}||^2 <= E_H:
     a simplex ETF with ||w_k|| = sqrt(E_W) and h_k = sqrt(E_H/E_W) w_k (W: K x d, H_mean: d x K; d >= K-1).
     The imbalanced LPM has no closed form; its minority-collapse limit (R = n_A/n_B -> inf: minority classifiers
-    merge) is FHLS21 Theorem 3.
+    merge) is FHLS21's Minority Collapse theorem.
     """
     K = _int_at_least("K", K, 2)
     d = K if d is None else _int_at_least("d", d, K - 1)

@@ -21,8 +21,8 @@ from verify.registry import ClaimContext, claim
 AREA = "neural collapse"
 ALPHA = 1e-3  # family-wise false-failure budget per claim, split (Bonferroni) over its checks
 PHD = "Papyan, Han & Donoho 2020 (PNAS)"
-ZHU = "Zhu et al. 2021 (NeurIPS), Thm 3.1"
-DANG = "Dang et al. 2023 (ICML), Thms 2.1/3.1"
+ZHU = "Zhu et al. 2021 (NeurIPS), global-minimiser theorem"
+DANG = "Dang et al. 2023 (ICML), balanced/imbalanced theorems"
 OPT_RTOL = 1e-6  # optimisation tolerance of converged GD (see the module docstring and each check's reason)
 OPT_REASON = ("heavy-ball GD with weight decay converges linearly; after the run the residual error of these "
               "rotation-invariant quantities is <= 1e-8 relative (objective at its optimal value, checked); 1e-6 "
@@ -212,8 +212,9 @@ def ufm_gd(ctx: ClaimContext):
 # 3. Imbalance: per-class lengths, continuous collapse (M = 1) and a first-order jump (M = 2)
 
 
-def _aligned_init(K: int, d: int, N: int, n, depth: int, s0: float):
-    """Layers aligned with the classes at per-layer value s0, features at the class-wise ridge solution."""
+def _aligned_init(K: int, d: int, n, depth: int, s0: float):
+    """Layers aligned with the classes at per-layer value s0; each feature along its class axis, length
+    s0^M/(s0^(2M) + 1) (an O(1) start on the nonzero branch)."""
     E = np.eye(d)[:, :K]
     layers = [E @ (s0 * np.eye(K)) @ E.T] * (depth - 1) + [s0 * E.T]
     H = np.repeat(E * (s0**depth / (s0 ** (2 * depth) + 1.0)), n, axis=1)
@@ -236,7 +237,7 @@ def _aligned_init(K: int, d: int, N: int, n, depth: int, s0: float):
 def imbalance(ctx: ClaimContext):
     p = ctx.params
     n = np.array(p["n"])
-    K, N = n.size, int(n.sum())
+    N = int(n.sum())
     seeds = iter(np.random.SeedSequence(ctx.seed).spawn(len(p["lams"]) + 2 * len(p["jump_offsets"])))
     wsq = {}
     for lam in p["lams"]:
@@ -252,7 +253,7 @@ def imbalance(ctx: ClaimContext):
     for off in p["jump_offsets"]:
         lam = lam_star * (1 + off)
         hi = sim.train_ufm([nj] * Kj, lam, lam, loss="mse", depth=2, d=p["d_jump"], lr=p["lr"], n_steps=p["jump_steps"],
-                           init=_aligned_init(Kj, p["d_jump"], Nj, nj, 2, 2.0), init_std=1e-3,
+                           init=_aligned_init(Kj, p["d_jump"], nj, 2, 2.0), init_std=1e-3,
                            record_every=p["jump_steps"] // 20, seed=next(seeds))
         lo = sim.train_ufm([nj] * Kj, lam, lam, loss="mse", depth=2, d=p["d_jump"], lr=p["lr"], n_steps=p["jump_steps"],
                            init_std=1e-3, record_every=p["jump_steps"] // 20, seed=next(seeds))
@@ -386,7 +387,7 @@ def _minority_cos(W: np.ndarray, K_A: int) -> float:
 @claim("nc.minority_collapse", area=AREA,
        title="Layer-peeled model: the minority classifiers' mutual cosine rises from the ETF value -1/(K-1) (R = 1)"
              " to 1 as the imbalance ratio R grows (minority collapse); the threshold R* is measured",
-       reference="Fang, He, Long & Su 2021 (PNAS), eq. 4 (LPM), Thm 1 (balanced ETF), Thm 3 (minority collapse)",
+       reference="Fang, He, Long & Su 2021 (PNAS): LPM, balanced ETF optimum, Minority Collapse theorem",
        control="no minority collapse: minority cosines stay at the ETF value -1/(K-1) for every R",
        seed=20210303,
        quick=dict(K=10, K_A=5, E_W=1.0, E_H=5.0, n_B=100, R=[1, 2, 4, 8, 10, 12, 16, 32, 64], R_check=16,
@@ -456,7 +457,7 @@ def _terminal_logs(run: sim.MLPRun, y) -> tuple[int, np.ndarray]:
 @claim("nc.terminal_phase", area=AREA,
        title="Terminal phase in a ReLU MLP on Gaussian-mixture data: after zero training error, NC1 falls and the "
              "class means and classifier approach the simplex ETF and each other (NC2, NC3 fall)",
-       reference=f"{PHD}, Figs. 2-6 (trend over the terminal phase); beyond the UFM idealisation",
+       reference=f"{PHD} (trend over the terminal phase); beyond the UFM idealisation",
        control="no collapse: NC1, NC2, NC3 do not fall over the terminal phase (log ratio >= 0)",
        seed=20200606,
        quick=dict(K=4, n=25, dim=32, widths=[64, 64], weight_decay=2e-3, lr=0.1, n_epochs=1000, record_every=100,
