@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["MLP", "ACTIVATIONS", "init", "outputs", "empirical_nngp", "empirical_ntk", "train", "Trajectory"]
+__all__ = ["MLP", "ACTIVATIONS", "init", "outputs", "empirical_nngp", "empirical_ntk", "layer_kernels", "train", "Trajectory"]
 
 _SELU_LAMBDA = 1.0507009873554804934193349852946
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -123,14 +123,16 @@ def init(mlp: MLP, n_nets: int, *, seed) -> list[tuple[jax.Array, jax.Array]]:
     return jax.vmap(one)(keys)
 
 
-def _forward(mlp: MLP, params, x, *, features: bool = False):
-    """One network: outputs (n_points, n_out), or the readout's input features phi(h^L) if ``features``."""
-    h = x
+def _forward(mlp: MLP, params, x, *, features: bool = False, collect: bool = False):
+    """One network: outputs (n_points, n_out); the readout's input phi(h^L) if ``features``; the list of
+    post-activations phi(h^1), ..., phi(h^L) if ``collect``."""
+    h, acts = x, []
     for l, (W, b) in enumerate(params):
         if l > 0:
             h = mlp.phi(h)
-        if features and l == mlp.depth:
-            return h
+            acts.append(h)
+        if (features or collect) and l == mlp.depth:
+            return acts if collect else h
         if mlp.parameterization == "ntk":
             h = jnp.sqrt(mlp.weight_var / W.shape[1]) * h @ W.T + jnp.sqrt(mlp.bias_var) * b
         else:
@@ -276,3 +278,23 @@ def train(mlp: MLP, params, x_train, y_train, x_test, *, eta: float, n_steps: in
         raise FloatingPointError(f"gradient descent diverged: non-finite outputs at step {steps[np.argmax(bad)]} "
                                  f"(eta={eta}, width={mlp.width}, depth={mlp.depth}); use eta < 2N/lambda_max(NTK)")
     return Trajectory(steps=steps, t=eta * steps, f_train=f, f_test=ft, params=params, eta=float(eta))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _layer_kernels(mlp, params, x):
+    def one(p):
+        return jnp.stack([a @ a.T / a.shape[1] for a in _forward(mlp, p, x, collect=True)])
+
+    return jax.vmap(one)(params)
+
+
+def layer_kernels(mlp: MLP, params, x) -> jax.Array:
+    """Per-layer activation statistics: C_hat^l = phi(h^l(x)).phi(h^l(x'))/n for l = 1..depth.
+
+    Shape (n_nets, depth, n_points, n_points). Given layer l-1, the preactivations h^l are i.i.d. Gaussian
+    across neurons with covariance weight_var C_hat^{l-1} + bias_var (C_hat^0 = x.x'/d) in both
+    parameterisations, so C_hat^l minus its Gaussian expectation has conditional mean zero.
+    """
+    if mlp.depth < 1:
+        raise ValueError("layer_kernels needs depth >= 1 (no hidden layer to report)")
+    return _layer_kernels(mlp, params, _points("x", x, mlp.d))
