@@ -55,3 +55,64 @@ def test_bad_input(kwargs, name):
     args = dict(lam=0.5, lr=0.01, eps=1e-3, d_in=20, n_steps=10, seed=0) | kwargs
     with pytest.raises(ValueError, match=name):
         sim.linear_teacher_student(args.pop("lam"), args.pop("lr"), args.pop("eps"), **args)
+
+
+# ----------------------------------------------------------------------------- modular-addition MLP
+
+
+@pytest.fixture(scope="module")
+def mlp_run():
+    return sim.train_modular_addition(11, 16, 0.5, lr=1e-2, weight_decay=0.1, n_steps=40, record_every=20,
+                                      n_seeds=2, seed=4)
+
+
+def test_mlp_records_match_numpy_on_final_weights(mlp_run):
+    from theory import grokking as th
+
+    r, p = mlp_run, 11
+    for s in range(2):
+        U, V, W = r.U[s], r.V[s], r.W[s]
+        h = (U.T[:, None, :] + V.T[None, :, :]) / np.sqrt(2 * p)
+        f = (h**2) @ W.T / U.shape[0]
+        y = (np.arange(p)[:, None] + np.arange(p)[None, :]) % p
+        err = ((f - np.eye(p)[y]) ** 2).sum(-1)
+        m = r.train_mask[s]
+        assert m.sum() == round(0.5 * p * p)
+        np.testing.assert_allclose(r.train_loss[s, -1], err[m].mean(), rtol=1e-4)
+        np.testing.assert_allclose(r.test_loss[s, -1], err[~m].mean(), rtol=1e-4)
+        np.testing.assert_allclose(r.test_acc[s, -1], (f.argmax(-1) == y)[~m].mean(), atol=1e-6)
+        np.testing.assert_allclose(r.ipr[s, -1], th.inverse_participation_ratio(U).mean(), rtol=1e-4)
+        np.testing.assert_allclose(r.top_share[s, -1], np.median(th.dominant_frequency(U)[1]), rtol=1e-4)
+        np.testing.assert_allclose(r.phase_residual[s, -1], np.median(th.phase_constraint_residual(U, V, W)),
+                                   rtol=1e-3, atol=1e-5)
+        np.testing.assert_allclose(r.weight_norm[s, -1], (U**2).sum() + (V**2).sum() + (W**2).sum(), rtol=1e-5)
+    assert not np.array_equal(r.train_mask[0], r.train_mask[1])
+
+
+def test_mlp_reproducible_and_steps(mlp_run):
+    again = sim.train_modular_addition(11, 16, 0.5, lr=1e-2, weight_decay=0.1, n_steps=40, record_every=20,
+                                       n_seeds=2, seed=4)
+    np.testing.assert_array_equal(again.train_loss, mlp_run.train_loss)
+    assert np.array_equal(mlp_run.steps, [0, 20, 40]) and mlp_run.train_acc.shape == (2, 3)
+
+
+def test_mlp_gd_learns_training_set():
+    r = sim.train_modular_addition(11, 32, 0.9, lr=100.0, n_steps=1500, record_every=500, optimizer="gd", seed=0)
+    assert r.train_loss[0, -1] < 0.5 * r.train_loss[0, 0] and r.train_acc[0, -1] > 0.9
+
+
+def test_mlp_diverging_run_raises():
+    with pytest.raises(FloatingPointError, match="diverged by step"):
+        sim.train_modular_addition(11, 16, 0.5, lr=1e6, n_steps=200, record_every=100, optimizer="gd", seed=0)
+
+
+@pytest.mark.parametrize("kwargs, name", [(dict(p=9), "p must be a prime"), (dict(p=3), "p must be a prime"),
+                                          (dict(fraction=0.0), "fraction"), (dict(fraction=1.5), "fraction"),
+                                          (dict(lr=-1.0), "lr"), (dict(weight_decay=-0.1), "weight_decay"),
+                                          (dict(activation="tanh"), "activation"), (dict(optimizer="sgd"), "optimizer"),
+                                          (dict(record_every=7), "record_every"),
+                                          (dict(optimizer="gd", weight_decay=0.1), "weight_decay")])
+def test_mlp_bad_input(kwargs, name):
+    args = dict(p=11, width=8, fraction=0.5, lr=1e-2, n_steps=20, record_every=10, seed=0) | kwargs
+    with pytest.raises(ValueError, match=name):
+        sim.train_modular_addition(args.pop("p"), args.pop("width"), args.pop("fraction"), **args)

@@ -5,7 +5,8 @@ import pytest
 from verify import registry
 from verify.assertions import assert_claim
 
-CLAIMS = ["grok.linear_times", "grok.linear_weight_decay", "grok.analytic_solution"]
+CLAIMS = ["grok.linear_times", "grok.linear_weight_decay", "grok.analytic_solution", "grok.mlp_grokking",
+          "grok.fourier_mechanism"]
 
 
 @pytest.mark.parametrize("claim_id", CLAIMS)

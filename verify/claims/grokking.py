@@ -9,6 +9,8 @@ bound is one step (the first integer step after the root).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import stats as scipy_stats
 
@@ -291,5 +293,155 @@ def analytic_solution(ctx: ClaimContext):
                   Panel("noise", "width N", "rms(f - signal) / N", "log", "log",
                         "random-phase sums: theory N^-1/2 (lines) vs computed"))
         return ctx.evidence(checks, rows, panels, prediction="O(1) phase sums, width p" if wrong else "published")
+
+    return judge(False), judge(True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 4. Grokking in training (quadratic MLP on Z_p addition, AdamW) and its Fourier mechanism
+
+NANDA = "Nanda, Chan, Lieberum, Smith & Steinhardt 2023 (arXiv:2301.05217)"
+POWER = "Power, Burda, Edwards, Babuschkin & Misra 2022 (arXiv:2201.02177)"
+_MLP = dict(p=23, width=64, lr=1e-2, weight_decay=0.3, n_steps=5000, record_every=50)
+
+
+@lru_cache(maxsize=32)
+def _mlp_runs(fractions: tuple, n_seeds: int, seed: int, config: tuple):
+    """One vmapped training per fraction (seeds spawned per fraction); cached so claims sharing runs train once."""
+    cfg = dict(config)
+    seeds = np.random.SeedSequence(seed).generate_state(len(fractions))
+    return [sim.train_modular_addition(cfg["p"], cfg["width"], f, lr=cfg["lr"], weight_decay=cfg["weight_decay"],
+                                       n_steps=cfg["n_steps"], record_every=cfg["record_every"], n_seeds=n_seeds,
+                                       seed=int(s)) for f, s in zip(fractions, seeds)]
+
+
+def _mlp_config(p: dict) -> tuple:
+    return tuple(sorted((k, p.get(k, v)) for k, v in _MLP.items()))
+
+
+@claim("grok.mlp_grokking", area=AREA,
+       title="Quadratic MLP on Z_23 addition (AdamW, weight decay): 99 % train accuracy long before 99 % test "
+             "accuracy; the delay grows as the training fraction falls; below the critical fraction no generalisation",
+       reference=f"{POWER}, sec. 3.1 / Fig. 1; {GROMOV}, sec. 2 (quadratic MLP groks)",
+       control="no grokking: test accuracy follows train accuracy (t99_test < 2 t99_train) and every fraction generalises",
+       seed=20220106,
+       quick=dict(fractions=[0.6, 0.5, 0.4], below=[0.2], n_seeds=3),
+       full=dict(fractions=[0.7, 0.6, 0.5, 0.45, 0.4], below=[0.25, 0.2, 0.1], n_seeds=6))
+def mlp_grokking(ctx: ClaimContext):
+    p = ctx.params
+    fr, below = tuple(p["fractions"]), tuple(p["below"])
+    runs = _mlp_runs(fr + below, p["n_seeds"], ctx.seed, _mlp_config(p))
+    t_tr = np.column_stack([r.first_step("train_acc", 0.99) for r in runs[:len(fr)]]).astype(float)
+    t_te = np.column_stack([r.first_step("test_acc", 0.99) for r in runs[:len(fr)]]).astype(float)
+    t_te[t_te < 0] = np.inf  # never generalised within the budget
+    final_below = np.column_stack([r.test_acc[:, -1] for r in runs[len(fr):]])
+    delay = t_te - t_tr
+
+    def judge(wrong: bool):
+        ratio = t_te / np.maximum(t_tr, 1)
+        checks = [stats.deterministic(
+            "every seed: t99_test / t99_train " + ("< 2 (no grokking)" if wrong else ">= 2 (grokking) and finite"),
+            float(np.sum((ratio >= 2) if wrong else ~((ratio >= 2) & np.isfinite(t_te) & (t_tr >= 0)))), 0.0,
+            atol=0.5, reason="exact count of seeds x fractions violating it; 2: generalisation takes at least as long "
+                             "again as memorisation (the grokking regime of Power et al.)", seed=ctx.seed),
+            stats.deterministic("seed-mean delay t99_test - t99_train strictly increases as the fraction falls (1 = yes)",
+                                float(np.all(np.diff(delay.mean(axis=0)) > 0)), 1.0, atol=0.5,
+                                reason="exact ordering indicator (fractions listed in decreasing order)", seed=ctx.seed),
+            stats.deterministic(f"fractions {list(below)}: number of seeds whose final test accuracy is "
+                                + (">= 0.5 (control: they generalise)" if not wrong else "< 0.5"),
+                                float(np.sum(final_below >= 0.5) if not wrong else np.sum(final_below < 0.5)), 0.0,
+                                atol=0.5, reason=f"exact count; a generalising run exceeds 0.99, chance is 1/{_MLP['p']}",
+                                seed=ctx.seed)]
+        rows = []
+        for j, f in enumerate(fr):
+            for name, t in (("t99 train", t_tr[:, j]), ("t99 test", t_te[:, j])):
+                rows.append(dict(panel="times", series=name, x=f, theory=np.nan, simulated=t.mean(),
+                                 se=stats.standard_error(t) if np.all(np.isfinite(t)) else np.nan))
+        for j, f in enumerate(below):
+            rows.append(dict(panel="below", series="final test accuracy", x=f, theory=np.nan,
+                             simulated=final_below[:, j].mean(), se=stats.standard_error(final_below[:, j])))
+        r0 = runs[fr.index(min(fr))]
+        for name in ("train_acc", "test_acc"):
+            rows += [dict(panel="curves", series=f"{name}, fraction {min(fr)}", x=max(s, 1), theory=np.nan,
+                          simulated=v, se=np.nan) for s, v in zip(r0.steps, r0.__dict__[name][0])]
+        panels = (Panel("times", "training fraction", "steps to 99 % accuracy", "linear", "log",
+                        f"p={_MLP['p']}, width {_MLP['width']}, AdamW wd {_MLP['weight_decay']} (mean +- SE)"),
+                  Panel("below", "training fraction", "final test accuracy", title="below the critical fraction"),
+                  Panel("curves", "step", "accuracy", "log", "linear", "one seed: memorisation, then grokking"))
+        return ctx.evidence(checks, rows, panels, prediction="no grokking" if wrong else "published")
+
+    return judge(False), judge(True)
+
+
+@claim("grok.fourier_mechanism", area=AREA,
+       title="After grokking, neurons are single-frequency and satisfy phi_U + phi_V = phi_W; the excluded "
+             "(memorising) loss rises while the test loss falls",
+       reference=f"{GROMOV}, eqs. 7 and 20-21 (phase constraint, IPR); {NANDA}, sec. 5 (excluded loss)",
+       control="the Fourier structure is already complete at memorisation (t99_train), and the excluded loss falls "
+               "together with the test loss",
+       seed=20220106,
+       quick=dict(fractions=[0.6, 0.5, 0.4], below=[0.2], n_seeds=3),
+       full=dict(fractions=[0.7, 0.6, 0.5, 0.45, 0.4], below=[0.25, 0.2, 0.1], n_seeds=6))
+def fourier_mechanism(ctx: ClaimContext):
+    p = ctx.params
+    fr = tuple(p["fractions"])
+    runs = _mlp_runs(fr + tuple(p["below"]), p["n_seeds"], ctx.seed, _mlp_config(p))[:len(fr)]
+    # (quantity, analytic-solution value): IPR and top share are 1, the phase residual 0 (Gromov eqs. 6-7)
+    quantities = (("ipr", 1.0), ("top_share", 1.0), ("phase_residual", 0.0))
+
+    def distance(r, name, target, k):
+        """(value at record k - analytic value) / (value at init - analytic value): 1 = random features, 0 = analytic."""
+        v = getattr(r, name)
+        return (v[np.arange(v.shape[0]), k] - target) / (v[:, 0] - target)
+
+    def judge(wrong: bool):
+        checks, rows = [], []
+        alpha = ALPHA / (len(quantities) + 1)
+        changes = []  # per run: (excluded-loss minimum before t99_test, rise/fall after it, rho, steps)
+        for j, (f, r) in enumerate(zip(fr, runs)):
+            t_mem = np.searchsorted(r.steps, r.first_step("train_acc", 0.99))
+            t_gen = np.searchsorted(r.steps, r.first_step("test_acc", 0.99))
+            k = t_mem if wrong else np.full(r.train_acc.shape[0], r.steps.size - 1)
+            for name, target in quantities:
+                d = distance(r, name, target, k)
+                rows.append(dict(panel="structure", series=name, x=f, theory=0.0, simulated=d.mean(),
+                                 se=stats.standard_error(d)))
+            for i in range(r.train_acc.shape[0]):
+                t_min = t_mem[i] + int(np.argmin(r.excluded_loss[i, t_mem[i]:]))  # memorisation is consolidated
+                rises = r.excluded_loss[i, -1] > r.excluded_loss[i, t_min]
+                falls = r.test_loss[i, -1] < r.test_loss[i, t_min]
+                rho = scipy_stats.spearmanr(r.excluded_loss[i, t_min:], r.test_loss[i, t_min:]).statistic
+                changes.append((t_min < t_gen[i], rises and falls, rho, r.steps[t_min], r.steps[t_gen[i]]))
+        for name, _ in quantities:
+            d = np.array([row["simulated"] for row in rows if row["series"] == name])
+            se = np.array([row["se"] for row in rows if row["series"] == name])
+            z = stats.z_two_sided(stats.bonferroni(alpha, d.size))
+            worst = int(np.argmax(d + z * se))
+            checks.append(Check(
+                name=f"{name}: normalised distance to the analytic value (1 = random init, 0 = analytic) + z SE <= 1/2 "
+                     + ("at memorisation (t99_train)" if wrong else "after grokking (final step)"),
+                statistic=float((d[worst] + z * se[worst]) / 0.5), threshold=1.0, relation="<=",
+                detail=(f"distances {np.round(d, 3).tolist()} (SE {np.round(se, 3).tolist()}) per fraction {list(fr)}; "
+                        f"1/2: closer to Gromov's analytic solution than to the random init; z={z:.2f} "
+                        f"(alpha={alpha:g}, Bonferroni over {d.size}); seed={ctx.seed}")))
+        early, opposite, rho, t_min, t_gen = (np.array(c) for c in zip(*changes))
+        ok = ~early if wrong else early & opposite
+        checks.append(stats.deterministic(
+            "after memorisation the excluded loss falls to a minimum, then "
+            + ("keeps falling until t99_test (no rise before generalisation)" if wrong else
+               "rises (from before t99_test to the end) while the test loss falls")
+            + ": number of runs violating it", float(np.sum(~ok)), 0.0, atol=0.5,
+            reason=(f"exact count over {rho.size} runs; excluded-loss minimum at steps {t_min.tolist()}, t99_test "
+                    f"{t_gen.tolist()}, Spearman rho(excluded, test) after the minimum {np.round(rho, 2).tolist()}"),
+            seed=ctx.seed))
+        r0 = runs[fr.index(min(fr))]
+        for name in ("test_loss", "excluded_loss", "ipr", "top_share", "phase_residual"):
+            rows += [dict(panel="progress", series=name, x=max(s, 1), theory=np.nan, simulated=v, se=np.nan)
+                     for s, v in zip(r0.steps, getattr(r0, name)[0])]
+        panels = (Panel("structure", "training fraction", "normalised distance to the analytic structure",
+                        title=("at memorisation" if wrong else "after grokking") + " (line: 0 = analytic solution)"),
+                  Panel("progress", "step", "value", "log", "linear",
+                        f"progress measures, fraction {min(fr)}, one seed"))
+        return ctx.evidence(checks, rows, panels, prediction="structure at memorisation" if wrong else "published")
 
     return judge(False), judge(True)

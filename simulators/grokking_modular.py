@@ -1,0 +1,205 @@
+"""Full-batch training of a two-layer MLP on addition mod p (JAX: jit, vmap over seeds).
+
+Model ([Gromov 2023, arXiv:2301.02679] eqs. 1-4, mean-field scaling): x = (e_a, e_b) in R^{2p}, weights
+W1 = [U | V] (N x 2p) and W2 (p x N), all N(0, 1) at init; f(x) = W2 phi(W1 x / sqrt(2p)) / N with
+phi(h) = h^2 ("quadratic") or max(h, 0) ("relu"). Loss = mean over training pairs of ||f(x) - e_{(a+b) mod p}||^2.
+A seed draws the weights and the training set: a uniformly random subset of round(fraction p^2) of the p^2
+ordered pairs; the rest is the test set. Optimisers (full batch, one step per update):
+- "gd": w <- w - lr grad;
+- "adamw": Adam (beta1, beta2, eps = 1e-8, bias-corrected) with decoupled weight decay
+  w <- w (1 - lr weight_decay) - lr m_hat / (sqrt(v_hat) + eps) (Loshchilov & Hutter 2019).
+Recorded every ``record_every`` steps: train/test accuracy and loss, total squared weight norm, the mean
+inverse participation ratio of U's non-DC Fourier spectrum (Gromov eqs. 20-21), the median share of each neuron's
+non-DC power in its top frequency, the median phase-constraint residual |phi_U + phi_V - phi_W| at that frequency
+(Gromov eq. 7; phases from the DFT sum_x w[x] e^{-2 pi i k x / p}), and an excluded loss (``_excluded_loss``).
+Training runs in float32 whatever jax_enable_x64 says (twice as fast on CPU; accuracies and step counts, the
+quantities the claims use, are insensitive to it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["MLPRun", "train_modular_addition", "modular_addition_trainer_spec"]
+
+_ACTIVATIONS = ("quadratic", "relu")
+_OPTIMIZERS = ("gd", "adamw")
+
+
+@dataclass(frozen=True)
+class MLPRun:
+    """Records of shape (n_seeds, n_records) at ``steps``; final weights per seed; the training masks (p, p)."""
+
+    steps: np.ndarray
+    train_acc: np.ndarray
+    test_acc: np.ndarray
+    train_loss: np.ndarray
+    test_loss: np.ndarray
+    weight_norm: np.ndarray
+    ipr: np.ndarray
+    top_share: np.ndarray
+    phase_residual: np.ndarray
+    excluded_loss: np.ndarray
+    U: np.ndarray
+    V: np.ndarray
+    W: np.ndarray
+    train_mask: np.ndarray
+
+    def first_step(self, curve: str, threshold: float) -> np.ndarray:
+        """Per seed, the first recorded step with ``curve`` >= threshold; -1 if never."""
+        hit = getattr(self, curve) >= threshold
+        return np.where(hit.any(axis=1), self.steps[hit.argmax(axis=1)], -1)
+
+
+def _is_prime(p: int) -> bool:
+    return p >= 2 and all(p % d for d in range(2, math.isqrt(p) + 1))
+
+
+def modular_addition_trainer_spec(p, width, fraction, lr, weight_decay, n_steps, record_every, activation,
+                                  optimizer) -> None:
+    """Validate trainer arguments (ValueError naming the parameter and its allowed range)."""
+    if isinstance(p, bool) or not isinstance(p, int | np.integer) or p < 5 or not _is_prime(int(p)):
+        raise ValueError(f"p must be a prime >= 5, got {p!r}")
+    for name, v, lo in (("width", width, 1), ("n_steps", n_steps, 1), ("record_every", record_every, 1)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    if n_steps % record_every:
+        raise ValueError(f"record_every must divide n_steps={n_steps}, got {record_every}")
+    if not np.isfinite(fraction) or not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction (training fraction) must lie in (0, 1], got {fraction!r}")
+    if round(fraction * p * p) < 1:
+        raise ValueError(f"fraction={fraction} leaves no training pair for p={p}")
+    if not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr (learning rate) must be finite and > 0, got {lr!r}")
+    if not np.isfinite(weight_decay) or weight_decay < 0:
+        raise ValueError(f"weight_decay must be finite and >= 0, got {weight_decay!r}")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+    if optimizer not in _OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
+    if optimizer == "gd" and weight_decay > 0:
+        raise ValueError("weight_decay must be 0 with optimizer='gd' (use 'adamw' for decoupled weight decay)")
+
+
+def _forward(params, p: int, activation: str):
+    W1, W2 = params
+    h = (W1[:, :p].T[:, None, :] + W1[:, p:].T[None, :, :]) / jnp.sqrt(2.0 * p)  # (a, b, N)
+    z = h**2 if activation == "quadratic" else jnp.maximum(h, 0.0)
+    return z @ W2.T / W1.shape[0]  # (a, b, q)
+
+
+def _metrics(params, mask, targets, labels, p: int, activation: str):
+    f = _forward(params, p, activation)
+    err = jnp.sum((f - targets) ** 2, axis=-1)
+    correct = (jnp.argmax(f, axis=-1) == labels).astype(f.dtype)
+    n_tr, n_te = mask.sum(), (1 - mask).sum()
+    safe_te = jnp.maximum(n_te, 1.0)
+    return (jnp.sum(mask * err) / n_tr, jnp.sum((1 - mask) * err) / safe_te,
+            jnp.sum(mask * correct) / n_tr, jnp.sum((1 - mask) * correct) / safe_te)
+
+
+def _fourier(params, p: int):
+    """(mean IPR_2 of U, median top-frequency power share of U, median |phi_U + phi_V - phi_W| at U's top frequency)."""
+    W1, W2 = params
+    F = [jnp.fft.rfft(w, axis=1)[:, 1:(p - 1) // 2 + 1] for w in (W1[:, :p], W1[:, p:], W2.T)]
+    P = jnp.abs(F[0]) ** 2
+    P = P / jnp.sum(P, axis=1, keepdims=True)
+    k = jnp.argmax(P, axis=1)
+    phase = [jnp.angle(jnp.take_along_axis(f, k[:, None], axis=1)[:, 0]) for f in F]
+    residual = jnp.abs(jnp.angle(jnp.exp(1j * (phase[0] + phase[1] - phase[2]))))
+    return jnp.mean(jnp.sum(P**2, axis=1)), jnp.median(jnp.max(P, axis=1)), jnp.median(residual)
+
+
+def _excluded_loss(params, mask, targets, p: int, activation: str):
+    """Training MSE of f minus its projection on functions of (a + b) mod p (the per-class mean kept): the
+    memorising part alone ([Nanda et al. 2023] excluded loss with every frequency as key, MSE instead of CE)."""
+    f = _forward(params, p, activation)
+    idx = (jnp.arange(p)[:, None] + jnp.arange(p)[None, :]) % p
+    by_sum = jnp.zeros((p, p), f.dtype).at[idx].add(f) / p  # mean of f over the p pairs with each a + b
+    excluded = f - by_sum[idx] + f.mean(axis=(0, 1))
+    return jnp.sum(mask * jnp.sum((excluded - targets) ** 2, axis=-1)) / mask.sum()
+
+
+@partial(jax.jit, static_argnames=("p", "width", "n_records", "record_every", "activation", "optimizer"))
+def _train(keys, n_train, lr, weight_decay, beta1, beta2, *, p, width, n_records, record_every, activation, optimizer):
+    labels = (jnp.arange(p)[:, None] + jnp.arange(p)[None, :]) % p
+    targets = jax.nn.one_hot(labels, p, dtype=jnp.float32)
+    lr, weight_decay, beta1, beta2 = (jnp.float32(x) for x in (lr, weight_decay, beta1, beta2))
+
+    def one(key):
+        k1, k2, k3 = jax.random.split(key, 3)
+        params = (jax.random.normal(k1, (width, 2 * p), jnp.float32), jax.random.normal(k2, (p, width), jnp.float32))
+        rank = jnp.argsort(jax.random.permutation(k3, p * p))  # a uniformly random ranking of the p^2 pairs
+        mask = (rank < n_train).astype(params[0].dtype).reshape(p, p)
+
+        def loss(prm):
+            f = _forward(prm, p, activation)
+            return jnp.sum(mask * jnp.sum((f - targets) ** 2, axis=-1)) / n_train
+
+        grad = jax.grad(loss)
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+
+        def step(state, _):
+            prm, m, v, t = state
+            g = grad(prm)
+            if optimizer == "gd":
+                return (jax.tree_util.tree_map(lambda w, gi: w - lr * gi, prm, g), m, v, t + 1), None
+            t = t + 1
+            m = jax.tree_util.tree_map(lambda mi, gi: beta1 * mi + (1 - beta1) * gi, m, g)
+            v = jax.tree_util.tree_map(lambda vi, gi: beta2 * vi + (1 - beta2) * gi**2, v, g)
+            c1, c2 = 1 - beta1**t, 1 - beta2**t
+            prm = jax.tree_util.tree_map(
+                lambda w, mi, vi: w * (1 - lr * weight_decay) - lr * (mi / c1) / (jnp.sqrt(vi / c2) + 1e-8), prm, m, v)
+            return (prm, m, v, t), None
+
+        def record(state, _):
+            state, _ = jax.lax.scan(step, state, None, length=record_every)
+            prm = state[0]
+            return state, _all_metrics(prm)
+
+        def _all_metrics(prm):
+            return (*_metrics(prm, mask, targets, labels, p, activation), sum(jnp.sum(w**2) for w in prm),
+                    *_fourier(prm, p), _excluded_loss(prm, mask, targets, p, activation))
+
+        state0 = (params, zeros, zeros, jnp.zeros((), params[0].dtype))
+        first = _all_metrics(params)
+        state, recs = jax.lax.scan(record, state0, None, length=n_records)
+        recs = tuple(jnp.concatenate([jnp.atleast_1d(f0), r]) for f0, r in zip(first, recs))
+        return recs, state[0], mask
+
+    return jax.vmap(one)(keys)
+
+
+def train_modular_addition(p: int, width: int, fraction: float, *, lr: float, n_steps: int, record_every: int = 100,
+                           weight_decay: float = 0.0, activation: str = "quadratic", optimizer: str = "adamw",
+                           betas: tuple[float, float] = (0.9, 0.98), n_seeds: int = 1, seed: int) -> MLPRun:
+    """Train ``n_seeds`` independent networks (vmapped; each its own init and training split) for ``n_steps``.
+
+    Raises FloatingPointError naming the first record (step) with a non-finite loss or weight norm.
+    """
+    modular_addition_trainer_spec(p, width, fraction, lr, weight_decay, n_steps, record_every, activation, optimizer)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int | np.integer) or n_seeds < 1:
+        raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
+    keys = jax.random.split(jax.random.PRNGKey(int(seed)), int(n_seeds))
+    recs, (W1, W2), mask = _train(keys, int(round(fraction * p * p)), float(lr), float(weight_decay), float(betas[0]),
+                                  float(betas[1]), p=int(p), width=int(width),
+                                  n_records=int(n_steps // record_every), record_every=int(record_every),
+                                  activation=activation, optimizer=optimizer)
+    tr_loss, te_loss, tr_acc, te_acc, norm, ipr, share, residual, excluded = (np.asarray(r, float) for r in recs)
+    steps = np.arange(0, n_steps + 1, record_every)
+    bad = ~np.isfinite(tr_loss) | ~np.isfinite(norm)
+    if bad.any():
+        k = int(np.argmax(bad.any(axis=0)))
+        raise FloatingPointError(f"modular-addition training diverged by step {steps[k]} (p={p}, width={width}, "
+                                 f"fraction={fraction}, lr={lr}, weight_decay={weight_decay}, optimizer={optimizer})")
+    W1, W2 = np.asarray(W1, float), np.asarray(W2, float)
+    return MLPRun(steps=steps, train_acc=tr_acc, test_acc=te_acc, train_loss=tr_loss, test_loss=te_loss,
+                  weight_norm=norm, ipr=ipr, top_share=share, phase_residual=residual, excluded_loss=excluded, U=W1[:, :, :p], V=W1[:, :, p:], W=W2, train_mask=np.asarray(mask) > 0.5)
