@@ -1,0 +1,144 @@
+"""Unit tests of simulators.mlp: init scales, empirical NNGP/NTK against explicit formulas, GD steps, bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from simulators import mlp as sim
+
+X = np.array([[1.0, 0, 0], [0.6, 0.8, 0], [0, 0, 1], [-1, 0.5, 0.5]])
+
+
+def _np_phi(name):
+    return {"relu": lambda z: np.maximum(z, 0), "erf": lambda z: np.asarray(jax.scipy.special.erf(z))}[name]
+
+
+def _np_dphi(name):
+    return {"relu": lambda z: (z > 0).astype(float), "erf": lambda z: 2 / np.sqrt(np.pi) * np.exp(-z * z)}[name]
+
+
+@pytest.mark.parametrize("act", ["relu", "erf"])
+def test_one_hidden_layer_ntk_and_nngp_explicit(act):
+    """f = sqrt(wv/n) v.phi(z) + sqrt(bv) b2, z = sqrt(wv/d) W x + sqrt(bv) b1: Theta_hat written out by hand."""
+    wv, bv, n = 1.7, 0.3, 50
+    m = sim.MLP(d=3, width=n, depth=1, activation=act, weight_var=wv, bias_var=bv)
+    params = sim.init(m, 3, seed=0)
+    ntk = np.asarray(sim.empirical_ntk(m, params, X))
+    nngp = np.asarray(sim.empirical_nngp(m, params, X))
+    out = np.asarray(sim.outputs(m, params, X))
+    for s in range(3):
+        (W, b1), (v, b2) = [(np.asarray(a[s]), np.asarray(c[s])) for a, c in params]
+        z = np.sqrt(wv / 3) * X @ W.T + np.sqrt(bv) * b1
+        phi, dphi = _np_phi(act)(z), _np_dphi(act)(z)
+        expected = (wv / n * phi @ phi.T + bv
+                    + wv / n * (dphi * v[0] ** 2) @ dphi.T * (wv * X @ X.T / 3 + bv))
+        np.testing.assert_allclose(ntk[s], expected, rtol=1e-12)
+        np.testing.assert_allclose(nngp[s], wv / n * phi @ phi.T + bv, rtol=1e-12)
+        np.testing.assert_allclose(out[s, :, 0], np.sqrt(wv / n) * phi @ v[0] + np.sqrt(bv) * b2[0], rtol=1e-12)
+
+
+def test_standard_parameterisation_same_function_scaled_ntk():
+    """Same raw draws: SP weights are the NTK-param ones pre-scaled, so outputs agree; SP NTK differs."""
+    kw = dict(d=3, width=40, depth=2, activation="erf", weight_var=2.0, bias_var=0.1)
+    a, b = sim.MLP(**kw), sim.MLP(**kw, parameterization="standard")
+    pa, pb = sim.init(a, 2, seed=5), sim.init(b, 2, seed=5)
+    np.testing.assert_allclose(sim.outputs(a, pa, X), sim.outputs(b, pb, X), rtol=1e-12)
+    np.testing.assert_allclose(sim.empirical_nngp(a, pa, X), sim.empirical_nngp(b, pb, X), rtol=1e-12)
+    assert not np.allclose(sim.empirical_ntk(a, pa, X), sim.empirical_ntk(b, pb, X))
+
+
+def test_ntk_batching_multi_output_and_cross_kernel():
+    m = sim.MLP(d=3, width=16, depth=2, activation="tanh", weight_var=1.5, bias_var=0.05, n_out=3)
+    p = sim.init(m, 5, seed=1)
+    full = np.asarray(sim.empirical_ntk(m, p, X))
+    np.testing.assert_allclose(np.asarray(sim.empirical_ntk(m, p, X, batch_size=2)), full, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(sim.empirical_ntk(m, p, X[:2], X[2:])), full[:, :2, 2:], rtol=1e-12)
+    # mean over the 3 output channels = average of single-output Jacobian contractions
+    one = lambda q, c: jax.jacrev(lambda r: sim._forward(m, r, jnp.asarray(X))[:, c])(q)  # noqa: E731
+    q0 = jax.tree.map(lambda a: a[0], p)
+    per = [sum(jnp.einsum("i...,j...->ij", a, a) for a in jax.tree.leaves(one(q0, c))) for c in range(3)]
+    np.testing.assert_allclose(full[0], np.mean(per, axis=0), rtol=1e-12)
+
+
+def test_layer_kernels_first_layer():
+    m = sim.MLP(d=3, width=30, depth=3, activation="relu", weight_var=2.0, bias_var=0.0)
+    p = sim.init(m, 2, seed=3)
+    C = np.asarray(sim.layer_kernels(m, p, X))
+    assert C.shape == (2, 3, 4, 4)
+    W = np.asarray(p[0][0][1])
+    z = np.sqrt(2.0 / 3) * X @ W.T
+    np.testing.assert_allclose(C[1, 0], np.maximum(z, 0) @ np.maximum(z, 0).T / 30, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(sim.empirical_nngp(m, p, X)), 2.0 * C[:, -1], rtol=1e-12)
+
+
+def test_gd_matches_manual_steps_and_time_convention():
+    m = sim.MLP(d=3, width=8, depth=1, activation="erf", weight_var=2.0, bias_var=0.1)
+    p = sim.init(m, 2, seed=2)
+    y = np.array([0.5, -0.2, 0.1])
+    tr = sim.train(m, p, X[:3], y, X[3:], eta=0.3, n_steps=4, record_every=2)
+    np.testing.assert_array_equal(tr.steps, [0, 2, 4])
+    np.testing.assert_allclose(tr.t, 0.3 * tr.steps)
+    q = jax.tree.map(lambda a: a[1], p)
+    loss = lambda r: 0.5 * jnp.sum((sim._forward(m, r, jnp.asarray(X[:3]))[:, 0] - y) ** 2) / 3  # noqa: E731
+    for k in range(4):
+        if k % 2 == 0:
+            np.testing.assert_allclose(tr.f_train[k // 2, 1, :, 0], sim._forward(m, q, jnp.asarray(X[:3]))[:, 0],
+                                       rtol=1e-12)
+        q = jax.tree.map(lambda a, g: a - 0.3 * g, q, jax.grad(loss)(q))
+    np.testing.assert_allclose(tr.f_test[-1, 1, :, 0], sim._forward(m, q, jnp.asarray(X[3:]))[:, 0], rtol=1e-12)
+
+
+def test_gd_divergence_raises():
+    m = sim.MLP(d=3, width=8, depth=2, activation="relu", weight_var=2.0, bias_var=0.1)
+    p = sim.init(m, 1, seed=0)
+    with pytest.raises(FloatingPointError, match="eta=1000000.0"):
+        sim.train(m, p, X[:3], np.ones(3), X[3:], eta=1e6, n_steps=200, record_every=10)
+
+
+def test_seeds_reproducible_and_independent():
+    m = sim.MLP(d=3, width=8, depth=1)
+    a, b, c = (np.asarray(sim.outputs(m, sim.init(m, 3, seed=s), X)) for s in (7, 7, 8))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c) and not np.allclose(a[0], a[1])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(width=0), "width"), (dict(depth=-1), "depth"), (dict(weight_var=0.0), "weight_var"),
+    (dict(bias_var=-1.0), "bias_var"), (dict(activation="swish"), "activation"),
+    (dict(parameterization="mup"), "parameterization"), (dict(d=2.5), "d"),
+])
+def test_bad_architecture(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sim.MLP(**(dict(d=3, width=4, depth=1) | kwargs))
+
+
+def test_bad_run_input():
+    m = sim.MLP(d=3, width=4, depth=1)
+    p = sim.init(m, 1, seed=0)
+    with pytest.raises(ValueError, match="seed"):
+        sim.init(m, 1, seed=-1)
+    with pytest.raises(ValueError, match="n_nets"):
+        sim.init(m, 0, seed=0)
+    with pytest.raises(ValueError, match="x"):
+        sim.outputs(m, p, X[:, :2])
+    with pytest.raises(ValueError, match="eta"):
+        sim.train(m, p, X[:3], np.ones(3), X[3:], eta=-0.1, n_steps=2)
+    with pytest.raises(ValueError, match="multiple"):
+        sim.train(m, p, X[:3], np.ones(3), X[3:], eta=0.1, n_steps=5, record_every=2)
+    with pytest.raises(ValueError, match="y_train"):
+        sim.train(m, p, X[:3], np.ones(4), X[3:], eta=0.1, n_steps=2)
+
+
+@pytest.mark.gpu
+def test_same_numbers_on_gpu():
+    """The unchanged code on the GPU reproduces the CPU ensemble (threefry keys are device-independent)."""
+    m = sim.MLP(d=3, width=64, depth=2, activation="erf", weight_var=2.0, bias_var=0.1)
+    results = []
+    for dev in (jax.devices("cpu")[0], jax.devices("gpu")[0]):
+        with jax.default_device(dev):
+            p = sim.init(m, 4, seed=11)
+            tr = sim.train(m, p, X[:3], np.array([0.3, -0.1, 0.2]), X[3:], eta=0.5, n_steps=20, record_every=5)
+            results.append((np.asarray(sim.empirical_ntk(m, p, X)), tr.f_train, tr.f_test))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
