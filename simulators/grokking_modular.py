@@ -26,7 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["MLPRun", "train_modular_addition", "modular_addition_trainer_spec"]
+__all__ = ["MLPRun", "train_modular_addition", "modular_addition_trainer_spec", "PHASES", "classify_phase",
+           "phase_point", "phase_diagram"]
 
 _ACTIVATIONS = ("quadratic", "relu")
 _OPTIMIZERS = ("gd", "adamw")
@@ -203,3 +204,39 @@ def train_modular_addition(p: int, width: int, fraction: float, *, lr: float, n_
     W1, W2 = np.asarray(W1, float), np.asarray(W2, float)
     return MLPRun(steps=steps, train_acc=tr_acc, test_acc=te_acc, train_loss=tr_loss, test_loss=te_loss,
                   weight_norm=norm, ipr=ipr, top_share=share, phase_residual=residual, excluded_loss=excluded, U=W1[:, :, :p], V=W1[:, :, p:], W=W2, train_mask=np.asarray(mask) > 0.5)
+
+
+PHASES = ("confusion", "memorisation", "grokking", "comprehension")
+
+
+def classify_phase(t_train, t_test, *, lag_ratio: float = 2.0) -> np.ndarray:
+    """Phase code per run from the first steps at 99 % train / test accuracy (-1: never), after Liu et al. 2022
+    (arXiv:2205.10343) Table 1: 0 confusion (train never), 1 memorisation (test never), 2 grokking
+    (t_test >= lag_ratio t_train), 3 comprehension (otherwise). Names in ``PHASES``."""
+    t_train, t_test = np.asarray(t_train), np.asarray(t_test)
+    return np.where(t_train < 0, 0, np.where(t_test < 0, 1, np.where(t_test >= lag_ratio * np.maximum(t_train, 1),
+                                                                      2, 3)))
+
+
+def phase_point(*, p: int, width: int, fraction: float, weight_decay: float, lr: float, n_steps: int,
+                record_every: int, n_seeds: int, lag_ratio: float = 2.0, seed: int) -> dict:
+    """One phase-diagram cell: train ``n_seeds`` AdamW networks; steps to 99 % accuracy and phase codes per seed."""
+    run = train_modular_addition(p, width, fraction, lr=lr, weight_decay=weight_decay, n_steps=n_steps,
+                                 record_every=record_every, n_seeds=n_seeds, seed=seed)
+    t_tr, t_te = run.first_step("train_acc", 0.99), run.first_step("test_acc", 0.99)
+    return dict(fraction=fraction, weight_decay=weight_decay, t_train=t_tr, t_test=t_te,
+                final_test_acc=run.test_acc[:, -1], phase=classify_phase(t_tr, t_te, lag_ratio=lag_ratio))
+
+
+def phase_diagram(fractions, weight_decays, *, p: int, width: int, lr: float, n_steps: int, record_every: int,
+                  n_seeds: int, seed: int, executor=None) -> list[dict]:
+    """Every (fraction, weight decay) cell through ``simulators.sweep.sweep`` (any concurrent.futures executor,
+    "inline", or None for local processes); one spawned seed per cell. Cells are ordered fraction-major."""
+    from simulators.sweep import sweep
+
+    points = [dict(p=p, width=width, fraction=float(f), weight_decay=float(w), lr=lr, n_steps=n_steps,
+                   record_every=record_every, n_seeds=n_seeds) for f in fractions for w in weight_decays]
+    for pt in points:
+        modular_addition_trainer_spec(p, width, pt["fraction"], lr, pt["weight_decay"], n_steps, record_every,
+                                      "quadratic", "adamw")
+    return sweep(phase_point, points, seed=seed, executor=executor)

@@ -25,7 +25,8 @@ from scipy.special import log_softmax
 
 __all__ = ["check_prime", "modular_addition_solution", "modular_addition_logits", "modular_addition_accuracy",
            "frequency_power", "inverse_participation_ratio", "dominant_frequency", "neuron_phases",
-           "phase_constraint_residual", "restricted_loss", "excluded_loss", "max_margin_quadratic"]
+           "phase_constraint_residual", "restricted_loss", "excluded_loss", "max_margin_quadratic",
+           "representation_nullity", "liu_uniqueness_probability", "liu_critical_fraction"]
 
 
 def check_prime(p, *, minimum: int = 5) -> int:
@@ -189,3 +190,60 @@ def max_margin_quadratic(p) -> float:
     gamma* = sqrt(2/27) / (sqrt(p) (p - 1))."""
     p = check_prime(p, minimum=3)
     return math.sqrt(2 / 27) / (math.sqrt(p) * (p - 1))
+
+
+def representation_nullity(train_pairs, n: int, *, modular: bool = True) -> int:
+    """Nullity of Liu et al.'s parallelogram constraints E_i + E_j = E_m + E_n on scalar embeddings E in R^n, over
+    all training pairs (i, j), (m, n) with equal sums (mod n if ``modular``) ([L22] eqs. 1-3, A(P_0(D))).
+
+    Full data: nullity 2 for integer addition (E_k = a + k b, Liu's "linear structure") and 1 for Z_n (only the
+    constant: an additive map Z_n -> R vanishes). ``train_pairs``: (m, 2) integer array.
+    Reference [L22]: Z. Liu, O. Kitouni, N. Nolte, E. Michaud, M. Tegmark, M. Williams, "Towards understanding
+    grokking: an effective theory of representation learning", NeurIPS 2022, arXiv:2205.10343, sec. 3.
+    """
+    pairs = np.asarray(train_pairs, int).reshape(-1, 2)
+    sums = pairs.sum(axis=1) % n if modular else pairs.sum(axis=1)
+    rows = []
+    for s in np.unique(sums):
+        members = pairs[sums == s]
+        base = np.zeros(n)
+        np.add.at(base, members[0], 1.0)
+        for m in members[1:]:
+            row = -base.copy()
+            np.add.at(row, m, 1.0)
+            rows.append(row)
+    rank = np.linalg.matrix_rank(np.array(rows)) if rows else 0
+    return n - rank
+
+
+def liu_uniqueness_probability(n: int, n_train: int, *, modular: bool = True, n_sets: int = 200, seed=0) -> float:
+    """P[a uniformly random training set of ``n_train`` pairs pins the representation], i.e. its constraint nullity
+    equals the full-data value (1 for Z_n, 2 for integer addition) ([L22] sec. 3.2, Fig. 4).
+
+    Pairs: ordered (a, b) in Z_n^2 if ``modular``, else Liu's unordered pairs i <= j of {0..n-1} (n(n+1)/2 of them).
+    """
+    if modular:
+        all_pairs = np.array([(a, b) for a in range(n) for b in range(n)])
+    else:
+        all_pairs = np.array([(i, j) for i in range(n) for j in range(i, n)])
+    if not 1 <= n_train <= len(all_pairs):
+        raise ValueError(f"n_train must lie in [1, {len(all_pairs)}], got {n_train}")
+    full = 1 if modular else 2
+    rng = np.random.default_rng(seed)
+    hits = [representation_nullity(all_pairs[rng.choice(len(all_pairs), n_train, replace=False)], n,
+                                   modular=modular) == full for _ in range(n_sets)]
+    return float(np.mean(hits))
+
+
+def liu_critical_fraction(p, *, n_sets: int = 200, seed=0) -> float:
+    """Training fraction r_c at which a random training set of Z_p addition pins the representation with
+    probability 1/2 (bisection on the number of pairs; Liu et al.'s effective-theory criterion on Z_p)."""
+    p = check_prime(p)
+    lo, hi = 1, p * p
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if liu_uniqueness_probability(p, mid, n_sets=n_sets, seed=seed) >= 0.5:
+            hi = mid
+        else:
+            lo = mid
+    return hi / (p * p)

@@ -6,7 +6,7 @@ from verify import registry
 from verify.assertions import assert_claim
 
 CLAIMS = ["grok.linear_times", "grok.linear_weight_decay", "grok.analytic_solution", "grok.mlp_grokking",
-          "grok.fourier_mechanism"]
+          "grok.fourier_mechanism", "grok.phase_diagram"]
 
 
 @pytest.mark.parametrize("claim_id", CLAIMS)

@@ -445,3 +445,64 @@ def fourier_mechanism(ctx: ClaimContext):
         return ctx.evidence(checks, rows, panels, prediction="structure at memorisation" if wrong else "published")
 
     return judge(False), judge(True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 5. Phase diagram over (training fraction, weight decay)
+
+LIU = "Liu, Kitouni, Nolte, Michaud, Tegmark & Williams 2022 (arXiv:2205.10343)"
+
+
+@claim("grok.phase_diagram", area=AREA,
+       title="(training fraction, weight decay) phase diagram of the Z_23 MLP: memorisation, grokking and "
+             "comprehension appear in order of increasing fraction, all above Liu et al.'s representation-uniqueness "
+             "fraction r_c, which lower-bounds but does not locate the boundary",
+       reference=f"{LIU}, sec. 3.2 (r_c from A(P_0(D))), Table 1 / Fig. 6 (phases); {POWER}, Fig. 1 centre",
+       control="Liu et al.'s r_c is the generalisation boundary: every learned cell with fraction >= r_c generalises",
+       seed=20220523,
+       quick=dict(fractions=[0.05, 0.2, 0.4, 0.6, 0.8], weight_decays=[0.0, 0.3, 1.0], n_seeds=1, n_steps=4000),
+       full=dict(fractions=[0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+                 weight_decays=[0.0, 0.03, 0.1, 0.3, 0.6, 1.0], n_seeds=2, n_steps=6000))
+def phase_diagram(ctx: ClaimContext):
+    p = ctx.params
+    fr, wd = np.array(p["fractions"], float), np.array(p["weight_decays"], float)
+    cells = sim.phase_diagram(fr, wd, p=_MLP["p"], width=_MLP["width"], lr=_MLP["lr"], n_steps=p["n_steps"],
+                              record_every=_MLP["record_every"], n_seeds=p["n_seeds"], seed=ctx.seed,
+                              executor=ctx.executor)
+    phase = np.array([c["phase"] for c in cells]).reshape(fr.size, wd.size, -1)  # (fraction, wd, seed)
+    r_c = th.liu_critical_fraction(_MLP["p"], seed=ctx.seed)
+    learned = phase >= 1  # the training set was fitted (not confusion)
+    general = phase >= 2
+    names = sim.PHASES
+
+    def judge(wrong: bool):
+        below = fr[:, None, None] < r_c
+        if wrong:
+            bad = np.sum(learned & ~below & ~general)
+            text = "learned cells with fraction >= r_c that do not generalise (control: r_c is the boundary)"
+        else:
+            bad = np.sum(learned & below & general)
+            text = "cells with fraction < r_c that generalise (r_c lower-bounds the boundary)"
+        # along the fraction axis, among cells that fitted their training set (confusion, the high-weight-decay
+        # failure to fit, is a separate regime: more data makes fitting harder there)
+        drops = sum(int(np.sum(np.diff(col[col >= 1]) < 0)) for col in phase.transpose(1, 2, 0).reshape(-1, fr.size))
+        missing = [names[k] for k in (1, 2, 3) if not np.any(phase == k)]
+        checks = [stats.deterministic(f"r_c = {r_c:.3f} (Liu et al. criterion on Z_{_MLP['p']}): number of {text}",
+                                      float(bad), 0.0, atol=0.5, reason="exact count over cells x seeds",
+                                      seed=ctx.seed),
+                  stats.deterministic("phase code (1 memorisation, 2 grokking, 3 comprehension) non-decreasing in the "
+                                      "fraction among fitted cells, every weight decay and seed: number of drops", float(drops), 0.0, atol=0.5,
+                                      reason="exact count", seed=ctx.seed),
+                  stats.deterministic(f"memorisation, grokking and comprehension all present: number missing "
+                                      f"({missing})", float(len(missing)), 0.0, atol=0.5, reason="exact count",
+                                      seed=ctx.seed)]
+        rows = [dict(panel="phases", series="grid", x=f, y=w, theory=np.nan, simulated=phase[i, j].mean(), se=np.nan)
+                for i, f in enumerate(fr) for j, w in enumerate(wd)]
+        rows += [dict(panel="phases", series=f"Liu et al. r_c = {r_c:.3f}", x=r_c, y=w, theory=r_c, simulated=np.nan,
+                      se=np.nan) for w in (wd.min(), wd.max())]
+        panels = (Panel("phases", "training fraction", "weight decay (AdamW, decoupled)", kind="heatmap",
+                        clabel="phase: 0 confusion, 1 memorisation, 2 grokking, 3 comprehension",
+                        title=f"p={_MLP['p']}, width {_MLP['width']}, {p['n_steps']} steps; line: Liu et al. r_c"),)
+        return ctx.evidence(checks, rows, panels, prediction="r_c is the boundary" if wrong else "published")
+
+    return judge(False), judge(True)
