@@ -122,7 +122,7 @@ def test_not_implemented_cases():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(n_per_class=[10], lambda_W=1e-3, lambda_H=1e-3), "n_per_class"),
     (dict(n_per_class=[10, 0], lambda_W=1e-3, lambda_H=1e-3), "empty class"),
-    (dict(n_per_class=[10, 10], lambda_W=-1e-3, lambda_H=1e-3), "lambda_W must be a finite real number >= 0"),
+    (dict(n_per_class=[10, 10], lambda_W=-1e-3, lambda_H=1e-3), "lambda_W must be a finite number >= 0"),
     (dict(n_per_class=[10, 10], lambda_W=1e-3, lambda_H=-1.0), "lambda_H"),
     (dict(n_per_class=[10, 10], lambda_W=0.0, lambda_H=1e-3), "must be > 0"),
     (dict(n_per_class=[10, 10, 10], lambda_W=1e-3, lambda_H=1e-3, d=1), "d must be >= 2"),

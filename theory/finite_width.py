@@ -21,12 +21,13 @@ below are always that sequence (n_1, ..., n_{L-1}) for a network whose last prea
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import erf, erfc, expit
+
+from theory._validate import integer_at_least, real_scalar
 
 __all__ = ["Activation", "get_activation", "ACTIVATIONS", "gaussian_expectation", "kernel_recursion",
            "chi_parallel", "chi_perp", "criticality", "four_point_recursion", "relu_kurtosis_exact",
@@ -84,34 +85,10 @@ def get_activation(spec: str | Activation) -> Activation:
 # ----------------------------------------------------------------------------- validation
 
 
-def _finite(name: str, value, *, lower: float | None = None, strict: bool = False) -> float:
-    arr = np.asarray(value)
-    if arr.ndim != 0 or arr.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be a real scalar, got {value!r}")
-    out = float(arr)
-    if not math.isfinite(out):
-        raise ValueError(f"{name} must be finite, got {out}")
-    if lower is not None and (out < lower or (strict and out == lower)):
-        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {lower}, got {out}")
-    return out
-
-
-def _int_at_least(name: str, value, lower: int) -> int:
-    if isinstance(value, bool | np.bool_):
-        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}")
-    try:
-        out = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}") from None
-    if out < lower:
-        raise ValueError(f"{name} must be an integer >= {lower}, got {out}")
-    return out
-
-
 def _widths(widths: Sequence[int]) -> list[int]:
     if isinstance(widths, str | bytes) or not hasattr(widths, "__iter__"):
         raise ValueError(f"widths must be a sequence of integers >= 1, got {widths!r}")
-    return [_int_at_least("widths[i]", n, 1) for n in widths]
+    return [integer_at_least("widths[i]", n, 1) for n in widths]
 
 
 # ----------------------------------------------------------------------------- Gaussian averages
@@ -136,7 +113,7 @@ def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], K: float, kinks:
     Exact to ~1e-14 for f smooth on each panel with at most polynomial/exponential-linear growth; the
     split makes it exact for kinked f (ReLU, SELU), where plain Gauss-Hermite is not. K = 0 gives f(0).
     """
-    K = _finite("K", K, lower=0.0)
+    K = real_scalar("K", K, lower=0.0)
     if K == 0.0:
         return float(f(np.zeros(1))[0])
     s = math.sqrt(K)
@@ -162,28 +139,28 @@ def _sigma_moments(act: Activation, K: float) -> tuple[float, float, float]:
 
 
 def _check_cs(C_W, C_b) -> tuple[float, float]:
-    return _finite("C_W", C_W, lower=0.0, strict=True), _finite("C_b", C_b, lower=0.0)
+    return real_scalar("C_W", C_W, lower=0.0, strict=True), real_scalar("C_b", C_b, lower=0.0)
 
 
 def chi_parallel(K: float, *, C_W: float, activation: str | Activation) -> float:
     """chi_parallel(K) = dK^(l+1)/dK^(l) = (C_W / 2K^2) <sigma(z)^2 (z^2 - K)>_K  ([PDLT] eq. 5.50 [K])."""
     C_W, _ = _check_cs(C_W, 0.0)
-    return C_W * _sigma_moments(get_activation(activation), _finite("K", K, lower=0.0))[2]
+    return C_W * _sigma_moments(get_activation(activation), real_scalar("K", K, lower=0.0))[2]
 
 
 def chi_perp(K: float, *, C_W: float, activation: str | Activation) -> float:
     """chi_perp(K) = C_W <sigma'(z)^2>_K  ([PDLT] eq. 5.51 [K]; Poole et al.'s chi_1 with C_W = sigma_w^2)."""
     C_W, _ = _check_cs(C_W, 0.0)
     act = get_activation(activation)
-    return C_W * gaussian_expectation(lambda z: act.dphi(z) ** 2, _finite("K", K, lower=0.0), act.kinks)
+    return C_W * gaussian_expectation(lambda z: act.dphi(z) ** 2, real_scalar("K", K, lower=0.0), act.kinks)
 
 
 def kernel_recursion(K1: float, depth: int, *, C_W: float, C_b: float, activation: str | Activation) -> np.ndarray:
     """K^(1..depth): K^(l+1) = C_b + C_W <sigma^2>_{K^(l)} ([PDLT] eq. 4.118, single input; infinite width)."""
     act = get_activation(activation)
     C_W, C_b = _check_cs(C_W, C_b)
-    K = [_finite("K1", K1, lower=0.0)]
-    for _ in range(_int_at_least("depth", depth, 1) - 1):
+    K = [real_scalar("K1", K1, lower=0.0)]
+    for _ in range(integer_at_least("depth", depth, 1) - 1):
         K.append(C_b + C_W * _sigma_moments(act, K[-1])[0])
     return np.array(K)
 
@@ -222,7 +199,7 @@ def four_point_recursion(K1: float, widths: Sequence[int], *, C_W: float, C_b: f
     act = get_activation(activation)
     C_W, C_b = _check_cs(C_W, C_b)
     widths = _widths(widths)
-    K = [_finite("K1", K1, lower=0.0, strict=True)]
+    K = [real_scalar("K1", K1, lower=0.0, strict=True)]
     v = [0.0]
     for n in widths:
         s2, s4, chi = _sigma_moments(act, K[-1])

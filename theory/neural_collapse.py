@@ -33,11 +33,12 @@ Conventions
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
+
+from theory._validate import integer_at_least, nonnegative
 
 __all__ = ["nc_metrics", "etf_distance", "simplex_etf", "UFMOptimum", "ufm_optimum", "ufm_objective",
            "deep_ufm_singular_value", "deep_ufm_stationary_points", "deep_ufm_collapse_lambda",
@@ -48,25 +49,6 @@ __all__ = ["nc_metrics", "etf_distance", "simplex_etf", "UFMOptimum", "ufm_optim
 _SAFE_LO, _SAFE_HI = 1e-100, 1e100  # feature scales outside this range are rescaled before squaring
 
 # ----------------------------------------------------------------------------- validation
-
-
-def _nonnegative(name: str, value) -> float:
-    arr = np.asarray(value)
-    if arr.ndim != 0 or arr.dtype.kind not in "iuf" or not math.isfinite(float(arr)) or float(arr) < 0:
-        raise ValueError(f"{name} must be a finite real number >= 0, got {value!r}")
-    return float(arr)
-
-
-def _int_at_least(name: str, value, lower: int) -> int:
-    if isinstance(value, bool | np.bool_):
-        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}")
-    try:
-        out = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}") from None
-    if out < lower:
-        raise ValueError(f"{name} must be an integer >= {lower}, got {out}")
-    return out
 
 
 def _counts(n_per_class) -> np.ndarray:
@@ -98,7 +80,7 @@ def _labels(y, N: int, K: int | None) -> tuple[np.ndarray, int]:
 
 def simplex_etf(K: int) -> np.ndarray:
     """The normalised simplex-ETF Gram target (I - 11^T/K)/sqrt(K-1) (unit Frobenius norm) [ZDZ21]."""
-    K = _int_at_least("K", K, 2)
+    K = integer_at_least("K", K, 2)
     return (np.eye(K) - 1.0 / K) / np.sqrt(K - 1)
 
 
@@ -300,7 +282,7 @@ def deep_ufm_singular_value(n_k: float, N: float, lambda_W: float, lambda_H: flo
     the stationary points). M = 1: s_k^2 = (sqrt(n_k lH/lW) - N lH)_+ (continuous collapse at n_k = N^2 lW lH).
     M >= 2: s = 0 is always a local minimum and the global minimiser jumps to 0 discontinuously.
     """
-    M = _int_at_least("depth", depth, 1)
+    M = integer_at_least("depth", depth, 1)
     if lambda_W <= 0 or lambda_H <= 0:
         raise ValueError(f"lambda_W and lambda_H must be > 0 for the MSE UFM closed form, got {lambda_W}, {lambda_H}")
     if M == 1:
@@ -317,7 +299,7 @@ def deep_ufm_collapse_lambda(n_k: float, N: float, depth: int = 1) -> float:
     to relative accuracy 1e-13. For lambda slightly above, s_+ survives as a local minimum up to the spinodal
     where it meets the local maximum (the upper end of the bisection bracket).
     """
-    M = _int_at_least("depth", depth, 1)
+    M = integer_at_least("depth", depth, 1)
     if n_k <= 0 or N < n_k:
         raise ValueError(f"need 0 < n_k <= N, got n_k = {n_k}, N = {N}")
     if M == 1:
@@ -342,7 +324,7 @@ def orthogonal_frame_nc3(K: int) -> float:
     W = c I and M = c' I give W/||W|| = I/sqrt(K), Mdot/||Mdot|| = (I - 11^T/K)/sqrt(K-1); their inner product
     is sqrt((K-1)/K). The metric is not 0 although the features are perfectly self-dual (dln_nc.md B1 pitfall).
     """
-    K = _int_at_least("K", K, 2)
+    K = integer_at_least("K", K, 2)
     return math.sqrt(2.0 - 2.0 * math.sqrt((K - 1) / K))
 
 
@@ -379,14 +361,14 @@ def ufm_optimum(n_per_class, lambda_W, lambda_H, *, loss: str = "ce", depth: int
     """
     n = _counts(n_per_class)
     K, N = n.size, int(n.sum())
-    lW, lH = _nonnegative("lambda_W", lambda_W), _nonnegative("lambda_H", lambda_H)
+    lW, lH = nonnegative("lambda_W", lambda_W), nonnegative("lambda_H", lambda_H)
     if lW == 0 or lH == 0:
         raise ValueError("lambda_W and lambda_H must be > 0: without weight decay the UFM has no finite minimiser "
                          "(CE) or a non-unique one (MSE)")
-    M = _int_at_least("depth", depth, 1)
+    M = integer_at_least("depth", depth, 1)
     if loss not in ("ce", "mse"):
         raise ValueError(f"loss must be 'ce' or 'mse', got {loss!r}")
-    d = K if d is None else _int_at_least("d", d, 1)
+    d = K if d is None else integer_at_least("d", d, 1)
     balanced = bool(np.all(n == n[0]))
     etf = loss == "ce" or bias
     if d < (K - 1 if etf else K):
@@ -470,7 +452,7 @@ def mse_decomposition(H, y, W, b, lam: float) -> dict:
     b = np.asarray(b, float)
     if b.shape != (K,):
         raise ValueError(f"b must have shape (K,) = ({K},), got {b.shape}")
-    lam = _nonnegative("lam", lam)
+    lam = nonnegative("lam", lam)
     n = np.bincount(y, minlength=K)
     if np.any(n == 0):
         raise ValueError(f"every class needs >= 1 sample; empty classes: {np.flatnonzero(n == 0).tolist()}")
@@ -507,9 +489,9 @@ def layer_peeled_balanced(K: int, E_W: float, E_H: float, d: int | None = None) 
     The imbalanced LPM has no closed form; its minority-collapse limit (R = n_A/n_B -> inf: minority classifiers
     merge) is FHLS21's Minority Collapse theorem.
     """
-    K = _int_at_least("K", K, 2)
-    d = K if d is None else _int_at_least("d", d, K - 1)
-    E_W, E_H = _nonnegative("E_W", E_W), _nonnegative("E_H", E_H)
+    K = integer_at_least("K", K, 2)
+    d = K if d is None else integer_at_least("d", d, K - 1)
+    E_W, E_H = nonnegative("E_W", E_W), nonnegative("E_H", E_H)
     if E_W == 0:
         raise ValueError("E_W must be > 0")
     E = np.linalg.svd(np.eye(K) - 1.0 / K)[0][:, :K - 1]

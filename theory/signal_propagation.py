@@ -25,7 +25,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy.optimize import brentq
 
-from theory.finite_width import (_NODES, _T, _WEIGHTS, Activation, _check_cs, _finite, _int_at_least, _panels,
+from theory._validate import integer_at_least, real_scalar
+from theory.finite_width import (_NODES, _T, _WEIGHTS, Activation, _check_cs, _panels,
                                  _selu, _sigma_moments, chi_perp, gaussian_expectation, get_activation)
 
 __all__ = ["q_map", "q_fixed_point", "bivariate_expectation", "kernel_iterates", "c_map", "c_fixed_point",
@@ -45,7 +46,7 @@ def _sw_sb(sigma_w2, sigma_b2) -> tuple[float, float]:
 def q_map(q: float, *, sigma_w2: float, sigma_b2: float, activation: str | Activation) -> float:
     """q^l = sigma_w2 int Dz phi(sqrt(q^{l-1}) z)^2 + sigma_b2  ([P16] eq. 3)."""
     sw, sb = _sw_sb(sigma_w2, sigma_b2)
-    return sb + sw * _sigma_moments(get_activation(activation), _finite("q", q, lower=0.0))[0]
+    return sb + sw * _sigma_moments(get_activation(activation), real_scalar("q", q, lower=0.0))[0]
 
 
 def q_fixed_point(*, sigma_w2: float, sigma_b2: float, activation: str | Activation, q0: float = 1.0) -> float:
@@ -56,7 +57,7 @@ def q_fixed_point(*, sigma_w2: float, sigma_b2: float, activation: str | Activat
     """
     act = get_activation(activation)
     sw, sb = _sw_sb(sigma_w2, sigma_b2)
-    q = _finite("q0", q0, lower=0.0)
+    q = real_scalar("q0", q0, lower=0.0)
     for _ in range(10_000):
         s2, _, chi = _sigma_moments(act, q)
         new = sb + sw * s2
@@ -80,8 +81,8 @@ def bivariate_expectation(f: Callable, g: Callable, q11: float, q22: float, q12:
     z1 panels split at 0 and the kinks of f and g; the inner z2 panels split where u2 crosses a kink, so
     kinked or jumping integrands (ReLU and its step derivative) are integrated exactly to ~1e-13.
     """
-    q11, q22 = _finite("q11", q11, lower=0.0, strict=True), _finite("q22", q22, lower=0.0, strict=True)
-    c = _finite("q12", q12) / math.sqrt(q11 * q22)
+    q11, q22 = real_scalar("q11", q11, lower=0.0, strict=True), real_scalar("q22", q22, lower=0.0, strict=True)
+    c = real_scalar("q12", q12) / math.sqrt(q11 * q22)
     if abs(c) > 1 + 1e-12:
         raise ValueError(f"|q12| must be <= sqrt(q11 q22), got correlation {c}")
     c = min(1.0, max(-1.0, c))
@@ -106,7 +107,7 @@ def kernel_iterates(q11: float, q22: float, q12: float, depth: int, *, sigma_w2:
     act = get_activation(activation)
     sw, sb = _sw_sb(sigma_w2, sigma_b2)
     out = [(q11, q22, q12)]
-    for _ in range(_int_at_least("depth", depth, 1) - 1):
+    for _ in range(integer_at_least("depth", depth, 1) - 1):
         a, b, ab = out[-1]
         out.append((q_map(a, sigma_w2=sw, sigma_b2=sb, activation=act),
                     q_map(b, sigma_w2=sw, sigma_b2=sb, activation=act),
@@ -118,8 +119,8 @@ def c_map(c: float, *, q_star: float, sigma_w2: float, sigma_b2: float, activati
     """c^l = [sigma_w2 E phi(u1) phi(u2) + sigma_b2] / q*, inputs at the length fixed point ([P16] eq. 5)."""
     act = get_activation(activation)
     sw, sb = _sw_sb(sigma_w2, sigma_b2)
-    q = _finite("q_star", q_star, lower=0.0, strict=True)
-    return (sb + sw * bivariate_expectation(act.phi, act.phi, q, q, _finite("c", c) * q, act.kinks)) / q
+    q = real_scalar("q_star", q_star, lower=0.0, strict=True)
+    return (sb + sw * bivariate_expectation(act.phi, act.phi, q, q, real_scalar("c", c) * q, act.kinks)) / q
 
 
 def chi_1(*, sigma_w2: float, sigma_b2: float, activation: str | Activation) -> float:
@@ -192,10 +193,10 @@ def relu_c_map(c):
 
 def relu_critical_correlation(c0: float, depth: int) -> np.ndarray:
     """c^1..c^depth on the ReLU edge of chaos from c^1 = c0 (iterates of relu_c_map)."""
-    c = [_finite("c0", c0, lower=-1.0)]
+    c = [real_scalar("c0", c0, lower=-1.0)]
     if c[0] > 1:
         raise ValueError(f"c0 must lie in [-1, 1], got {c0}")
-    for _ in range(_int_at_least("depth", depth, 1) - 1):
+    for _ in range(integer_at_least("depth", depth, 1) - 1):
         c.append(float(relu_c_map(c[-1])))
     return np.array(c)
 
@@ -205,7 +206,7 @@ def relu_critical_correlation(c0: float, depth: int) -> np.ndarray:
 
 def selu(lam: float, alpha: float) -> Activation:
     """selu(x) = lam x (x > 0), lam alpha (e^x - 1) (x <= 0) as an Activation."""
-    return _selu(_finite("lam", lam, lower=0.0, strict=True), _finite("alpha", alpha, lower=0.0))
+    return _selu(real_scalar("lam", lam, lower=0.0, strict=True), real_scalar("alpha", alpha, lower=0.0))
 
 
 def selu_parameters() -> tuple[float, float]:
