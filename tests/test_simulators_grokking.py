@@ -116,3 +116,22 @@ def test_mlp_bad_input(kwargs, name):
     args = dict(p=11, width=8, fraction=0.5, lr=1e-2, n_steps=20, record_every=10, seed=0) | kwargs
     with pytest.raises(ValueError, match=name):
         sim.train_modular_addition(args.pop("p"), args.pop("width"), args.pop("fraction"), **args)
+
+
+def test_classify_phase():
+    codes = sim.classify_phase([-1, 100, 100, 100], [-1, -1, 250, 150])
+    assert codes.tolist() == [0, 1, 2, 3] and sim.PHASES[2] == "grokking"
+
+
+def test_phase_diagram_independent_of_executor():
+    import concurrent.futures as cf
+
+    kw = dict(p=11, width=8, lr=1e-2, n_steps=20, record_every=10, n_seeds=1, seed=3)
+    inline = sim.phase_diagram([0.3, 0.6], [0.0, 0.1], executor="inline", **kw)
+    with cf.ThreadPoolExecutor(2) as pool:
+        threaded = sim.phase_diagram([0.3, 0.6], [0.0, 0.1], executor=pool, **kw)
+    assert [c["fraction"] for c in inline] == [0.3, 0.3, 0.6, 0.6]
+    for a, b in zip(inline, threaded):
+        np.testing.assert_array_equal(a["final_test_acc"], b["final_test_acc"])
+    with pytest.raises(ValueError, match="fraction"):
+        sim.phase_diagram([0.0], [0.1], executor="inline", **kw)

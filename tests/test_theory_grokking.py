@@ -182,3 +182,24 @@ def test_non_prime_or_small_p_raises(p):
 def test_bad_width_raises():
     with pytest.raises(ValueError, match="width"):
         th.modular_addition_solution(11, 0)
+
+
+def test_liu_uniqueness_matches_reference_table():
+    """Reference note sec. 7 (p = 10 integer addition, 2000 sets): P = 0.04, 0.42, 0.96 at n = 18, 22, 28."""
+    for n, prob in [(18, 0.04), (22, 0.42), (28, 0.96)]:
+        got = th.liu_uniqueness_probability(10, n, modular=False, n_sets=400, seed=1)
+        assert abs(got - prob) < 4 * np.sqrt(prob * (1 - prob) / 400) + 0.02
+
+
+def test_representation_nullity_full_data():
+    p = 7
+    full = np.array([(a, b) for a in range(p) for b in range(p)])
+    assert th.representation_nullity(full, p) == 1  # Z_p: only the constant
+    ints = np.array([(i, j) for i in range(p) for j in range(i, p)])
+    assert th.representation_nullity(ints, p, modular=False) == 2  # E_k = a + k b
+    assert th.representation_nullity(full[:1], p) == p
+
+
+def test_liu_critical_fraction_decreases_with_p():
+    r = [th.liu_critical_fraction(p, n_sets=100) for p in (11, 23)]
+    assert 0 < r[1] < r[0] < 1
