@@ -203,3 +203,27 @@ def test_representation_nullity_full_data():
 def test_liu_critical_fraction_decreases_with_p():
     r = [th.liu_critical_fraction(p, n_sets=100) for p in (11, 23)]
     assert 0 < r[1] < r[0] < 1
+
+
+@pytest.mark.parametrize("M", [7, 23])
+def test_tian_single_frequency_maxima_equal_M_over_4(M):
+    """Reference note sec. 6: every single-frequency [u; +-Pu] has E = M/4 (literal conventions); random unit
+    vectors are lower; projected gradient ascent is not repeated here."""
+    E = [th.tian_energy(th.tian_single_frequency(M, k, phase=ph, sign=sg), M)
+         for k in range(1, (M - 1) // 2 + 1) for ph in (0.0, 0.7) for sg in (1.0, -1.0)]
+    np.testing.assert_allclose(E, M / 4, rtol=1e-12)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        w = rng.standard_normal(2 * M)
+        assert th.tian_energy(w / np.linalg.norm(w), M) < M / 4
+
+
+def test_rubin_closed_forms_golden():
+    """Reference note sec. 3: N=1000, P=401, sigma_a^2 = 0.002/N, gamma = 1e-4."""
+    args = (401, 1000, 0.002 / 1000, 1e-4)
+    sc, s2 = th.rubin_modular_phase_boundaries(*args)
+    assert sc == pytest.approx(0.2360, abs=1e-4) and s2 == pytest.approx(0.1760, abs=1e-4)
+    np.testing.assert_allclose(th.rubin_unlearned_fraction([0.3, 0.22, 0.20], *args), [-1.0, -0.9321, -0.8474],
+                               atol=1e-4)
+    with pytest.raises(ValueError, match="gamma"):
+        th.rubin_modular_phase_boundaries(401, 1000, 2e-6, 0.0)

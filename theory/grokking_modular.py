@@ -26,7 +26,8 @@ from scipy.special import log_softmax
 __all__ = ["check_prime", "modular_addition_solution", "modular_addition_logits", "modular_addition_accuracy",
            "frequency_power", "inverse_participation_ratio", "dominant_frequency", "neuron_phases",
            "phase_constraint_residual", "restricted_loss", "excluded_loss", "max_margin_quadratic",
-           "representation_nullity", "liu_uniqueness_probability", "liu_critical_fraction"]
+           "representation_nullity", "liu_uniqueness_probability", "liu_critical_fraction", "tian_energy",
+           "tian_single_frequency", "rubin_modular_phase_boundaries", "rubin_unlearned_fraction"]
 
 
 def check_prime(p, *, minimum: int = 5) -> int:
@@ -247,3 +248,50 @@ def liu_critical_fraction(p, *, n_sets: int = 200, seed=0) -> float:
         else:
             lo = mid
     return hi / (p * p)
+
+
+def tian_energy(w, M) -> float:
+    """Li_2 stage-II energy E(w) = 1/2 ||Y~^T sigma(X w)||^2 of one hidden node, sigma(x) = x^2 (Tian 2025,
+    arXiv:2509.21519, Thm 1): X (M^2 x 2M) holds the two one-hots of every pair (g1, g2) of Z_M, Y~ the centred
+    one-hot of g1 + g2 (Y~ = P_perp Y, P_perp = I - 11^T/n). ``w`` = [u; v] in R^{2M}.
+
+    With these literal conventions the maxima on ||w|| = 1 are w = [u; +-P u], (P u)[h] = u[-h], u a single
+    frequency, with E* = M/4 (reference note sec. 6: Tian's M/16 corresponds to ||w||^2 = 1/2 or inputs x/sqrt 2).
+    """
+    M = operator.index(M)
+    w = np.asarray(w, float)
+    if w.shape != (2 * M,):
+        raise ValueError(f"w must have shape (2M,) = ({2 * M},), got {w.shape}")
+    a, b = np.meshgrid(np.arange(M), np.arange(M), indexing="ij")
+    act = (w[a] + w[M + b]) ** 2  # sigma(X w) per pair
+    Y = np.eye(M)[(a + b) % M].reshape(M * M, M)
+    Yc = Y - Y.mean(axis=0)
+    return 0.5 * float(np.sum((Yc.T @ act.ravel()) ** 2))
+
+
+def tian_single_frequency(M, k, *, phase=0.0, sign=1.0) -> np.ndarray:
+    """Unit-norm w = [u; sign P u] with u[h] = cos(2 pi k h / M + phase), (P u)[h] = u[-h] (Tian 2025, Thm 2)."""
+    M = operator.index(M)
+    h = np.arange(M)
+    u = np.cos(2 * np.pi * k * h / M + phase)
+    w = np.concatenate([u, sign * u[(-h) % M]])
+    return w / np.linalg.norm(w)
+
+
+def rubin_modular_phase_boundaries(P, N, sigma_a2, gamma) -> tuple[float, float]:
+    """(sigma_c^2, sigma_II^2): onset of the mixed (GMFL-I) phase and of GMFL-II for Rubin, Seroussi & Ringel's
+    quadratic-network modular-addition model (arXiv:2310.03789, eqs. 16, 38; closed form from the reference note
+    sec. 3): sigma_c^2 = P sigma_a / (sqrt(N) (gamma/3)^{1/4}), sigma_II^2 = sigma_c^2 - 3 sigma_a^2 / gamma."""
+    for name, v in (("P", P), ("N", N), ("sigma_a2", sigma_a2), ("gamma", gamma)):
+        if not np.isfinite(v) or v <= 0:
+            raise ValueError(f"{name} must be finite and > 0, got {v!r}")
+    sigma_c2 = P * math.sqrt(sigma_a2) / (math.sqrt(N) * (gamma / 3) ** 0.25)
+    return sigma_c2, sigma_c2 - 3 * sigma_a2 / gamma
+
+
+def rubin_unlearned_fraction(sigma2, P, N, sigma_a2, gamma) -> np.ndarray:
+    """a(sigma^2), minus the unlearned fraction of the target: -1 above sigma_c^2, -sigma^2/sigma_c^2 in the mixed
+    phase (down to sigma_II^2; below it GMFL-II, not covered: NaN). Reference note sec. 3 (from eqs. 16, 38)."""
+    sigma_c2, sigma_ii2 = rubin_modular_phase_boundaries(P, N, sigma_a2, gamma)
+    s = np.asarray(sigma2, float)
+    return np.where(s >= sigma_c2, -1.0, np.where(s >= sigma_ii2, -s / sigma_c2, np.nan))
