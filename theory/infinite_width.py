@@ -30,8 +30,10 @@ and T'(K) = E[phi'(u) phi'(v)] for (u, v) ~ N(0, [[K11, K12], [K12, K22]]):
 
 Numerics
 --------
-Everything runs in float64 under a local ``jax.enable_x64(True)`` context inside :func:`kernels` (the global
-JAX flag is never touched), jit-compiled per (activation, depth, parameterisation). relu / leaky relu /
+This module uses JAX (an exception to theory/'s numpy/scipy rule, asked for by issue 3: jit-compiled, batched
+Gram matrices). Everything runs in float64 under a local ``jax.enable_x64(True)`` context (jax >= 0.9; the
+global flag is never touched), jit-compiled per (activation object, depth, parameterisation); factories such as
+``leaky_relu(0.2)`` build a new Activation per call, so reuse the object to reuse the compilation. relu / leaky relu /
 ab-relu and erf use closed forms; every other activation (tanh, gelu, selu, softplus, any JAX-traceable
 elementwise callable) uses a bivariate quadrature that is exact for kinks at 0: in polar coordinates
 (u, v) = r (sqrt(K11) cos t, sqrt(K22) (rho cos t + sqrt(1 - rho^2) sin t)) both kink lines u = 0 and v = 0

@@ -275,7 +275,7 @@ def _gd_point(width: int, p: dict, seed: int) -> dict:
                 "scale as the n^{-1/2} bound of Lee et al. Thm 2.1"),
        seed=20190201,
        quick=dict(widths=[64, 128, 256, 512, 1024, 2048], depth=1, activation="erf", weight_var=2.0, bias_var=0.1,
-                  d=3, n_train=6, n_test=3, data_seed=0, eta_fraction=0.5, n_steps=200, record_every=20,
+                  d=3, n_train=6, n_test=3, data_seed=0, eta_fraction=0.5, n_steps=200, record_every=10,
                   n_nets=32),
        full=dict(widths=[32, 64, 128, 256, 512, 1024], depth=2, activation="erf", weight_var=2.0, bias_var=0.1,
                  d=3, n_train=6, n_test=3, data_seed=0, eta_fraction=0.5, n_steps=300, record_every=20,
