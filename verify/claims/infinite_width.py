@@ -317,11 +317,14 @@ def gd_dynamics(ctx: ClaimContext):
         checks.append(stats.mean_matches(
             f"widest net (n={int(n[-1])}): ensemble mean of f_t(x) at every record and point = mu_t(x)",
             np.moveaxis(widest, 1, 0), ens.mean, alpha=ALPHA / 4, seed=ctx.seed,
-            bias=2 * disc[-1] / np.sqrt(p["n_nets"]),
-            bias_reason="the per-net discrepancy (measured, O(n^{-1/2})) averages down; 2 x its mean / sqrt(nets)"))
+            bias=4 * disc[-1] / np.sqrt(n[-1]),
+            bias_reason=("the per-net discrepancy is a zero-mean O(n^{-1/2}) fluctuation (inside the SE) plus an "
+                         "O(1/n) mean; bound 4 x RMS discrepancy / sqrt(n) (scratch runs: linearisation error x n "
+                         "~ 2.4 vs RMS discrepancy x sqrt(n) ~ 0.6)")))
         var = widest.var(axis=1, ddof=1)[T, test]
         var_th = np.diag(ens.covariance[T])[test]
-        # sample variance of Gaussian outputs: SE = var sqrt(2/(S-1)); Bonferroni over the test points
+        # sample variance of Gaussian outputs: SE = var sqrt(2/(S-1)); Bonferroni over the test points. The O(1/n)
+        # finite-width bias of the variance (~1e-3 relative at the widest net) is far below this SE (~25%).
         z = stats.z_two_sided(ALPHA / 4 / var.size)
         var_se = var_th * np.sqrt(2 / (p["n_nets"] - 1))
         checks.append(Check(
