@@ -135,3 +135,12 @@ def test_phase_diagram_independent_of_executor():
         np.testing.assert_array_equal(a["final_test_acc"], b["final_test_acc"])
     with pytest.raises(ValueError, match="fraction"):
         sim.phase_diagram([0.0], [0.1], executor="inline", **kw)
+
+
+def test_mlp_relu_forward_matches_numpy():
+    r = sim.train_modular_addition(11, 8, 0.5, lr=1e-2, n_steps=10, record_every=10, activation="relu", seed=2)
+    p, U, V, W = 11, r.U[0], r.V[0], r.W[0]
+    f = np.maximum((U.T[:, None, :] + V.T[None, :, :]) / np.sqrt(2 * p), 0) @ W.T / U.shape[0]
+    y = (np.arange(p)[:, None] + np.arange(p)[None, :]) % p
+    err = ((f - np.eye(p)[y]) ** 2).sum(-1)
+    np.testing.assert_allclose(r.train_loss[0, -1], err[r.train_mask[0]].mean(), rtol=1e-4)

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.special import log_softmax
 
 __all__ = ["check_prime", "modular_addition_solution", "modular_addition_logits", "modular_addition_accuracy",
+           "logits_accuracy",
            "frequency_power", "inverse_participation_ratio", "dominant_frequency", "neuron_phases",
            "phase_constraint_residual", "restricted_loss", "excluded_loss", "max_margin_quadratic",
            "representation_nullity", "liu_uniqueness_probability", "liu_critical_fraction", "tian_energy",
@@ -92,7 +93,12 @@ def _labels(p: int) -> np.ndarray:
 
 def modular_addition_accuracy(U, V, W) -> float:
     """Fraction of the p^2 pairs whose argmax logit is (a + b) mod p (ties count as errors)."""
-    f = modular_addition_logits(U, V, W)
+    return logits_accuracy(modular_addition_logits(U, V, W))
+
+
+def logits_accuracy(f) -> float:
+    """Fraction of pairs whose logit at (a + b) mod p beats every other class; ``f`` is (p, p, p) [a, b, q]."""
+    f = np.asarray(f, float)
     p = f.shape[0]
     y = _labels(p)
     correct = np.take_along_axis(f, y[..., None], axis=2)[..., 0]
