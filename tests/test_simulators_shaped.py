@@ -1,4 +1,4 @@
-"""Unit tests of simulators.shaped: the reduced Gram-matrix chain against naive networks, exact identities, bad input."""
+"""Unit tests of simulators.shaped: reduced Gram-matrix chains against naive networks, exact identities, bad input."""
 
 import math
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import polygamma, psi, roots_jacobi
+from scipy.stats import binom
 
 __all__ = ["ReluCorrelationSDE", "relu_correlation_sde", "relu_nu", "relu_slopes", "relu_kappa",
            "relu_correlation_map", "relu_covariance_drift", "wishart_diffusion", "smooth_drift",
@@ -262,8 +263,6 @@ def relu_log_factor_moments(s_plus, s_minus, n) -> tuple[float, float]:
     B | N ~ Beta(N/2, (n-N)/2) (B = 0 for N = 0, 1 for N = n); c = 2/(s_+^2 + s_-^2). Requires s_- > 0.
     """
     s_plus, s_minus, n = _positive("s_plus", s_plus), _positive("s_minus", s_minus), _width("n", n)
-    from scipy.stats import binom
-
     c = 2 / (s_plus**2 + s_minus**2)
     pN = binom.pmf(np.arange(n + 1), n, 0.5)
     alpha, beta = s_minus**2, s_plus**2 - s_minus**2
@@ -306,8 +305,6 @@ def hanin_nica_log_factor_moments(n) -> tuple[float, float]:
     kills the signal (log F = -inf) and is excluded; simulations report how often it happens.
     """
     n = _width("n", n)
-    from scipy.stats import binom
-
     N = np.arange(1, n + 1)
     p = binom.pmf(N, n, 0.5)
     p = p / p.sum()
@@ -402,7 +399,7 @@ def block_drift(V, gamma, tau0, c_plus, c_minus, *, check: bool = True) -> np.nd
 
 
 def block_noise_scales(gamma, tau0) -> tuple[float, float]:
-    """(g_lin, g_attn) of the block's structured noise: g_lin^2 = gamma^2 (2 - gamma^2) + 2 gamma^2 = gamma^2 (4 - gamma^2).
+    """(g_lin, g_attn) of the block's structured noise: g_lin^2 = gamma^2 (2 - gamma^2) + 2 gamma^2.
 
     The two-matrix MLP branch adds 2 gamma^2 Sigma_lin (cross term 2 lam^2 gamma^2 plus Wishart terms 2 gamma^4); a
     single-matrix branch would add gamma^2 (2 - gamma^2) (ref. note sec. 2.4: the paper's convention is unverified).
@@ -439,7 +436,7 @@ def unshaped_attention_collapse_factor(V, lam, gamma, tau0, n) -> float:
 
 
 def uniform_attention_difference_energy(V0, lam, depth) -> float:
-    """tr(P V_l P) = lam^{2l} tr(P V_0 P), exactly, under uniform attention A = 1 1^T/m (P X_{l+1} = lam P X_l) [N22]."""
+    """tr(P V_l P) = lam^{2l} tr(P V_0 P) exactly under uniform attention A = 1 1^T/m (P X_{l+1} = lam P X_l) [N22]."""
     V0 = _covariance("V0", V0)
     lam = _finite("lam", lam)
     depth = _width("depth", depth, 0)
