@@ -106,3 +106,11 @@ def test_rate_fit_rows_draw_points_and_the_predicted_slope():
     line = [r for r in rows if np.isfinite(r["theory"])]
     assert [r["x"] for r in points] == x.tolist() and "fitted slope -0.500" in points[0]["series"]
     np.testing.assert_allclose([r["theory"] for r in line], [3.0 * r["x"] ** -0.5 for r in line], rtol=1e-12)
+
+
+def test_readme_lists_every_claim():
+    import pathlib
+
+    readme = (pathlib.Path(registry.__file__).parents[1] / "README.md").read_text()
+    missing = [c.id for c in registry.all_claims() if not c.id.startswith("test.") and f"`{c.id}`" not in readme]
+    assert not missing, f"README.md's claims table lacks {missing}"
