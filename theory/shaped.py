@@ -33,12 +33,13 @@ Conventions
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import polygamma, psi, roots_jacobi
 from scipy.stats import binom
+
+from theory._validate import integer_at_least, positive, real_scalar
 
 __all__ = ["ReluCorrelationSDE", "relu_correlation_sde", "relu_nu", "relu_slopes", "relu_kappa",
            "relu_correlation_map", "relu_covariance_drift", "wishart_diffusion", "smooth_drift",
@@ -51,32 +52,6 @@ __all__ = ["ReluCorrelationSDE", "relu_correlation_sde", "relu_nu", "relu_slopes
 
 
 # ----------------------------------------------------------------------------- validation
-
-
-def _finite(name: str, value) -> float:
-    arr = np.asarray(value)
-    if arr.ndim != 0 or arr.dtype.kind not in "iuf" or not np.isfinite(arr):
-        raise ValueError(f"{name} must be a finite real scalar, got {value!r}")
-    return float(arr)
-
-
-def _positive(name: str, value) -> float:
-    out = _finite(name, value)
-    if out <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {out}")
-    return out
-
-
-def _width(name: str, value, lower: int = 2) -> int:
-    if isinstance(value, bool | np.bool_):
-        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}")
-    try:
-        out = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}") from None
-    if out < lower:
-        raise ValueError(f"{name} must be an integer >= {lower}, got {out}")
-    return out
 
 
 def _covariance(name: str, V, *, atol: float = 1e-10) -> np.ndarray:
@@ -98,7 +73,7 @@ def _covariance(name: str, V, *, atol: float = 1e-10) -> np.ndarray:
 
 
 def _shaping(c_plus, c_minus) -> tuple[float, float]:
-    return _finite("c_plus", c_plus), _finite("c_minus", c_minus)
+    return real_scalar("c_plus", c_plus), real_scalar("c_minus", c_minus)
 
 
 # ----------------------------------------------------------------------------- shaped ReLU [LNR22]
@@ -111,7 +86,7 @@ def relu_slopes(c_plus, c_minus, n) -> tuple[float, float, float]:
     shaped ReLU, an invertible perturbation of the identity [LNR22, sec. 2].
     """
     c_plus, c_minus = _shaping(c_plus, c_minus)
-    n = _width("n", n)
+    n = integer_at_least("n", n, 2)
     s_plus, s_minus = 1 + c_plus / math.sqrt(n), 1 + c_minus / math.sqrt(n)
     if s_plus <= 0 or s_minus <= 0:
         raise ValueError(f"shaping constants must satisfy c_plus, c_minus > -sqrt(n) = {-math.sqrt(n):.4g} "
@@ -182,7 +157,7 @@ def relu_correlation_sde(c_plus, c_minus, *, n=None, ito: bool = True) -> ReluCo
     (c_+ + c_- != 0) and leaves O(1/n) (ref. note sec. 5.1).
     """
     c_plus, c_minus = _shaping(c_plus, c_minus)
-    strength = (c_plus - c_minus) ** 2 if n is None else 4 * _width("n", n) * relu_kappa(c_plus, c_minus, n)
+    strength = (c_plus - c_minus) ** 2 if n is None else 4 * integer_at_least("n", n, 2) * relu_kappa(c_plus, c_minus, n)
     return ReluCorrelationSDE(strength=strength, ito=bool(ito))
 
 
@@ -216,14 +191,14 @@ def smooth_drift(V, phi2, phi3, a) -> np.ndarray:
     Sigma_lin diffusion. ``phi2``, ``phi3`` are phi''(0), phi'''(0); phi'(0) = 1 and phi(0) = 0 are assumed.
     """
     V = _covariance("V", V)
-    phi2, phi3, a = _finite("phi2", phi2), _finite("phi3", phi3), _positive("a", a)
+    phi2, phi3, a = real_scalar("phi2", phi2), real_scalar("phi3", phi3), positive("a", a)
     v = np.diag(V)
     return (phi2**2 / 4 * (np.outer(v, v) + 2 * V**2) + phi3 / 2 * V * (v[:, None] + v[None, :])) / a**2
 
 
 def smooth_norm_beta(phi2, phi3, a) -> float:
     """beta = (3/4 phi''(0)^2 + phi'''(0)) / a^2: the diagonal obeys dV = beta V^2 dt + sqrt(2) V dB (note sec. 1.6)."""
-    return (0.75 * _finite("phi2", phi2) ** 2 + _finite("phi3", phi3)) / _positive("a", a) ** 2
+    return (0.75 * real_scalar("phi2", phi2) ** 2 + real_scalar("phi3", phi3)) / positive("a", a) ** 2
 
 
 def smooth_norm_blows_up(phi2, phi3, a) -> bool:
@@ -242,7 +217,7 @@ def shaped_log_norm_law(T, V0=1.0) -> tuple[float, float]:
 
     b^{aa} = 0 and Sigma^{aa,aa} = 2 (V^{aa})^2, so V^{aa} is a geometric Brownian motion with E V_T = V0.
     """
-    T, V0 = _positive("T", T), _positive("V0", V0)
+    T, V0 = positive("T", T), positive("V0", V0)
     return math.log(V0) - T, 2 * T
 
 
@@ -262,7 +237,7 @@ def relu_log_factor_moments(s_plus, s_minus, n) -> tuple[float, float]:
     With N ~ Bin(n, 1/2) positive units, F = (c/n) S (s_-^2 + (s_+^2 - s_-^2) B), S ~ chi^2_n independent of
     B | N ~ Beta(N/2, (n-N)/2) (B = 0 for N = 0, 1 for N = n); c = 2/(s_+^2 + s_-^2). Requires s_- > 0.
     """
-    s_plus, s_minus, n = _positive("s_plus", s_plus), _positive("s_minus", s_minus), _width("n", n)
+    s_plus, s_minus, n = positive("s_plus", s_plus), positive("s_minus", s_minus), integer_at_least("n", n, 2)
     c = 2 / (s_plus**2 + s_minus**2)
     pN = binom.pmf(np.arange(n + 1), n, 0.5)
     alpha, beta = s_minus**2, s_plus**2 - s_minus**2
@@ -285,7 +260,7 @@ def shaped_relu_log_norm_moments(c_plus, c_minus, n, depth) -> tuple[float, floa
     on V (positive homogeneity), so the finite-n law is a product of iid factors (ref. note sec. 1.5).
     """
     s_plus, s_minus, _ = relu_slopes(c_plus, c_minus, n)
-    depth = _width("depth", depth, 1)
+    depth = integer_at_least("depth", depth, 1)
     m, v = relu_log_factor_moments(s_plus, s_minus, n)
     return depth * m, depth * v
 
@@ -294,7 +269,7 @@ def shaped_relu_log_norm_moments(c_plus, c_minus, n, depth) -> tuple[float, floa
 
 
 def _widths(ns) -> np.ndarray:
-    ns = [_width("n", k) for k in np.atleast_1d(ns)]
+    ns = [integer_at_least("n", k, 2) for k in np.atleast_1d(ns)]
     return np.asarray(ns, dtype=int)
 
 
@@ -304,7 +279,7 @@ def hanin_nica_log_factor_moments(n) -> tuple[float, float]:
     E log F = log(4/n) + E_N psi(N/2), Var log F = E_N psi'(N/2) + Var_N psi(N/2). N = 0 (probability 2^-n)
     kills the signal (log F = -inf) and is excluded; simulations report how often it happens.
     """
-    n = _width("n", n)
+    n = integer_at_least("n", n, 2)
     N = np.arange(1, n + 1)
     p = binom.pmf(N, n, 0.5)
     p = p / p.sum()
@@ -333,7 +308,7 @@ def hanin_nica_log_normal_limit(ns) -> tuple[float, float]:
 
 
 def _attention_params(gamma, tau0) -> tuple[float, float]:
-    gamma, tau0 = _finite("gamma", gamma), _positive("tau0", tau0)
+    gamma, tau0 = real_scalar("gamma", gamma), positive("tau0", tau0)
     if not 0 < gamma <= 1:
         raise ValueError(f"gamma must lie in (0, 1] (lam^2 + gamma^2 = 1), got {gamma}")
     return gamma, tau0
@@ -426,8 +401,8 @@ def unshaped_attention_collapse_factor(V, lam, gamma, tau0, n) -> float:
     """
     V = _covariance("V", V)
     gamma, tau0 = _attention_params(gamma, tau0)
-    lam = _finite("lam", lam)
-    n = _width("n", n)
+    lam = real_scalar("lam", lam)
+    n = integer_at_least("n", n, 2)
     if abs(lam**2 + gamma**2 - 1) > 1e-12:
         raise ValueError(f"lam^2 + gamma^2 must equal 1, got {lam**2 + gamma**2}")
     m = V.shape[0]
@@ -438,6 +413,6 @@ def unshaped_attention_collapse_factor(V, lam, gamma, tau0, n) -> float:
 def uniform_attention_difference_energy(V0, lam, depth) -> float:
     """tr(P V_l P) = lam^{2l} tr(P V_0 P) exactly under uniform attention A = 1 1^T/m (P X_{l+1} = lam P X_l) [N22]."""
     V0 = _covariance("V0", V0)
-    lam = _finite("lam", lam)
-    depth = _width("depth", depth, 0)
+    lam = real_scalar("lam", lam)
+    depth = integer_at_least("depth", depth, 0)
     return lam ** (2 * depth) * float(np.trace(_centering(V0.shape[0]) @ V0 @ _centering(V0.shape[0])))
