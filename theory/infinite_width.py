@@ -46,14 +46,14 @@ the diagonal is free of the sqrt(round-off) error of arccos near 1.
 from __future__ import annotations
 
 import functools
-import math
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from theory._validate import integer_at_least, nonnegative, positive, real_scalar
 
 __all__ = ["Activation", "Kernel", "kernels", "get_activation", "ab_relu", "leaky_relu", "numerical",
            "gaussian_expectations", "ACTIVATIONS"]
@@ -105,7 +105,7 @@ def _erf_closed(s1, s2, rho):
 
 def ab_relu(a: float, b: float) -> Activation:
     """phi(x) = a min(x, 0) + b max(x, 0), closed form (neural-tangents ABRelu(a, b))."""
-    a, b = _finite_scalar("a", a), _finite_scalar("b", b)
+    a, b = real_scalar("a", a), real_scalar("b", b)
     return Activation(f"ab_relu({a:g},{b:g})", lambda x: a * jnp.minimum(x, 0) + b * jnp.maximum(x, 0),
                       _ab_relu_closed(a, b))
 
@@ -244,20 +244,6 @@ class Kernel:
     ntk: np.ndarray
 
 
-def _finite_scalar(name: str, value) -> float:
-    arr = np.asarray(value)
-    if arr.ndim != 0 or arr.dtype.kind not in "iuf" or not np.isfinite(arr):
-        raise ValueError(f"{name} must be a finite real scalar, got {value!r}")
-    return float(arr)
-
-
-def _nonnegative(name: str, value) -> float:
-    out = _finite_scalar(name, value)
-    if out < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {out}")
-    return out
-
-
 def _inputs(name: str, x) -> np.ndarray:
     arr = np.asarray(x)
     if arr.ndim != 2 or arr.dtype.kind not in "iuf" or arr.shape[0] == 0 or arr.shape[1] == 0:
@@ -281,23 +267,12 @@ def kernels(x1, x2=None, *, depth: int, activation, weight_var: float, bias_var:
     x2 = x1 if x2 is None else _inputs("x2", x2)
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(f"x1 and x2 must have the same number of features, got {x1.shape[1]} and {x2.shape[1]}")
-    if isinstance(depth, bool | np.bool_):
-        raise ValueError(f"depth must be an integer >= 0, got {depth!r}")
-    try:
-        depth = operator.index(depth)
-    except TypeError:
-        raise ValueError(f"depth must be an integer >= 0, got {depth!r}") from None
-    if depth < 0:
-        raise ValueError(f"depth must be an integer >= 0, got {depth}")
-    wv = _finite_scalar("weight_var", weight_var)
-    if wv <= 0:
-        raise ValueError(f"weight_var must be a finite number > 0, got {wv}")
-    bv = _nonnegative("bias_var", bias_var)
+    depth = integer_at_least("depth", depth, 0)
+    wv = positive("weight_var", weight_var)
+    bv = nonnegative("bias_var", bias_var)
     if parameterization not in ("ntk", "standard"):
         raise ValueError(f"parameterization must be 'ntk' or 'standard', got {parameterization!r}")
-    width = _finite_scalar("width", width)
-    if width <= 0:
-        raise ValueError(f"width must be a finite number > 0, got {width}")
+    width = positive("width", width)
     act = get_activation(activation)
     _, ids = np.unique(np.concatenate([x1, x2]), axis=0, return_inverse=True)
     ids = ids.ravel()
