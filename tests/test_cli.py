@@ -32,10 +32,10 @@ def _fails(ctx):
 def test_list_shows_claims(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "test.cli.holds" in out and "test.cli.fails" in out and "prediction doubled" in out
-    header, *lines = out.splitlines()
-    row = next(line for line in lines if line.startswith("test.cli.holds"))
-    assert row.index("testing") == header.index("AREA")  # aligned columns
+    assert "== testing (" in out
+    block = out[out.index("\ntest.cli.holds\n"):].split("\n\n")[0]
+    assert "A claim that holds" in block and "reference: Fake 2024, eq. 1" in block
+    assert "negative control: prediction doubled" in block
 
 
 def test_report_on_passing_claim_exits_0(tmp_path, capsys):

@@ -8,7 +8,6 @@ device JAX cannot see), with nothing written, 130 interrupted (finished claims s
 from __future__ import annotations
 
 import argparse
-import itertools
 import shutil
 import sys
 import textwrap
@@ -19,33 +18,24 @@ from verify import registry, report, runner
 __all__ = ["main"]
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> str:
-    """Aligned columns; the first two keep their width, the others share the rest and wrap.
-
-    Records that wrap onto several lines are separated by blank lines.
-    """
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-    room = width - sum(widths[:2]) - 2 * (len(header) - 1)
-    flex = sorted(range(2, len(header)), key=widths.__getitem__)
-    for rank, i in enumerate(flex):  # water-filling: narrow columns keep their width, wide ones share the rest
-        widths[i] = max(16, min(widths[i], room // (len(flex) - rank)))
-        room -= widths[i]
-    blocks = []
-    for row in (header, *rows):
-        cells = [textwrap.wrap(cell, w) or [""] for cell, w in zip(row, widths)]
-        blocks.append("\n".join("  ".join(part.ljust(w) for part, w in zip(parts, widths)).rstrip()
-                                for parts in itertools.zip_longest(*cells, fillvalue="")))
-    return ("\n\n" if any("\n" in b for b in blocks) else "\n").join(blocks)
-
-
 def _list(args: argparse.Namespace) -> int:
+    """One block per claim, grouped by area: id, then title, reference and control wrapped to the terminal."""
     claims = registry.all_claims()
     if not claims:
         print("no claims registered")
         return 0
-    print(_table(("ID", "AREA", "REFERENCE", "TITLE", "NEGATIVE CONTROL"),
-                 [(c.id, c.area, c.reference, c.title, c.control) for c in claims],
-                 width=shutil.get_terminal_size((120, 24)).columns))
+    width = max(60, shutil.get_terminal_size((100, 24)).columns)
+    wrap = textwrap.TextWrapper(width=width, initial_indent="    ", subsequent_indent="        ")
+    areas: dict[str, list] = {}
+    for c in claims:
+        areas.setdefault(c.area, []).append(c)
+    blocks = []
+    for area, members in areas.items():
+        blocks.append(f"== {area} ({len(members)} claim{'s' * (len(members) != 1)})")
+        for c in members:
+            blocks.append("\n".join([c.id, wrap.fill(c.title), wrap.fill(f"reference: {c.reference}"),
+                                      wrap.fill(f"negative control: {c.control}")]))
+    print("\n\n".join(blocks))
     return 0
 
 
