@@ -145,8 +145,8 @@ def _critical_gamma(lam: float, eps: float, *, wrong: bool) -> float:
        seed=20231016,
        quick=dict(lams=[0.1, 0.3], gamma_ratios=[0.5, 0.8, 1.25, 2.0], lr=0.05, eps=1e-3, d_in=100, n_seeds=32,
                   n_test=1000, n_steps=500),
-       full=dict(lams=[0.1, 0.3, 0.5], gamma_ratios=[0.5, 0.8, 1.25, 2.0], lr=0.05, eps=1e-3, d_in=800,
-                 n_seeds=64, n_test=4000, n_steps=1500))
+       full=dict(lams=[0.1, 0.3, 0.5], gamma_ratios=[0.5, 0.8, 1.25, 2.0], lr=0.05, eps=1e-3, d_in=400,
+                 n_seeds=32, n_test=2000, n_steps=1500))
 def linear_weight_decay(ctx: ClaimContext):
     p = ctx.params
     lams, ratios, lr, eps = p["lams"], np.array(p["gamma_ratios"], float), p["lr"], p["eps"]
@@ -330,7 +330,7 @@ def _mlp_config(p: dict) -> tuple:
        control="no grokking: test accuracy follows train accuracy (t99_test < 2 t99_train) and every fraction generalises",
        seed=20220106,
        quick=dict(fractions=[0.6, 0.5, 0.4], below=[0.2], n_seeds=3),
-       full=dict(fractions=[0.7, 0.6, 0.5, 0.45, 0.4], below=[0.25, 0.2, 0.1], n_seeds=6))
+       full=dict(fractions=[0.6, 0.55, 0.5, 0.45, 0.4], below=[0.25, 0.2, 0.1], n_seeds=6, n_steps=8000))
 def mlp_grokking(ctx: ClaimContext):
     p = ctx.params
     fr, below = tuple(p["fractions"]), tuple(p["below"])
@@ -385,7 +385,7 @@ def mlp_grokking(ctx: ClaimContext):
                "together with the test loss",
        seed=20220106,
        quick=dict(fractions=[0.6, 0.5, 0.4], below=[0.2], n_seeds=3),
-       full=dict(fractions=[0.7, 0.6, 0.5, 0.45, 0.4], below=[0.25, 0.2, 0.1], n_seeds=6))
+       full=dict(fractions=[0.6, 0.55, 0.5, 0.45, 0.4], below=[0.25, 0.2, 0.1], n_seeds=6, n_steps=8000))
 def fourier_mechanism(ctx: ClaimContext):
     p = ctx.params
     fr = tuple(p["fractions"])
