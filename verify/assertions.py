@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from verify.evidence import ClaimResult, Evidence
 
-__all__ = ["assert_claim", "assert_evidence", "checks_recorded", "reset_recorded"]
+__all__ = ["assert_claim", "assert_evidence", "checks_recorded", "claim_tests", "reset_recorded"]
 
 _recorded = 0
 
@@ -40,3 +40,35 @@ def assert_claim(result: ClaimResult) -> None:
     assert not result.control.passed, (
         "negative control PASSED (the check cannot tell the published prediction from a wrong one):\n"
         + result.control.describe())
+
+
+FRESH_SEEDS = (1, 2, 3)
+
+
+def claim_tests(claims: list[str]):
+    """The three pytest tests every verify module runs over its ``claims``:
+
+    ``test_claim`` (quick tier, pinned seed), ``test_claim_full`` (slow: full sizes) and
+    ``test_claim_fresh_seed`` (slow: quick tier with seeds 1, 2, 3, which measures the real false-failure
+    rate of each check). Use as ``test_claim, test_claim_full, test_claim_fresh_seed = claim_tests(CLAIMS)``.
+    """
+    import pytest
+
+    from verify import registry
+
+    @pytest.mark.parametrize("claim_id", claims)
+    def test_claim(claim_id):
+        assert_claim(registry.run(claim_id, quick=True))
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("claim_id", claims)
+    def test_claim_full(claim_id):
+        assert_claim(registry.run(claim_id, quick=False))
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("seed", FRESH_SEEDS)
+    @pytest.mark.parametrize("claim_id", claims)
+    def test_claim_fresh_seed(claim_id, seed):
+        assert_claim(registry.run(claim_id, quick=True, seed=seed))
+
+    return test_claim, test_claim_full, test_claim_fresh_seed

@@ -1,27 +1,7 @@
 """Signal propagation: each claim holds and its negative control is rejected (verify.claims.signal_propagation)."""
 
-import pytest
-
-from verify import registry
-from verify.assertions import assert_claim
+from verify.assertions import claim_tests
 
 CLAIMS = ["sigprop.maps", "sigprop.selu"]
 
-
-@pytest.mark.parametrize("claim_id", CLAIMS)
-def test_claim(claim_id):
-    assert_claim(registry.run(claim_id, quick=True))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("claim_id", CLAIMS)
-def test_claim_full(claim_id):
-    assert_claim(registry.run(claim_id, quick=False))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 3])
-@pytest.mark.parametrize("claim_id", CLAIMS)
-def test_claim_fresh_seed(claim_id, seed):
-    """Fresh seeds (not the pinned ones): measures the real false-failure rate of each quick check."""
-    assert_claim(registry.run(claim_id, quick=True, seed=seed))
+test_claim, test_claim_full, test_claim_fresh_seed = claim_tests(CLAIMS)

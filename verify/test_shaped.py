@@ -1,29 +1,9 @@
 """Shaped networks: each claim holds and its negative control is rejected (verify.claims.shaped)."""
 
-import pytest
-
-from verify import registry
-from verify.assertions import assert_claim
+from verify.assertions import claim_tests
 
 CLAIMS = ["shaped.relu_correlation", "shaped.relu_norm", "shaped.hanin_nica", "shaped.rank_collapse",
           "shaped.attention_generator", "shaped.attention_trajectory", "shaped.block_trajectory",
           "shaped.block_diffusion"]
 
-
-@pytest.mark.parametrize("claim_id", CLAIMS)
-def test_claim(claim_id):
-    assert_claim(registry.run(claim_id, quick=True))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("claim_id", CLAIMS)
-def test_claim_full(claim_id):
-    assert_claim(registry.run(claim_id, quick=False))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 3])
-@pytest.mark.parametrize("claim_id", CLAIMS)
-def test_claim_fresh_seed(claim_id, seed):
-    """Fresh seeds (not the pinned ones): measures the real false-failure rate of each quick check."""
-    assert_claim(registry.run(claim_id, quick=True, seed=seed))
+test_claim, test_claim_full, test_claim_fresh_seed = claim_tests(CLAIMS)
