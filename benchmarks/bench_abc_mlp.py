@@ -9,20 +9,11 @@ each timed call includes drawing the initial weights.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 from simulators import abc_mlp as sim
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from _timing import best_of
 
 
 def matmul_gflops(n: int = 1024, repeat: int = 3) -> float:

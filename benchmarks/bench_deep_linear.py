@@ -6,20 +6,11 @@ Run: python benchmarks/bench_deep_linear.py   (prints steps/s for both and the s
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 from simulators import deep_linear as sim
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from _timing import best_of
 
 
 def main() -> None:

@@ -9,22 +9,13 @@ Jacobian contraction (n_points^2 x n_params multiply-adds) against the matmul's 
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import numpy as np
 
 from simulators import mlp as sim
 from theory import infinite_width as iw
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from _timing import best_of
 
 
 def main() -> None:

@@ -8,22 +8,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 
 import numpy as np
 
 from simulators import sde
 from simulators import shaped as sim
 from theory import shaped as th
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from _timing import best_of
 
 
 def main() -> None:
