@@ -53,7 +53,10 @@ def test_quick_report_renders_in_chromium(tmp_path):
 
     chromium = _chromium()
     out = tmp_path / "report"
-    assert main(["report", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) in (0, 1)
+    # the repository's result cache: a clean checkout computes every claim, a warm one (after
+    # `dltheory report`) renders from it; the numbers are the same either way (keyed by code version)
+    cache = Path(__file__).resolve().parents[1] / "reports" / "_cache"
+    assert main(["report", "--out", str(out), "--cache-dir", str(cache)]) in (0, 1)
     links = _Links()
     links.feed((out / "index.html").read_text())
     assert links.images, "the report shows no figure"

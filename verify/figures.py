@@ -169,7 +169,8 @@ def figure_png(o) -> bytes | None:
     rc = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 14, "xtick.labelsize": 12,
           "ytick.labelsize": 12, "legend.fontsize": 11, "axes.grid": True, "grid.alpha": 0.35}
     with matplotlib.rc_context(rc):
-        fig = Figure(figsize=(5.8 * ncols + 2.4 * wide_legends, 4.6 * nrows + 1.0), layout="constrained")
+        # one-panel figures get the width of 1.6 panels so the title does not wrap into a tower
+        fig = Figure(figsize=(max(5.8 * ncols, 9.3) + 2.4 * wide_legends, 4.6 * nrows + 1.0), layout="constrained")
         FigureCanvasAgg(fig)
         for i, (panel, rows, from_control) in enumerate(panels):
             title = textwrap.fill(panel.title or panel.name, 52)
@@ -179,9 +180,9 @@ def figure_png(o) -> bytes | None:
             draw(fig.add_subplot(nrows, ncols, i + 1), panel, rows, title)
         width = int(fig.get_figwidth() * 7.2)  # characters per line of the 15 pt bold title
         head = f"{o.verdict} (control {o.control_verdict}): {o.claim.title}"
-        fig.suptitle("\n".join([*textwrap.wrap(head, width), *textwrap.wrap(
-            f"{o.claim.id} · {o.claim.reference}", width)]), color=VERDICT_COLORS[o.verdict], fontsize=15,
-            fontweight="bold")
+        ref = textwrap.shorten(o.claim.reference, max(width - len(o.claim.id) - 3, 20), placeholder=" …")
+        fig.suptitle("\n".join([*textwrap.wrap(head, width), f"{o.claim.id} · {ref}"]),
+                     color=VERDICT_COLORS[o.verdict], fontsize=15, fontweight="bold")
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
     return buf.getvalue()

@@ -500,13 +500,22 @@ def phase_diagram(ctx: ClaimContext):
                   stats.deterministic(f"memorisation, grokking and comprehension all present: number missing "
                                       f"({missing})", float(len(missing)), 0.0, atol=0.5, reason="exact count",
                                       seed=ctx.seed)]
-        rows = [dict(panel="phases", series="grid", x=f, y=w, theory=np.nan, simulated=phase[i, j].mean(), se=np.nan)
-                for i, f in enumerate(fr) for j, w in enumerate(wd)]
+        rows = [dict(panel="phases", series="grid", x=f, y=w, theory=np.nan, simulated=phase[i, j].mean(), se=np.nan,
+                     label=_phase_label(phase[i, j])) for i, f in enumerate(fr) for j, w in enumerate(wd)]
         rows += [dict(panel="phases", series=f"Liu et al. r_c = {r_c:.3f}", x=r_c, y=w, theory=r_c, simulated=np.nan,
                       se=np.nan) for w in (wd.min(), wd.max())]
         panels = (Panel("phases", "training fraction", "weight decay (AdamW, decoupled)", kind="heatmap",
-                        clabel="phase: 0 confusion, 1 memorisation, 2 grokking, 3 comprehension",
+                        clabel="phase code (seed mean)",
                         title=f"p={_MLP['p']}, width {_MLP['width']}, {p['n_steps']} steps; line: Liu et al. r_c"),)
         return ctx.evidence(checks, rows, panels, prediction="r_c is the boundary" if wrong else "published")
 
     return judge(False), judge(True)
+
+
+_PHASES = ("confusion", "memorisation", "grokking", "comprehension")  # phase codes 0-3
+
+
+def _phase_label(codes) -> str:
+    """The phase name when every seed agrees, else the seed-mean code."""
+    codes = np.asarray(codes)
+    return _PHASES[int(codes[0])] if np.all(codes == codes[0]) else f"{codes.mean():.2g}"
