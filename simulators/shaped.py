@@ -189,6 +189,23 @@ def _attention_layer(V, g, n, n_k, lam, gamma, tau0, shaped):
     return 0.5 * (Vn + np.swapaxes(Vn, -1, -2))
 
 
+def _run_chain(V0, step, depth: int, n_paths, record_every, seed, what: str) -> np.ndarray:
+    """Iterate ``V <- step(V, rng)`` ``depth`` times on ``n_paths`` copies of V0, recording every
+    ``record_every`` layers (and layer 0); a non-finite V raises FloatingPointError naming ``what`` and the layer."""
+    n_paths = _int_at_least("n_paths", n_paths, 1)
+    record_every = depth if record_every is None else _int_at_least("record_every", record_every, 1)
+    g = rng(seed)
+    V = np.broadcast_to(V0, (n_paths, *V0.shape)).copy()
+    out = [V]
+    for layer in range(1, depth + 1):
+        V = step(V, g)
+        if not np.all(np.isfinite(V)):
+            raise FloatingPointError(f"{what} diverged at layer {layer}")
+        if layer % record_every == 0:
+            out.append(V)
+    return np.stack(out, axis=1)
+
+
 def attention_chain(V0, n: int, n_k: int, depth: int, *, lam: float, gamma: float, tau0: float, n_paths: int, seed,
                     shaped: bool = True, record_every: int | None = None) -> np.ndarray:
     """Exact reduced chain of the token covariance through ``depth`` attention blocks; (n_paths, records, m, m).
@@ -196,18 +213,8 @@ def attention_chain(V0, n: int, n_k: int, depth: int, *, lam: float, gamma: floa
     Vectorised over paths (numpy). A non-finite covariance raises FloatingPointError naming the layer.
     """
     V0, n, n_k, depth, lam, gamma, tau0 = _attention_args(V0, n, n_k, depth, lam, gamma, tau0)
-    n_paths = _int_at_least("n_paths", n_paths, 1)
-    record_every = depth if record_every is None else _int_at_least("record_every", record_every, 1)
-    g = rng(seed)
-    V = np.broadcast_to(V0, (n_paths, *V0.shape)).copy()
-    out = [V]
-    for layer in range(1, depth + 1):
-        V = _attention_layer(V, g, n, n_k, lam, gamma, tau0, shaped)
-        if not np.all(np.isfinite(V)):
-            raise FloatingPointError(f"attention chain diverged at layer {layer} (n={n}, tau0={tau0}, gamma={gamma})")
-        if layer % record_every == 0:
-            out.append(V)
-    return np.stack(out, axis=1)
+    return _run_chain(V0, lambda V, g: _attention_layer(V, g, n, n_k, lam, gamma, tau0, shaped), depth, n_paths,
+                      record_every, seed, f"attention chain (n={n}, tau0={tau0}, gamma={gamma})")
 
 
 def attention_step_moments(V, n: int, n_k: int, *, gamma: float, tau0: float, n_samples: int, seed,
@@ -281,19 +288,11 @@ def block_chain(V0, n: int, n_k: int, depth: int, *, lam: float, gamma: float, t
     """
     V0, n, n_k, depth, lam, gamma, tau0 = _attention_args(V0, n, n_k, depth, lam, gamma, tau0)
     s_plus, s_minus, c = relu_slopes(c_plus, c_minus, n)
-    n_paths = _int_at_least("n_paths", n_paths, 1)
-    record_every = depth if record_every is None else _int_at_least("record_every", record_every, 1)
-    g = rng(seed)
-    V = np.broadcast_to(V0, (n_paths, *V0.shape)).copy()
-    out = [V]
-    for layer in range(1, depth + 1):
-        V = _attention_layer(V, g, n, n_k, lam, gamma, tau0, True)
-        V = _mlp_layer(V, g, n, lam, gamma, s_plus, s_minus, c)
-        if not np.all(np.isfinite(V)):
-            raise FloatingPointError(f"block chain diverged at block {layer} (n={n}, tau0={tau0}, gamma={gamma})")
-        if layer % record_every == 0:
-            out.append(V)
-    return np.stack(out, axis=1)
+    def block(V, g):
+        return _mlp_layer(_attention_layer(V, g, n, n_k, lam, gamma, tau0, True), g, n, lam, gamma, s_plus, s_minus, c)
+
+    return _run_chain(V0, block, depth, n_paths, record_every, seed,
+                      f"block chain (n={n}, tau0={tau0}, gamma={gamma})")
 
 
 def block_naive(X0, n_k: int, depth: int, *, lam: float, gamma: float, tau0: float, c_plus: float, c_minus: float,
