@@ -25,6 +25,8 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import erf, ive, logsumexp, roots_legendre
 
+from theory._validate import nonnegative, positive, real_scalar
+
 __all__ = ["mp_edges", "mp_expectation", "linear_estimator_losses", "linear_estimator_train_loss_bessel",
            "linear_estimator_grokking_times", "linear_estimator_delay_asymptote", "linear_estimator_loss_floors",
            "linear_estimator_loss_floors_small_gamma", "linear_estimator_critical_weight_decay",
@@ -34,37 +36,11 @@ ACCURACY_AT_EPS_OVER_4 = float(erf(math.sqrt(2.0)))  # [LBB23] eq. 10 at L = eps
 _N_QUAD = 512  # Gauss-Legendre nodes in the angle theta (nu = centre + half-width cos theta): spectral accuracy
 
 
-def _real(name: str, value) -> float:
-    arr = np.asarray(value)
-    if arr.ndim != 0 or arr.dtype.kind not in "iuf" or not np.isfinite(arr):
-        raise ValueError(f"{name} must be a finite real scalar, got {value!r}")
-    return float(arr)
-
-
 def _lam(lam) -> float:
-    lam = _real("lam", lam)
+    lam = real_scalar("lam", lam)
     if not 0.0 < lam < 1.0:
         raise ValueError(f"lam = d_in/N_tr must lie in the open interval (0, 1), got {lam}")
     return lam
-
-
-def _positive(name: str, value) -> float:
-    out = _real(name, value)
-    if out <= 0.0:
-        raise ValueError(f"{name} must be > 0, got {out}")
-    return out
-
-
-def _nonnegative(name: str, value) -> float:
-    out = _real(name, value)
-    if out < 0.0:
-        raise ValueError(f"{name} must be >= 0, got {out}")
-    return out
-
-
-def _eps(eps) -> float:
-    eps = _positive("eps", eps)
-    return eps
 
 
 def mp_edges(lam) -> tuple[float, float]:
@@ -116,7 +92,7 @@ def linear_estimator_losses(t, lam, lr, *, weight_decay=0.0, discrete=False) -> 
     exp(-2 eta (nu + gamma/2) t) (flow) or (1 - 2 eta (nu + gamma/2))^t (``discrete``). For gamma = 0 this is
     E_MP[a^{2t} q], evaluated as a log-sum-exp so it never underflows before the root finder needs it.
     """
-    lam, lr, gamma = _lam(lam), _positive("lr", lr), _nonnegative("weight_decay", weight_decay)
+    lam, lr, gamma = _lam(lam), positive("lr", lr), nonnegative("weight_decay", weight_decay)
     t = np.asarray(t, float)
     if np.any(~np.isfinite(t)) or np.any(t < 0):
         raise ValueError("t must be finite and >= 0")
@@ -138,7 +114,7 @@ def linear_estimator_train_loss_bessel(t, lam, lr) -> np.ndarray:
     Gradient flow, gamma = 0. Overflow-safe: I_1(x) = ive(1, x) e^x, so L_tr = e^{-4 eta t (1 - sqrt lam)^2}
     ive(1, x) / (x/2) with x = 8 eta t sqrt(lam); L_tr(0) = 1.
     """
-    lam, lr = _lam(lam), _positive("lr", lr)
+    lam, lr = _lam(lam), positive("lr", lr)
     t = np.asarray(t, float)
     x = 8.0 * lr * t * math.sqrt(lam)
     safe = np.where(x > 0, x, 1.0)
@@ -164,8 +140,8 @@ def linear_estimator_grokking_times(lam, lr, eps, *, weight_decay=0.0, discrete=
     Exact roots of the MP expectations (not the eps -> 0 asymptote eq. 12). A time is inf when the weight-decay
     floor (``linear_estimator_loss_floors``) is >= eps/4. Delay = t_gen - t_train.
     """
-    lam, lr, eps = _lam(lam), _positive("lr", lr), _eps(eps)
-    gamma = _nonnegative("weight_decay", weight_decay)
+    lam, lr, eps = _lam(lam), positive("lr", lr), positive("eps", eps)
+    gamma = nonnegative("weight_decay", weight_decay)
     floors = linear_estimator_loss_floors(lam, gamma)
     out = []
     for k in (0, 1):
@@ -186,8 +162,8 @@ def linear_estimator_delay_asymptote(lam, lr, *, weight_decay=0.0) -> float:
     With weight decay the paper's eq. 16 replaces the log by log(1 + sqrt lam). Converges slowly in eps: at
     eps = 1e-3 the exact delay is 0.5-0.7 times this (reference note sec. 2); do not compare simulations to it.
     """
-    lam, lr = _lam(lam), _positive("lr", lr)
-    gamma = _nonnegative("weight_decay", weight_decay)
+    lam, lr = _lam(lam), positive("lr", lr)
+    gamma = nonnegative("weight_decay", weight_decay)
     s = math.sqrt(lam)
     num = math.log1p(s) if gamma > 0 else -math.log1p(-s)
     return num / (2.0 * lr * (1.0 - s) ** 2)
@@ -198,7 +174,7 @@ def linear_estimator_loss_floors(lam, weight_decay) -> tuple[float, float]:
 
     From [LBB23] eq. 15 at t = inf (exact in gamma; independent of lr and of flow vs discrete GD).
     """
-    lam, gamma = _lam(lam), _nonnegative("weight_decay", weight_decay)
+    lam, gamma = _lam(lam), nonnegative("weight_decay", weight_decay)
     nu, logw = _mp_nodes(lam)
     g = 0.5 * np.exp(logw) * (gamma / 2) ** 2 / (nu + gamma / 2) ** 2
     return float(g @ nu), float(g.sum())
@@ -207,14 +183,14 @@ def linear_estimator_loss_floors(lam, weight_decay) -> tuple[float, float]:
 def linear_estimator_loss_floors_small_gamma(lam, weight_decay) -> tuple[float, float]:
     """Leading small-gamma floors gamma^2/(8(1 - lam)), gamma^2/(8(1 - lam)^3) (E_MP[1/nu] = 1/(1-lam),
     E_MP[1/nu^2] = 1/(1-lam)^3). Half of the values printed in [LBB23] eq. 16 (erratum, module docstring)."""
-    lam, gamma = _lam(lam), _nonnegative("weight_decay", weight_decay)
+    lam, gamma = _lam(lam), nonnegative("weight_decay", weight_decay)
     return gamma**2 / (8 * (1 - lam)), gamma**2 / (8 * (1 - lam) ** 3)
 
 
 def linear_estimator_critical_weight_decay(lam, eps) -> float:
     """gamma_c: the generalisation floor equals eps/4, so gamma < gamma_c groks to 95.45 % and gamma > gamma_c
     never does. Exact MP root; small-gamma form sqrt(2 eps (1 - lam)^3) (reference note sec. 2)."""
-    lam, eps = _lam(lam), _eps(eps)
+    lam, eps = _lam(lam), positive("eps", eps)
     guess = math.sqrt(2 * eps * (1 - lam) ** 3)
     f = lambda g: linear_estimator_loss_floors(lam, g)[1] - eps / 4  # noqa: E731
     hi = guess
@@ -225,7 +201,7 @@ def linear_estimator_critical_weight_decay(lam, eps) -> float:
 
 def accuracy_from_loss(loss, eps) -> np.ndarray:
     """Fraction of samples with (D^T x)^2 < eps when D^T x ~ N(0, L): Erf(sqrt(eps / (2 L))) ([LBB23] eq. 10)."""
-    eps = _eps(eps)
+    eps = positive("eps", eps)
     loss = np.asarray(loss, float)
     if np.any(loss < 0):
         raise ValueError("loss must be >= 0")

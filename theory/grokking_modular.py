@@ -23,6 +23,8 @@ import operator
 import numpy as np
 from scipy.special import log_softmax
 
+from theory._validate import integer_at_least
+
 __all__ = ["check_prime", "modular_addition_solution", "modular_addition_logits", "modular_addition_accuracy",
            "logits_accuracy",
            "frequency_power", "inverse_participation_ratio", "dominant_frequency", "neuron_phases",
@@ -44,18 +46,6 @@ def check_prime(p, *, minimum: int = 5) -> int:
     return p
 
 
-def _width(width) -> int:
-    if isinstance(width, bool | np.bool_):
-        raise ValueError(f"width must be an integer >= 1, got {width!r}")
-    try:
-        width = operator.index(width)
-    except TypeError:
-        raise ValueError(f"width must be an integer >= 1, got {width!r}") from None
-    if width < 1:
-        raise ValueError(f"width must be an integer >= 1, got {width}")
-    return width
-
-
 def modular_addition_solution(p, width, seed=0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gromov's analytic weights ([G23] eqs. 6-7, 12): U (width x p), V (width x p), W (p x width).
 
@@ -66,7 +56,7 @@ def modular_addition_solution(p, width, seed=0) -> tuple[np.ndarray, np.ndarray,
     eq. 15), so the argmax is (a + b) mod p once width is large; the expansion's signal at q = a + b is width/2.
     ``seed``: int >= 0 or numpy Generator for the phases.
     """
-    p, width = check_prime(p), _width(width)
+    p, width = check_prime(p), integer_at_least("width", width, 1)
     rng = np.random.default_rng(seed)
     k = 1 + np.arange(width) % ((p - 1) // 2)
     phi1, phi2 = rng.uniform(0, 2 * np.pi, (2, width))
