@@ -255,12 +255,18 @@ def attention_naive(X0, n_k: int, depth: int, *, lam: float, gamma: float, tau0:
     g = rng(seed)
     X = np.broadcast_to(X0, (n_samples, m, n)).copy()
     for _ in range(depth):
-        WQ = g.standard_normal((n_samples, n, n_k)) / math.sqrt(n)
-        WK = g.standard_normal((n_samples, n, n_k)) / math.sqrt(n)
-        WV = g.standard_normal((n_samples, n, n))
-        Y = (X @ WQ) @ np.swapaxes(X @ WK, -1, -2) / (tau0 * math.sqrt(n * n_k))
-        X = lam * X + gamma * _attention_matrix(Y, shaped) @ X @ WV / math.sqrt(n)
+        X = _naive_attention(X, g, n_k, lam, gamma, tau0, shaped)
     return X @ np.swapaxes(X, -1, -2) / n
+
+
+def _naive_attention(X, g, n_k, lam, gamma, tau0, shaped):
+    """One attention sub-layer of explicit width-n networks X (samples, m, n), weights drawn Q, K, V in order."""
+    n_samples, _, n = X.shape
+    WQ = g.standard_normal((n_samples, n, n_k)) / math.sqrt(n)
+    WK = g.standard_normal((n_samples, n, n_k)) / math.sqrt(n)
+    WV = g.standard_normal((n_samples, n, n))
+    Y = (X @ WQ) @ np.swapaxes(X @ WK, -1, -2) / (tau0 * math.sqrt(n * n_k))
+    return lam * X + gamma * _attention_matrix(Y, shaped) @ X @ WV / math.sqrt(n)
 
 
 def _mlp_layer(V, g, n, lam, gamma, s_plus, s_minus, c):
@@ -308,10 +314,7 @@ def block_naive(X0, n_k: int, depth: int, *, lam: float, gamma: float, tau0: flo
     g = rng(seed)
     X = np.broadcast_to(X0, (n_samples, m, n)).copy()
     for _ in range(depth):
-        WQ = g.standard_normal((n_samples, n, n_k)) / math.sqrt(n)
-        WK = g.standard_normal((n_samples, n, n_k)) / math.sqrt(n)
-        Y = (X @ WQ) @ np.swapaxes(X @ WK, -1, -2) / (tau0 * math.sqrt(n * n_k))
-        Z = lam * X + gamma * _attention_matrix(Y, True) @ X @ g.standard_normal((n_samples, n, n)) / math.sqrt(n)
+        Z = _naive_attention(X, g, n_k, lam, gamma, tau0, True)
         H = Z @ g.standard_normal((n_samples, n, n)) / math.sqrt(n)
         phi = H * np.where(H > 0, s_plus, s_minus)
         X = lam * Z + gamma * math.sqrt(c / n) * phi @ g.standard_normal((n_samples, n, n))
