@@ -1,4 +1,4 @@
-"""Benchmark simulators.abc_mlp: the in-law Gram sampler vs explicit weight matrices, and abc-SGD steps.
+"""Benchmark dltheory.simulators.abc_mlp: the in-law Gram sampler vs explicit weight matrices, and abc-SGD steps.
 
 Run: python benchmarks/bench_abc_mlp.py   (prints networks/s for both forward samplers and their ratio, and
 SGD steps/s of train_abc with the achieved GFLOP/s next to this machine's float64 matmul GFLOP/s). A batch-4
@@ -12,7 +12,7 @@ import argparse
 
 import numpy as np
 
-from simulators import abc_mlp as sim
+from dltheory.simulators import abc_mlp as sim
 from _timing import best_of
 
 

@@ -1,4 +1,4 @@
-"""Benchmark: numba GD kernel (simulators.deep_linear.train) vs the plain-numpy reference on the same problem.
+"""Benchmark: numba GD kernel (dltheory.simulators.deep_linear.train) vs the plain-numpy reference on the same problem.
 
 Run: python benchmarks/bench_deep_linear.py   (prints steps/s for both and the speed-up ratio)
 """
@@ -9,7 +9,7 @@ import argparse
 
 import numpy as np
 
-from simulators import deep_linear as sim
+from dltheory.simulators import deep_linear as sim
 from _timing import best_of
 
 

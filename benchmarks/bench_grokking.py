@@ -1,4 +1,4 @@
-"""Benchmark: steps per second of the modular-addition MLP trainer (simulators.grokking.train_modular_addition).
+"""Benchmark: steps per second of the modular-addition MLP trainer (dltheory.simulators.grokking.train_modular_addition).
 
 Run: python benchmarks/bench_grokking.py [--steps N]   (CPU by default; on a GPU machine JAX uses the GPU).
 Prints compile time and seed-steps/s for a few (p, width, seeds) and the exact linear GD simulator's speed.
@@ -11,7 +11,7 @@ import time
 
 import jax
 
-from simulators import grokking as sim
+from dltheory.simulators import grokking as sim
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Benchmark: analytic NNGP/NTK Gram matrices (theory.infinite_width) and the empirical NTK (simulators.mlp).
+"""Benchmark: analytic NNGP/NTK Gram matrices (dltheory.theory.infinite_width) and the empirical NTK (dltheory.simulators.mlp).
 
 Run: python benchmarks/bench_infinite_width.py [--n 2000] [--depth 10] [--width 1024]
 Prints wall times (best of --repeat, after a compile call) and ratios against the time of one float64 n x n
@@ -13,8 +13,8 @@ import argparse
 import jax
 import numpy as np
 
-from simulators import mlp as sim
-from theory import infinite_width as iw
+from dltheory.simulators import mlp as sim
+from dltheory.theory import infinite_width as iw
 from _timing import best_of
 
 

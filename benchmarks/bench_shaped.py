@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from simulators import sde
-from simulators import shaped as sim
-from theory import shaped as th
+from dltheory.simulators import sde
+from dltheory.simulators import shaped as sim
+from dltheory.theory import shaped as th
 from _timing import best_of
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 
-from simulators._seeding import rng
+from dltheory.simulators._seeding import rng
 
 __all__ = ["ForwardStats", "forward_full", "forward_gram", "phi_numpy", "train_abc", "ACTIVATION_NAMES"]
 

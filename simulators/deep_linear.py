@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 from numba.typed import List
 
-from simulators._seeding import rng
+from dltheory.simulators._seeding import rng
 
 __all__ = ["LinearTask", "Trajectory", "make_task", "random_orthogonal", "init_decoupled",
            "init_small_random", "init_balanced", "init_orthogonal", "train", "train_reference",

@@ -230,9 +230,9 @@ def phase_point(*, p: int, width: int, fraction: float, weight_decay: float, lr:
 
 def phase_diagram(fractions, weight_decays, *, p: int, width: int, lr: float, n_steps: int, record_every: int,
                   n_seeds: int, seed: int, executor=None) -> list[dict]:
-    """Every (fraction, weight decay) cell through ``simulators.sweep.sweep`` (any concurrent.futures executor,
+    """Every (fraction, weight decay) cell through ``dltheory.simulators.sweep.sweep`` (any concurrent.futures executor,
     "inline", or None for local processes); one spawned seed per cell. Cells are ordered fraction-major."""
-    from simulators.sweep import sweep
+    from dltheory.simulators.sweep import sweep
 
     points = [dict(p=p, width=width, fraction=float(f), weight_decay=float(w), lr=lr, n_steps=n_steps,
                    record_every=record_every, n_seeds=n_seeds) for f in fractions for w in weight_decays]

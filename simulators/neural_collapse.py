@@ -1,7 +1,7 @@
 """Neural-collapse simulators (JAX, float64): heavy-ball GD on (deep linear) unconstrained-features models,
 projected GD on the layer-peeled model, and a small nonlinear MLP trained into the terminal phase.
 
-Conventions (as theory.neural_collapse): features H are d x N with class-sorted columns (class k has n_k
+Conventions (as dltheory.theory.neural_collapse): features H are d x N with class-sorted columns (class k has n_k
 columns), layers W_1 (d x d), ..., W_M (K x d), bias b unregularised. Objectives:
   CE:  (1/N) sum_i CE(W_M...W_1 h_i + b, y_i) + lW/2 sum_j ||W_j||^2 + lH/2 ||H||^2,
   MSE: 1/(2N) ||W_M...W_1 H + b 1^T - Y||_F^2 + the same penalties.
@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from simulators._seeding import rng
+from dltheory.simulators._seeding import rng
 
 __all__ = ["UFMRun", "train_ufm", "LPMRun", "train_layer_peeled", "gaussian_mixture", "MLPRun", "train_mlp"]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulators._seeding import rng
+from dltheory.simulators._seeding import rng
 
 __all__ = ["euler_maruyama_scalar", "euler_maruyama_matrix", "MatrixPaths", "structured_noise"]
 

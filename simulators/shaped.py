@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from simulators._seeding import rng
+from dltheory.simulators._seeding import rng
 
 __all__ = ["relu_slopes", "relu_mlp_chain", "relu_mlp_naive", "attention_chain", "attention_naive",
            "attention_step_moments", "block_chain", "block_naive"]

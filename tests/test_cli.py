@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from verify import registry
-from verify.cli import main
-from verify.evidence import Check
+from dltheory.verify import registry
+from dltheory.verify.cli import main
+from dltheory.verify.evidence import Check
 
 
 def _evidence(ctx: registry.ClaimContext, statistic: float, prediction: str):
@@ -69,6 +69,6 @@ def test_unwritable_out_dir_exits_2(tmp_path, capsys):
 
 
 def test_python_dash_m_works():
-    proc = subprocess.run([sys.executable, "-m", "verify.cli", "--help"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "dltheory.verify.cli", "--help"], capture_output=True, text=True,
                           check=False)
     assert proc.returncode == 0 and "report" in proc.stdout

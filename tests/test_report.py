@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verify import registry, stats
-from verify.cache import atomic_write, cached_run
-from verify.evidence import Panel
-from verify.report import ROW_COLUMNS, SUMMARY_COLUMNS, build_report
+from dltheory.verify import registry, stats
+from dltheory.verify.cache import atomic_write, cached_run
+from dltheory.verify.evidence import Panel
+from dltheory.verify.report import ROW_COLUMNS, SUMMARY_COLUMNS, build_report
 
 CALLS: Counter[str] = Counter()  # claim id -> number of times its function ran
 PANELS = (Panel("loss", xlabel="time t", ylabel="loss", title="loss curve"),
@@ -183,8 +183,8 @@ def test_heatmap_panel_and_markdown_summary(tmp_path):
 
 
 def test_tightest_check_prefers_failures_then_the_closest_margin():
-    from verify.evidence import Check
-    from verify.report import tightest_check
+    from dltheory.verify.evidence import Check
+    from dltheory.verify.report import tightest_check
 
     a = Check("a", 0.5, 1.0, "<=", "")
     b = Check("b", 0.02, 0.01, ">=", "")  # p = 0.02 >= alpha = 0.01: load 0.5

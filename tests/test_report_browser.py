@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verify.cli import main
+from dltheory.verify.cli import main
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""verify.runner: the same numbers on every executor, clean errors, interrupt and resume."""
+"""dltheory.verify.runner: the same numbers on every executor, clean errors, interrupt and resume."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from simulators.deep_linear import gaussian_product_sq_singular_values
-from simulators.sweep import sweep
-from verify import registry
-from verify.cli import main
-from verify.evidence import Check
-from verify.runner import check_device, open_executor, run_claims
+from dltheory.simulators.deep_linear import gaussian_product_sq_singular_values
+from dltheory.simulators.sweep import sweep
+from dltheory.verify import registry
+from dltheory.verify.cli import main
+from dltheory.verify.evidence import Check
+from dltheory.verify.runner import check_device, open_executor, run_claims
 
 REAL = ["dln.learning_times", "dln.end_to_end"]  # two cheap real claims (well under a second each)
 SWEEP = [{"N": 8, "L": L, "n_samples": 40} for L in (1, 2, 3, 4)]
@@ -114,7 +114,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_resumes_from_the_cache(tmp_path, capsy
 
 
 def test_python_api_returns_evidence_and_tidy_frames():
-    from verify import api
+    from dltheory.verify import api
 
     outcomes = api.run("dln.learning_times")
     assert [o.claim.id for o in outcomes] == ["dln.learning_times"] and outcomes[0].result.ok

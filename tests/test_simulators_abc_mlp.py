@@ -1,11 +1,11 @@
-"""Unit tests of simulators.abc_mlp: shapes, exact identities, backprop vs JAX autodiff, bad input, divergence."""
+"""Unit tests of dltheory.simulators.abc_mlp: shapes, exact identities, backprop vs JAX autodiff, bad input, divergence."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from simulators import abc_mlp as sim
+from dltheory.simulators import abc_mlp as sim
 
 X2 = np.array([[1.0, 0.3, -0.5, 0.2], [0.2, -1.0, 0.7, 0.1]])
 

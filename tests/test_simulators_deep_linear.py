@@ -1,9 +1,9 @@
-"""Unit tests of simulators.deep_linear: numba kernel vs numpy reference, inits, bad input, divergence."""
+"""Unit tests of dltheory.simulators.deep_linear: numba kernel vs numpy reference, inits, bad input, divergence."""
 
 import numpy as np
 import pytest
 
-from simulators import deep_linear as sim
+from dltheory.simulators import deep_linear as sim
 
 
 @pytest.fixture(scope="module")

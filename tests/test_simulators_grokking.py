@@ -1,9 +1,9 @@
-"""Unit tests of simulators.grokking: exact GD vs a plain iteration, bad input, divergence."""
+"""Unit tests of dltheory.simulators.grokking: exact GD vs a plain iteration, bad input, divergence."""
 
 import numpy as np
 import pytest
 
-from simulators import grokking as sim
+from dltheory.simulators import grokking as sim
 
 
 def _plain_gd(lam, lr, eps, d_in, n_steps, n_test, gamma, seed):
@@ -67,7 +67,7 @@ def mlp_run():
 
 
 def test_mlp_records_match_numpy_on_final_weights(mlp_run):
-    from theory import grokking as th
+    from dltheory.theory import grokking as th
 
     r, p = mlp_run, 11
     for s in range(2):

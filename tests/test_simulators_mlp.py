@@ -1,11 +1,11 @@
-"""Unit tests of simulators.mlp: init scales, empirical NNGP/NTK against explicit formulas, GD steps, bad input."""
+"""Unit tests of dltheory.simulators.mlp: init scales, empirical NNGP/NTK against explicit formulas, GD steps, bad input."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from simulators import mlp as sim
+from dltheory.simulators import mlp as sim
 
 X = np.array([[1.0, 0, 0], [0.6, 0.8, 0], [0, 0, 1], [-1, 0.5, 0.5]])
 

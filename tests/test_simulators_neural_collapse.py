@@ -1,11 +1,11 @@
-"""Unit tests for simulators.neural_collapse: float64, gradients, determinism, projections, bad input."""
+"""Unit tests for dltheory.simulators.neural_collapse: float64, gradients, determinism, projections, bad input."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from simulators import neural_collapse as sim
+from dltheory.simulators import neural_collapse as sim
 
 
 def _numpy_objective(layers, H, y, b, lW, lH, loss):

@@ -1,4 +1,4 @@
-"""Unit tests of simulators.sde: strong order 1/2 and weak order 1 of Euler-Maruyama, the exact covariance of the
+"""Unit tests of dltheory.simulators.sde: strong order 1/2 and weak order 1 of Euler-Maruyama, the exact covariance of the
 structured matrix noise, PSD projection, blow-up accounting and bad input."""
 
 import math
@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from simulators import sde
-from theory import shaped as th
+from dltheory.simulators import sde
+from dltheory.theory import shaped as th
 
 MU, SIG, X0, T = 0.4, 0.8, 1.0, 1.0
 

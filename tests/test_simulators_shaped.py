@@ -1,4 +1,4 @@
-"""Unit tests of simulators.shaped: reduced Gram-matrix chains against naive networks, exact identities, bad input."""
+"""Unit tests of dltheory.simulators.shaped: reduced Gram-matrix chains against naive networks, exact identities, bad input."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulators import shaped as sim
+from dltheory.simulators import shaped as sim
 
 ALPHA = 1e-3  # per-test false-failure budget, Bonferroni over the KS family inside each test
 V3 = np.array([[1.0, 0.3, 0.1], [0.3, 1.0, 0.5], [0.1, 0.5, 1.0]])

@@ -1,10 +1,12 @@
-"""simulators.sweep: spawned seeds make results independent of the executor."""
+"""dltheory.simulators.sweep: spawned seeds make results independent of the executor."""
 
 import concurrent.futures as cf
 
+import numpy as np
 import pytest
 
-from simulators.sweep import child_seeds, sweep
+from dltheory.simulators.deep_linear import gaussian_product_sq_singular_values
+from dltheory.simulators.sweep import child_seeds, sweep
 
 
 def _task(a, seed):
@@ -18,13 +20,17 @@ def test_child_seeds_are_stable_and_distinct():
 
 
 def test_same_results_inline_threads_and_processes():
-    points = [{"a": i} for i in range(6)]
-    inline = sweep(_task, points, seed=3, executor="inline")
+    # a library function: worker processes import it by name (test modules are not importable there)
+    task = gaussian_product_sq_singular_values
+    points = [{"N": 4, "L": L, "n_samples": 3} for L in range(1, 7)]
+    inline = sweep(task, points, seed=3, executor="inline")
     with cf.ThreadPoolExecutor(3) as pool:
-        threads = sweep(_task, points, seed=3, executor=pool)
-    processes = sweep(_task, points, seed=3, max_workers=2)
-    assert inline == threads == processes
-    assert [a for a, _ in inline] == list(range(6))
+        threads = sweep(task, points, seed=3, executor=pool)
+    processes = sweep(task, points, seed=3, max_workers=2)
+    for a, b, c in zip(inline, threads, processes, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    assert len({a.tobytes() for a in inline}) == len(points)  # distinct tasks, distinct seeds
 
 
 @pytest.mark.parametrize("kwargs, match", [({"seed": -1}, "seed"), ({"seed": 0, "executor": "dask"}, "executor")])

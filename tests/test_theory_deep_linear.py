@@ -1,4 +1,4 @@
-"""Exact unit tests for theory.deep_linear (golden values from the reference notes, part A)."""
+"""Exact unit tests for dltheory.theory.deep_linear (golden values from the reference notes, part A)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
-from theory.deep_linear import (
+from dltheory.theory.deep_linear import (
     _learning_time_quad,
     _mode_strength_ode,
     balanced_riccati_solution,

@@ -1,4 +1,4 @@
-"""Exact unit tests for theory.finite_width (PDLT single input; Hanin & Nica exact ReLU moments)."""
+"""Exact unit tests for dltheory.theory.finite_width (PDLT single input; Hanin & Nica exact ReLU moments)."""
 
 import math
 
@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import binom
 
-from theory import finite_width as fw
+from dltheory.theory import finite_width as fw
 
 K_values = st.floats(0.01, 50.0)
 

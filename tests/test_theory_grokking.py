@@ -1,4 +1,4 @@
-"""Exact unit tests for theory.grokking (golden values from the reference note, sec. 2 and 4)."""
+"""Exact unit tests for dltheory.theory.grokking (golden values from the reference note, sec. 2 and 4)."""
 
 import math
 
@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.integrate import quad
 
-from theory import grokking as th
+from dltheory.theory import grokking as th
 
 
 # ----------------------------------------------------------------------------- linear estimator (Levi et al.)

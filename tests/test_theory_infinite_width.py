@@ -1,4 +1,4 @@
-"""Exact unit tests for theory.infinite_width and theory.kernel_dynamics (golden values: references/ntk.md sec. 2)."""
+"""Exact unit tests for dltheory.theory.infinite_width and dltheory.theory.kernel_dynamics (golden values: references/ntk.md sec. 2)."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, special
 
-from theory import infinite_width as iw
-from theory import kernel_dynamics as kd
+from dltheory.theory import infinite_width as iw
+from dltheory.theory import kernel_dynamics as kd
 
 X = np.array([[1.0, 0, 0], [0.6, 0.8, 0], [0, 0, 1], [-1, 0.5, 0.5]])
 IU = np.triu_indices(4)

@@ -1,11 +1,11 @@
-"""Exact unit tests for theory.mup: the abc table recomputed with sympy (Tensor Programs IV)."""
+"""Exact unit tests for dltheory.theory.mup: the abc table recomputed with sympy (Tensor Programs IV)."""
 
 import pytest
 import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from theory import mup
+from dltheory.theory import mup
 
 R = sp.Rational
 

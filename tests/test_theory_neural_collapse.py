@@ -1,4 +1,4 @@
-"""Exact unit tests for theory.neural_collapse (golden values from dln_nc.md part B, derived identities)."""
+"""Exact unit tests for dltheory.theory.neural_collapse (golden values from dln_nc.md part B, derived identities)."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from theory import neural_collapse as th
+from dltheory.theory import neural_collapse as th
 
 # ----------------------------------------------------------------------------- golden values (B2, B3, B6)
 

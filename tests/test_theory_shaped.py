@@ -1,4 +1,4 @@
-"""Exact unit tests for theory.shaped: golden values, Ito consistency (sympy), quadrature, symmetries, bad input."""
+"""Exact unit tests for dltheory.theory.shaped: golden values, Ito consistency (sympy), quadrature, symmetries, bad input."""
 
 import math
 
@@ -11,7 +11,7 @@ from scipy.integrate import quad
 from scipy.special import polygamma, psi, roots_hermitenorm
 from scipy.stats import binom
 
-from theory import shaped as th
+from dltheory.theory import shaped as th
 
 V3 = np.array([[1.2, 0.3, 0.1], [0.3, 0.8, 0.5], [0.1, 0.5, 1.0]])
 

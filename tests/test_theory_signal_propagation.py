@@ -1,4 +1,4 @@
-"""Exact unit tests for theory.signal_propagation (golden values: references/ntk.md sec. 6)."""
+"""Exact unit tests for dltheory.theory.signal_propagation (golden values: references/ntk.md sec. 6)."""
 
 import math
 
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from theory import signal_propagation as sp
-from theory.finite_width import SELU_ALPHA, SELU_LAMBDA, gaussian_expectation
+from dltheory.theory import signal_propagation as sp
+from dltheory.theory.finite_width import SELU_ALPHA, SELU_LAMBDA, gaussian_expectation
 
 
 @pytest.mark.parametrize("sigma_b2, sigma_w2", [(0.01, 1.424205), (0.05, 1.760955), (0.1, 1.986073), (0.3, 2.505127),

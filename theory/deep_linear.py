@@ -33,7 +33,7 @@ from scipy.integrate import quad, solve_ivp
 from scipy.linalg import cholesky, solve_triangular
 from scipy.special import expit, exprel
 
-from theory._validate import integer_at_least, nonnegative, positive, real_scalar
+from dltheory.theory._validate import integer_at_least, nonnegative, positive, real_scalar
 
 __all__ = [
     "mode_strength",

@@ -27,14 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erf, erfc, expit
 
-from theory._validate import integer_at_least, real_scalar
+from dltheory.theory._validate import integer_at_least, real_scalar
 
 __all__ = ["Activation", "get_activation", "ACTIVATIONS", "gaussian_expectation", "kernel_recursion",
            "chi_parallel", "chi_perp", "criticality", "four_point_recursion", "relu_kurtosis_exact",
            "SELU_LAMBDA", "SELU_ALPHA"]
 
 # Klambauer et al. 2017 (arXiv:1706.02515) closed forms of the (mu, nu) = (0, 1) fixed point (eq. 14 [K]);
-# theory.signal_propagation.selu_parameters re-solves them from the defining equations.
+# dltheory.theory.signal_propagation.selu_parameters re-solves them from the defining equations.
 _E = math.e
 SELU_ALPHA = -math.sqrt(2 / math.pi) / (erfc(1 / math.sqrt(2)) * math.exp(0.5) - 1)
 SELU_LAMBDA = ((1 - erfc(1 / math.sqrt(2)) * math.sqrt(_E)) * math.sqrt(2 * math.pi)

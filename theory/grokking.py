@@ -1,12 +1,12 @@
-"""Grokking theory: the public import path ``theory.grokking`` (see the sibling modules for the derivations).
+"""Grokking theory: the public import path ``dltheory.theory.grokking`` (see the sibling modules for the derivations).
 
-- Linear estimator (Levi, Beck & Bar-Sinai 2023, arXiv:2310.16441): ``theory.grokking_linear``.
-- Modular addition (Gromov 2023, arXiv:2301.02679; Nanda et al. 2023; Morwani et al. 2023): ``theory.grokking_modular``.
+- Linear estimator (Levi, Beck & Bar-Sinai 2023, arXiv:2310.16441): ``dltheory.theory.grokking_linear``.
+- Modular addition (Gromov 2023, arXiv:2301.02679; Nanda et al. 2023; Morwani et al. 2023): ``dltheory.theory.grokking_modular``.
 """
 
-from theory.grokking_linear import *  # noqa: F401,F403
-from theory.grokking_linear import __all__ as _linear_all
-from theory.grokking_modular import *  # noqa: F401,F403
-from theory.grokking_modular import __all__ as _modular_all
+from dltheory.theory.grokking_linear import *  # noqa: F401,F403
+from dltheory.theory.grokking_linear import __all__ as _linear_all
+from dltheory.theory.grokking_modular import *  # noqa: F401,F403
+from dltheory.theory.grokking_modular import __all__ as _modular_all
 
 __all__ = [*_linear_all, *_modular_all]

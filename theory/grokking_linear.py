@@ -25,7 +25,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import erf, ive, logsumexp, roots_legendre
 
-from theory._validate import nonnegative, positive, real_scalar
+from dltheory.theory._validate import nonnegative, positive, real_scalar
 
 __all__ = ["mp_edges", "mp_expectation", "linear_estimator_losses", "linear_estimator_train_loss_bessel",
            "linear_estimator_grokking_times", "linear_estimator_delay_asymptote", "linear_estimator_loss_floors",

@@ -23,7 +23,7 @@ import operator
 import numpy as np
 from scipy.special import log_softmax
 
-from theory._validate import integer_at_least
+from dltheory.theory._validate import integer_at_least
 
 __all__ = ["check_prime", "modular_addition_solution", "modular_addition_logits", "modular_addition_accuracy",
            "logits_accuracy",

@@ -53,7 +53,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory._validate import integer_at_least, nonnegative, positive, real_scalar
+from dltheory.theory._validate import integer_at_least, nonnegative, positive, real_scalar
 
 __all__ = ["Activation", "Kernel", "kernels", "get_activation", "ab_relu", "leaky_relu", "numerical",
            "gaussian_expectations", "ACTIVATIONS"]

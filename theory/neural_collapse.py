@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from theory._validate import integer_at_least, nonnegative
+from dltheory.theory._validate import integer_at_least, nonnegative
 
 __all__ = ["nc_metrics", "etf_distance", "simplex_etf", "UFMOptimum", "ufm_optimum", "ufm_objective",
            "deep_ufm_singular_value", "deep_ufm_stationary_points", "deep_ufm_collapse_lambda",

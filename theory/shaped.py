@@ -39,7 +39,7 @@ import numpy as np
 from scipy.special import polygamma, psi, roots_jacobi
 from scipy.stats import binom
 
-from theory._validate import integer_at_least, positive, real_scalar
+from dltheory.theory._validate import integer_at_least, positive, real_scalar
 
 __all__ = ["ReluCorrelationSDE", "relu_correlation_sde", "relu_nu", "relu_slopes", "relu_kappa",
            "relu_correlation_map", "relu_covariance_drift", "wishart_diffusion", "smooth_drift",

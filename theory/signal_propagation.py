@@ -25,8 +25,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy.optimize import brentq
 
-from theory._validate import integer_at_least, real_scalar
-from theory.finite_width import (_NODES, _T, _WEIGHTS, Activation, _check_cs, _panels,
+from dltheory.theory._validate import integer_at_least, real_scalar
+from dltheory.theory.finite_width import (_NODES, _T, _WEIGHTS, Activation, _check_cs, _panels,
                                  _selu, _sigma_moments, chi_perp, gaussian_expectation, get_activation)
 
 __all__ = ["q_map", "q_fixed_point", "bivariate_expectation", "kernel_iterates", "c_map", "c_fixed_point",

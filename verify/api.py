@@ -1,11 +1,11 @@
 """Python API for scripts: run claims and get the Evidence back, as records or as a tidy DataFrame.
 
-    from verify import api
-    outcomes = api.run("dln.*", executor="local")          # list of verify.runner.Outcome
+    from dltheory.verify import api
+    outcomes = api.run("dln.*", executor="local")          # list of dltheory.verify.runner.Outcome
     df = api.tidy_frame(outcomes)                           # one row per plotted point, theory vs simulation
     checks = api.checks_frame(outcomes)                     # one row per check (statistic, threshold, verdict)
 
-Sweeps: :func:`simulators.sweep.sweep` runs any simulator over a parameter grid on any executor.
+Sweeps: :func:`dltheory.simulators.sweep.sweep` runs any simulator over a parameter grid on any executor.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from verify import registry
-from verify.report import ROW_COLUMNS, SUMMARY_COLUMNS, summary_rows, tidy_rows
-from verify.runner import Outcome, check_device, open_executor, run_claims
+from dltheory.verify import registry
+from dltheory.verify.report import ROW_COLUMNS, SUMMARY_COLUMNS, summary_rows, tidy_rows
+from dltheory.verify.runner import Outcome, check_device, open_executor, run_claims
 
 __all__ = ["run", "tidy_frame", "checks_frame"]
 
@@ -25,7 +25,7 @@ def run(pattern: str | None = None, *, quick: bool = True, executor: str = "inli
         cache_dir: str | os.PathLike | None = None) -> list[Outcome]:
     """Run the claims matching ``pattern`` (glob over ids; all if None) and return their outcomes.
 
-    ``executor``: ``"inline"``, ``"local"`` or ``"dask"`` (see :func:`verify.runner.open_executor`);
+    ``executor``: ``"inline"``, ``"local"`` or ``"dask"`` (see :func:`dltheory.verify.runner.open_executor`);
     ``cache_dir``: reuse and store results there (None: always run, store nothing).
     """
     claims = registry.select(pattern)

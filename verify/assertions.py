@@ -1,11 +1,11 @@
 """The one place the pytest suite turns a ClaimResult into pass/fail, counting checks as it goes.
 
-``verify/conftest.py`` fails any verify test that asserted no check through here.
+``verify/suite/conftest.py`` fails any verify test that asserted no check through here.
 """
 
 from __future__ import annotations
 
-from verify.evidence import ClaimResult, Evidence
+from dltheory.verify.evidence import ClaimResult, Evidence
 
 __all__ = ["assert_claim", "assert_evidence", "checks_recorded", "claim_tests", "reset_recorded"]
 
@@ -54,7 +54,7 @@ def claim_tests(claims: list[str]):
     """
     import pytest
 
-    from verify import registry
+    from dltheory.verify import registry
 
     @pytest.mark.parametrize("claim_id", claims)
     def test_claim(claim_id):

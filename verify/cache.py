@@ -15,13 +15,13 @@ import secrets
 from importlib import metadata
 from pathlib import Path
 
-from verify import registry
-from verify.evidence import ClaimResult
-from verify.registry import Claim
+from dltheory.verify import registry
+from dltheory.verify.evidence import ClaimResult
+from dltheory.verify.registry import Claim
 
 __all__ = ["atomic_write", "cached_run", "code_version", "lookup", "package_version", "store"]
 
-_CODE_PACKAGES = ("theory", "simulators", "verify")
+_CODE_PACKAGES = ("theory", "simulators", "verify")  # subpackages of dltheory whose sources key the cache
 
 
 def package_version() -> str:
@@ -36,11 +36,7 @@ def _source_files() -> list[tuple[str, Path]]:
     """(package-relative path, file) for every library ``*.py`` file, tests and conftests excluded."""
     files = []
     for name in _CODE_PACKAGES:
-        try:
-            pkg = importlib.import_module(name)
-        except ImportError:
-            continue
-        # __path__ rather than __file__: it also covers namespace packages (no __init__.py yet).
+        pkg = importlib.import_module(f"dltheory.{name}")
         for root in map(Path, pkg.__path__):
             for path in root.rglob("*.py"):
                 if path.name.startswith("test_") or path.name == "conftest.py":
@@ -117,7 +113,7 @@ def cached_run(claim: Claim, *, quick: bool, cache_dir: str | os.PathLike | None
     """Run ``claim`` through the cache; returns ``(result, from_cache)``.
 
     ``cache_dir=None`` disables the cache (always runs, stores nothing). On a miss the claim runs via
-    :func:`verify.registry.run` and its result is stored; exceptions from the claim propagate uncached.
+    :func:`dltheory.verify.registry.run` and its result is stored; exceptions from the claim propagate uncached.
     """
     seed = claim.seed if seed is None else int(seed)
     result = lookup(claim, quick=quick, cache_dir=cache_dir, seed=seed)

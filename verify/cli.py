@@ -13,7 +13,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from verify import registry, report, runner
+from dltheory.verify import registry, report, runner
 
 __all__ = ["main"]
 

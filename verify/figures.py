@@ -1,4 +1,4 @@
-"""Figures for the report: one PNG per claim, one panel per :class:`~verify.evidence.Panel`.
+"""Figures for the report: one PNG per claim, one panel per :class:`~dltheory.verify.evidence.Panel`.
 
 Line panels draw theory as lines and simulation as markers with SE bars, one colour per series; heatmap
 panels draw the grid's cell values with any other series as theory lines on top. The claim's verdict and
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from verify.evidence import ClaimResult, Panel
+from dltheory.verify.evidence import ClaimResult, Panel
 
 __all__ = ["figure_png", "VERDICT_COLORS"]
 
@@ -150,7 +150,7 @@ def _draw_heatmap(ax, panel: Panel, rows: Sequence[dict], title: str) -> None:
 
 
 def figure_png(o) -> bytes | None:
-    """PNG of an outcome's panels (``o``: a :class:`verify.runner.Outcome` with a result), verdict in the
+    """PNG of an outcome's panels (``o``: a :class:`dltheory.verify.runner.Outcome` with a result), verdict in the
     title; None if there are no rows to draw."""
     panels = _panel_rows(o.result)
     if not panels:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from verify.evidence import Check, ClaimResult, Evidence, Panel
+from dltheory.verify.evidence import Check, ClaimResult, Evidence, Panel
 
 __all__ = ["Claim", "ClaimContext", "claim", "all_claims", "get", "select", "run"]
 
@@ -24,7 +24,7 @@ __all__ = ["Claim", "ClaimContext", "claim", "all_claims", "get", "select", "run
 class ClaimContext:
     """What a claim function receives: its metadata, the parameter set, the seed and an executor.
 
-    Claims that sweep (widths, depths, phase diagrams) pass ``executor`` to :func:`simulators.sweep.sweep`;
+    Claims that sweep (widths, depths, phase diagrams) pass ``executor`` to :func:`dltheory.simulators.sweep.sweep`;
     ``"inline"`` (the default) runs the tasks in this process, a ``concurrent.futures.Executor`` (local
     processes, Dask distributed) spreads them. Results do not depend on it: seeds are spawned per task.
     """
@@ -84,7 +84,7 @@ def claim(id: str, *, area: str, title: str, reference: str, control: str, seed:
 
 
 def _load() -> None:
-    import verify.claims as pkg
+    import dltheory.verify.claims as pkg
 
     for mod in pkgutil.iter_modules(pkg.__path__):
         importlib.import_module(f"{pkg.__name__}.{mod.name}")
@@ -119,7 +119,7 @@ def select(pattern: str | None = None) -> list[Claim]:
 
 def run(claim_id: str | Claim, *, quick: bool = True, seed: int | None = None,
         params: dict | None = None, executor: object = "inline") -> ClaimResult:
-    """Run one claim (simulation + both verdicts) and time it. No caching here; see verify.cache."""
+    """Run one claim (simulation + both verdicts) and time it. No caching here; see dltheory.verify.cache."""
     c = claim_id if isinstance(claim_id, Claim) else get(claim_id)
     ctx = ClaimContext(claim=c, params=params if params is not None else c.params(quick),
                        seed=c.seed if seed is None else int(seed), quick=quick, executor=executor)

@@ -2,9 +2,9 @@
 
 ``out_dir`` receives ``index.html`` (self-contained apart from the figures beside it), ``summary.md`` (the
 same summary for a code host), ``summary.csv`` (one row per check) and, per claim, ``<id>.png`` (one panel
-per :class:`~verify.evidence.Panel`) and ``<id>.csv`` (tidy rows of the evidence and of the negative
+per :class:`~dltheory.verify.evidence.Panel`) and ``<id>.csv`` (tidy rows of the evidence and of the negative
 control). Every file is written atomically and the two pages last, so an interrupted run never leaves a
-half-written page. The figures and pages draw the same :class:`~verify.evidence.ClaimResult` that pytest
+half-written page. The figures and pages draw the same :class:`~dltheory.verify.evidence.ClaimResult` that pytest
 asserts on.
 """
 
@@ -27,11 +27,11 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
-from verify import registry
-from verify.cache import atomic_write, code_version, package_version
-from verify.evidence import Check, ClaimResult
-from verify.figures import figure_png
-from verify.runner import Outcome, run_claims
+from dltheory.verify import registry
+from dltheory.verify.cache import atomic_write, code_version, package_version
+from dltheory.verify.evidence import Check, ClaimResult
+from dltheory.verify.figures import figure_png
+from dltheory.verify.runner import Outcome, run_claims
 
 __all__ = ["prepare_dirs", "write_report", "build_report", "summary_line", "summary_rows", "tidy_rows", "stem",
            "tightest_check"]
@@ -361,9 +361,9 @@ def build_report(out_dir: str | os.PathLike, *, quick: bool = True, pattern: str
 
     Raises ValueError for a pattern that matches no claim or an unavailable device and OSError for an
     unwritable directory, all before any claim runs. ``cache_dir`` defaults to ``<out_dir>/../_cache``;
-    ``use_cache=False`` disables it. ``executor`` and ``device``: see :func:`verify.runner.run_claims`.
+    ``use_cache=False`` disables it. ``executor`` and ``device``: see :func:`dltheory.verify.runner.run_claims`.
     """
-    from verify.runner import check_device
+    from dltheory.verify.runner import check_device
 
     claims = registry.select(pattern)
     check_device(device)

@@ -3,7 +3,7 @@
 Each claim is one task. Cache hits are answered in this process; misses are submitted to the executor and
 stored as they finish, so an interrupted run keeps every finished claim and a rerun resumes from there.
 Results do not depend on the executor: a claim's seed is fixed by the registry (or the caller), and sweeps
-inside a claim spawn their per-task seeds from it (:mod:`simulators.sweep`).
+inside a claim spawn their per-task seeds from it (:mod:`dltheory.simulators.sweep`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from verify import registry
-from verify.cache import lookup, store
-from verify.evidence import ClaimResult
-from verify.registry import Claim
+from dltheory.verify import registry
+from dltheory.verify.cache import lookup, store
+from dltheory.verify.evidence import ClaimResult
+from dltheory.verify.registry import Claim
 
 __all__ = ["Outcome", "EXECUTORS", "DEVICES", "check_device", "open_executor", "run_claims"]
 

@@ -3,7 +3,7 @@
 Three error sources are budgeted separately (see DESIGN.md): deterministic numerics (``deterministic``),
 Monte Carlo noise (``mean_matches``, ``distribution_matches``: z(alpha) * SE from the samples) and finite-size
 bias (an explicit ``bias`` bound, or a rate fit with ``rate_matches`` + ``limit_matches``).
-Each helper returns a :class:`verify.evidence.Check` whose ``detail`` carries theory, estimate, SE, z or p.
+Each helper returns a :class:`dltheory.verify.evidence.Check` whose ``detail`` carries theory, estimate, SE, z or p.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from verify.evidence import Check
+from dltheory.verify.evidence import Check
 
 __all__ = ["bonferroni", "z_two_sided", "standard_error", "deterministic", "mean_matches",
            "distribution_matches", "RateFit", "fit_rate", "rate_matches", "limit_matches"]

@@ -1,1 +1,1 @@
-"""Claim modules, one per area; importing them registers their claims (see verify.registry)."""
+"""Claim modules, one per area; importing them registers their claims (see dltheory.verify.registry)."""

@@ -1,8 +1,8 @@
 """muP coordinate check: the width exponent of feature updates follows the abc table (Yang & Hu 2021).
 
-simulators.abc_mlp.train_abc runs full-batch SGD in an abc-parametrisation (L = 2 hidden ReLU layers, output
+dltheory.simulators.abc_mlp.train_abc runs full-batch SGD in an abc-parametrisation (L = 2 hidden ReLU layers, output
 centred at init) for several widths and seeds; the feature update is the RMS of h^L_t - h^L_0 (last hidden
-preactivation). theory.mup gives its width exponent: -r at every step of a stable parametrisation, -r_1 at
+preactivation). dltheory.theory.mup gives its width exponent: -r at every step of a stable parametrisation, -r_1 at
 step 1 in general (the two agree for muP, NTP and SP with c = 1; SP with c = 0 is checked at step 1 only,
 because its output is Theta(n) after one step). Slopes of log(mean over seeds) vs log n carry the seeds' SE.
 """
@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from simulators import abc_mlp as sim
-from theory import mup as th
-from verify.claims.finite_width import slope_check
-from verify.evidence import Panel
-from verify.registry import ClaimContext, claim
+from dltheory.simulators import abc_mlp as sim
+from dltheory.theory import mup as th
+from dltheory.verify.claims.pdlt import slope_check
+from dltheory.verify.evidence import Panel
+from dltheory.verify.registry import ClaimContext, claim
 
 AREA = "infinite width: muP"
 ALPHA = 1e-3

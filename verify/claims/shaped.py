@@ -1,8 +1,8 @@
 """Shaped networks: the neural covariance SDE (Li, Nica & Roy 2022), the ReLU norm law (Hanin & Nica 2019), the
 shaped-transformer SDE (Noci et al. 2023) and rank collapse of unshaped attention (Noci et al. 2022).
 
-Finite networks are simulated with the exact reduced Gram-matrix chain (simulators.shaped; cross-checked against
-naive networks in tests/test_simulators_shaped.py), SDEs by Euler-Maruyama (simulators.sde). Statistics are on
+Finite networks are simulated with the exact reduced Gram-matrix chain (dltheory.simulators.shaped; cross-checked against
+naive networks in tests/test_simulators_shaped.py), SDEs by Euler-Maruyama (dltheory.simulators.sde). Statistics are on
 scale-free quantities (correlations, log-norms). Finite-n bias is handled by a rate + limit over >= 4 widths
 spanning >= 1 decade, or by comparing with the exact finite-n law; EM bias at the step sizes used is below the
 Monte Carlo resolution (dt-halving KS <= 0.003 for the rho-SDE, reference note sec. 5.1).
@@ -15,12 +15,12 @@ import math
 import numpy as np
 from scipy import stats as sps
 
-from simulators import sde
-from simulators import shaped as sim
-from theory import shaped as th
-from verify import stats
-from verify.evidence import Panel
-from verify.registry import ClaimContext, claim
+from dltheory.simulators import sde
+from dltheory.simulators import shaped as sim
+from dltheory.theory import shaped as th
+from dltheory.verify import stats
+from dltheory.verify.evidence import Panel
+from dltheory.verify.registry import ClaimContext, claim
 
 AREA = "shaped networks"
 ALPHA = 1e-3  # family-wise false-failure budget per claim, split (Bonferroni) over its checks
@@ -353,7 +353,7 @@ def attention_generator(ctx: ClaimContext):
 @claim("shaped.block_diffusion", area=AREA,
        title="Shaped transformer block: n E||dV - E dV||_F^2 tends to tr Sigma_block(V) with the two-matrix MLP "
              "branch's 2 gamma^2 Sigma_lin (the MLP convention matters for the constant)",
-       reference=f"{NOCI23} with a two-matrix shaped-ReLU MLP sub-layer (convention stated in theory.shaped)",
+       reference=f"{NOCI23} with a two-matrix shaped-ReLU MLP sub-layer (convention stated in dltheory.theory.shaped)",
        control="single-matrix MLP convention: gamma^2 (2 - gamma^2) Sigma_lin instead of 2 gamma^2 Sigma_lin",
        seed=20230604,
        quick=dict(V=[[1.2, 0.3, 0.1], [0.3, 0.8, 0.5], [0.1, 0.5, 1.0]], gamma2=0.5, tau0=1.0, n_k=16,

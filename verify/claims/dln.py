@@ -1,7 +1,7 @@
 """Deep linear networks: Saxe, McClelland & Ganguli 2014; Arora, Cohen & Hazan 2018; dynamical isometry.
 
-Every claim runs gradient descent (simulators.deep_linear, t = eta * steps) and judges the published
-prediction (theory.deep_linear) and a deliberately wrong one with the same code. Gradient-flow predictions
+Every claim runs gradient descent (dltheory.simulators.deep_linear, t = eta * steps) and judges the published
+prediction (dltheory.theory.deep_linear) and a deliberately wrong one with the same code. Gradient-flow predictions
 hold for GD only up to O(eta): such claims run >= 4 step sizes over > 1 decade and check (i) the log-log
 slope of the GD-vs-flow error against eta is 1 and (ii) the error extrapolates to 0 as eta -> 0.
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulators import deep_linear as sim
-from theory import deep_linear as th
-from verify import stats
-from verify.evidence import Check, Panel
-from verify.registry import ClaimContext, claim
+from dltheory.simulators import deep_linear as sim
+from dltheory.theory import deep_linear as th
+from dltheory.verify import stats
+from dltheory.verify.evidence import Check, Panel
+from dltheory.verify.registry import ClaimContext, claim
 
 AREA = "deep linear networks"
 ALPHA = 1e-3  # family-wise false-failure budget per claim, split (Bonferroni) over its checks

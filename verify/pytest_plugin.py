@@ -1,4 +1,8 @@
-"""Test configuration shared by tests/ and verify/: float64 JAX, hypothesis profiles, slow/gpu markers."""
+"""pytest plugin for dltheory's suites (tests/ and verify/): float64 JAX, hypothesis profiles, slow/gpu tiers.
+
+Loaded by ``-p dltheory.verify.pytest_plugin`` (pyproject's addopts), so the repository needs no top-level
+conftest.py and the installed package ships no stray conftest.
+"""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Signal propagation in deep random networks (Poole et al. 2016; Schoenholz et al. 2017; Klambauer et al. 2017).
 
 Networks h^l = W^l phi(h^{l-1}) + b^l with W ~ N(0, sigma_w2/N), b ~ N(0, sigma_b2), two inputs, sampled by
-simulators.abc_mlp.forward_gram (exact in law). The infinite-width maps of theory.signal_propagation hold as
+dltheory.simulators.abc_mlp.forward_gram (exact in law). The infinite-width maps of dltheory.theory.signal_propagation hold as
 N -> inf; at finite N every per-layer statistic carries an O(1/N) bias. Each per-layer check therefore sweeps
 N over >= 4 widths spanning > 1 decade and tests that the statistic extrapolates to the map's value
-(verify.claims.finite_width.limit_chi2_check: intercept fixed at the prediction, a + b/N + c/N^2 model).
+(dltheory.verify.claims.pdlt.limit_chi2_check: intercept fixed at the prediction, a + b/N + c/N^2 model).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import math
 
 import numpy as np
 
-from simulators import abc_mlp as sim
-from theory import signal_propagation as th
-from theory.finite_width import gaussian_expectation
-from verify.claims.finite_width import limit_chi2_check
-from verify.evidence import Panel
-from verify.registry import ClaimContext, claim
+from dltheory.simulators import abc_mlp as sim
+from dltheory.theory import signal_propagation as th
+from dltheory.theory.finite_width import gaussian_expectation
+from dltheory.verify.claims.pdlt import limit_chi2_check
+from dltheory.verify.evidence import Panel
+from dltheory.verify.registry import ClaimContext, claim
 
 AREA = "infinite width: signal propagation"
 ALPHA = 1e-3

@@ -1,6 +1,6 @@
 """Finite-width non-Gaussianity of MLP preactivations at init (PDLT ch. 4-5; Hanin & Nica 2019).
 
-Networks are sampled with simulators.abc_mlp.forward_gram (one input, exact in law; checked here against
+Networks are sampled with dltheory.simulators.abc_mlp.forward_gram (one input, exact in law; checked here against
 explicitly drawn weight matrices by a two-sample KS test). Kurtosis is estimated through the conditional
 variance G of each preactivation layer: z^(l) | layer l-1 ~ N(0, G) exactly, so E z^4 = 3 E G^2 and
 E z^2 = E G (a Rao-Blackwellised estimator, unbiased up to the O(1/S) bias of a ratio of means, bounded
@@ -13,11 +13,11 @@ import numpy as np
 
 from scipy import stats as sps
 
-from simulators import abc_mlp as sim
-from theory import finite_width as th
-from verify import stats
-from verify.evidence import Check, Panel
-from verify.registry import ClaimContext, claim
+from dltheory.simulators import abc_mlp as sim
+from dltheory.theory import finite_width as th
+from dltheory.verify import stats
+from dltheory.verify.evidence import Check, Panel
+from dltheory.verify.registry import ClaimContext, claim
 
 AREA = "infinite width: finite-width corrections"
 ALPHA = 1e-3

@@ -1,7 +1,7 @@
 """Neural collapse: metrics, unconstrained-features optima, imbalance, deep linear UFM, minority collapse, TPT.
 
-Every claim runs a float64 simulation (simulators.neural_collapse) and judges the published prediction
-(theory.neural_collapse) and a deliberately wrong one with the same code. Optimisation claims use
+Every claim runs a float64 simulation (dltheory.simulators.neural_collapse) and judges the published prediction
+(dltheory.theory.neural_collapse) and a deliberately wrong one with the same code. Optimisation claims use
 deterministic tolerances: heavy-ball GD with weight decay converges linearly to a minimiser (modulo
 rotations), so after the stated number of steps the remaining error is far below the tolerance; each such
 claim also checks that GD's final objective equals the closed-form optimal value.
@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as sps
 
-from simulators import neural_collapse as sim
-from theory import neural_collapse as th
-from verify import stats
-from verify.evidence import Check, Panel
-from verify.registry import ClaimContext, claim
+from dltheory.simulators import neural_collapse as sim
+from dltheory.theory import neural_collapse as th
+from dltheory.verify import stats
+from dltheory.verify.evidence import Check, Panel
+from dltheory.verify.registry import ClaimContext, claim
 
 AREA = "neural collapse"
 ALPHA = 1e-3  # family-wise false-failure budget per claim, split (Bonferroni) over its checks
@@ -116,7 +116,7 @@ def metrics(ctx: ClaimContext):
                                 reason="float64 round-off, as above", seed=ctx.seed),
             stats.deterministic(f"orthogonal frame: centred NC3 = sqrt(2 - 2 sqrt((K-1)/K)) = {nc3_frame:.6f}",
                                 m_frame["nc3"], 0.0 if wrong else nc3_frame, atol=1e-12,
-                                reason="exact identity (theory.orthogonal_frame_nc3); float64 round-off", seed=ctx.seed),
+                                reason="exact identity (dltheory.theory.orthogonal_frame_nc3); float64 round-off", seed=ctx.seed),
             stats.mean_matches(f"noise eps={eps}: NC1 / [eps^2 (n-1)/n tr(Sigma_B^+)/K] has mean 1",
                                ratios * ((n - 1) / n if wrong else 1.0), 1.0, alpha=a, seed=ctx.seed,
                                bias_reason="none: exact conditional expectation given the sample means"),

@@ -1,7 +1,7 @@
 """Grokking: Levi, Beck & Bar-Sinai's solvable linear estimator; Gromov's analytic modular-addition solution.
 
-Linear claims run exact discrete GD (simulators.grokking, d_out = 1, t in GD steps) over independent seeds and
-compare seed means with the exact Marchenko-Pastur predictions of theory.grokking in their discrete-GD form
+Linear claims run exact discrete GD (dltheory.simulators.grokking, d_out = 1, t in GD steps) over independent seeds and
+compare seed means with the exact Marchenko-Pastur predictions of dltheory.theory.grokking in their discrete-GD form
 (``discrete=True``: the MP mean of eq. 14's per-mode factor; it differs from the paper's flow form by < 2 steps
 at lr = 0.02). Monte Carlo noise (random teacher, init and data) is the seed-to-seed scatter; the remaining bias
 bound is one step (the first integer step after the root).
@@ -14,11 +14,11 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats as scipy_stats
 
-from simulators import grokking as sim
-from theory import grokking as th
-from verify import stats
-from verify.evidence import Check, Panel
-from verify.registry import ClaimContext, claim
+from dltheory.simulators import grokking as sim
+from dltheory.theory import grokking as th
+from dltheory.verify import stats
+from dltheory.verify.evidence import Check, Panel
+from dltheory.verify.registry import ClaimContext, claim
 
 AREA = "grokking"
 ALPHA = 1e-3  # family-wise false-failure budget per claim, split (Bonferroni) over its checks

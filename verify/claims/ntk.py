@@ -1,7 +1,7 @@
 """Infinite width: analytic NNGP/NTK vs finite networks, and kernel-regime GD dynamics.
 
-Finite networks come from simulators.mlp (JAX, run in float64 under a local ``jax.enable_x64`` context);
-predictions from theory.infinite_width (kernels) and theory.kernel_dynamics (GD of the linearised model,
+Finite networks come from dltheory.simulators.mlp (JAX, run in float64 under a local ``jax.enable_x64`` context);
+predictions from dltheory.theory.infinite_width (kernels) and dltheory.theory.kernel_dynamics (GD of the linearised model,
 loss 1/(2N)||f - Y||^2, t = eta * steps). Finite-width effects are budgeted explicitly: kernel bias O(depth/n),
 empirical-kernel fluctuations O(n^{-1/2}), NTK drift during training O(1/n).
 """
@@ -11,12 +11,12 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from simulators import mlp as sim
-from theory import infinite_width as th
-from theory import kernel_dynamics as kd
-from verify import stats
-from verify.evidence import Check, Panel
-from verify.registry import ClaimContext, claim
+from dltheory.simulators import mlp as sim
+from dltheory.theory import infinite_width as th
+from dltheory.theory import kernel_dynamics as kd
+from dltheory.verify import stats
+from dltheory.verify.evidence import Check, Panel
+from dltheory.verify.registry import ClaimContext, claim
 
 AREA = "infinite width"
 ALPHA = 1e-3  # family-wise false-failure budget per claim, split (Bonferroni) over its checks
@@ -59,9 +59,9 @@ def _rate_checks(name: str, x, values, se, slope: float, alpha: float, seed) -> 
     """log-log slope of ``values`` vs n equals ``slope`` AND the n -> infinity limit (values = a + b n^slope) is 0.
 
     Both fits are weighted by the Monte Carlo SEs of ``values``, so the normal quantile z(alpha/2) is used
-    (verify.stats' rate/limit helpers use t(dof) because they estimate the variance from the residuals, which
+    (dltheory.verify.stats' rate/limit helpers use t(dof) because they estimate the variance from the residuals, which
     with 4-6 widths makes them nearly powerless at alpha ~ 1e-4). Sizes: >= 4 spanning >= 1 decade
-    (validated by verify.stats.fit_rate).
+    (validated by dltheory.verify.stats.fit_rate).
     """
     x, values, se = (np.asarray(a, float) for a in (x, values, se))
     stats.fit_rate(x, values)
@@ -205,7 +205,7 @@ def _finite_width_point(width: int, p: dict, seed: int) -> dict:
        full=dict(widths=[16, 32, 64, 128, 256, 512, 1024], depth=3, activation="relu", weight_var=2.0,
                  bias_var=0.0, n_nets=600))
 def finite_width_rates(ctx: ClaimContext):
-    from simulators.sweep import sweep
+    from dltheory.simulators.sweep import sweep
 
     p = ctx.params
     pts = sweep(_finite_width_point, [dict(width=w, p=p) for w in p["widths"]], seed=ctx.seed,
@@ -281,7 +281,7 @@ def _gd_point(width: int, p: dict, seed: int) -> dict:
                  d=3, n_train=6, n_test=3, data_seed=0, eta_fraction=0.5, n_steps=300, record_every=20,
                  n_nets=64))
 def gd_dynamics(ctx: ClaimContext):
-    from simulators.sweep import sweep
+    from dltheory.simulators.sweep import sweep
 
     p = ctx.params
     x, _, y = _gd_task(p)
