@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
-from dltheory.simulators import abc_mlp as sim
 from _timing import best_of
+from dltheory.simulators import abc_mlp as sim
 
 
 def matmul_gflops(n: int = 1024, repeat: int = 3) -> float:
@@ -38,8 +37,12 @@ def main() -> None:
     print(f"{'width':>6} {'seeds':>6} {'SGD steps/s':>12} {'GFLOP/s':>8} {'% of matmul':>12}")
     for n, S in ((256, 8), (1024, 8)):
         steps = 5
-        t = best_of(lambda: sim.train_abc(n, a=[-0.5, 0, 0.5], b=0.5, c=0.0, X=X, y=y, eta=0.5, n_steps=steps,
-                                          n_seeds=S, seed=0), args.repeat)
+        t = best_of(
+            lambda: sim.train_abc(
+                n, a=[-0.5, 0, 0.5], b=0.5, c=0.0, X=X, y=y, eta=0.5, n_steps=steps, n_seeds=S, seed=0
+            ),
+            args.repeat,
+        )
         flops = S * steps * 3 * 2 * 4 * n * n  # hidden n x n layer: forward, backward, weight gradient (batch 4)
         print(f"{n:6d} {S:6d} {S * steps / t:12.1f} {flops / t / 1e9:8.2f} {100 * flops / t / 1e9 / peak:11.1f}%")
 

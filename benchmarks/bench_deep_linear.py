@@ -8,9 +8,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
-from dltheory.simulators import deep_linear as sim
 from _timing import best_of
+from dltheory.simulators import deep_linear as sim
 
 
 def main() -> None:
@@ -28,8 +27,9 @@ def main() -> None:
         t_numba = best_of(lambda: sim.train(W0, task, **kw), args.repeat)
         t_numpy = best_of(lambda: sim.train_reference(W0, task, **kw), 1)
         diff = np.abs(sim.train(W0, task, **kw).W_tot - sim.train_reference(W0, task, **kw)).max()
-        print(f"{str(widths):>22} {steps / t_numba:14.0f} {steps / t_numpy:14.0f} "
-              f"{t_numpy / t_numba:7.1f} {diff:10.1e}")
+        print(
+            f"{str(widths):>22} {steps / t_numba:14.0f} {steps / t_numpy:14.0f} {t_numpy / t_numba:7.1f} {diff:10.1e}"
+        )
 
 
 if __name__ == "__main__":

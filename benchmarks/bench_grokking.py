@@ -10,7 +10,6 @@ import argparse
 import time
 
 import jax
-
 from dltheory.simulators import grokking as sim
 
 
@@ -31,8 +30,10 @@ def main() -> None:
         print(f"{p:>4} {width:>6} {seeds:>6} {first:14.2f} {run:8.2f} {seeds * args.steps / run:13.0f}")
     start = time.perf_counter()
     sim.linear_teacher_student(0.5, 0.02, 1e-3, d_in=200, n_steps=2000, n_seeds=8, accuracy_every=None, seed=0)
-    print(f"linear teacher-student, d_in=200, 8 seeds x 2000 exact GD steps (losses only): "
-          f"{time.perf_counter() - start:.2f} s")
+    print(
+        f"linear teacher-student, d_in=200, 8 seeds x 2000 exact GD steps (losses only): "
+        f"{time.perf_counter() - start:.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import os
 import time
 
 import numpy as np
-
 from dltheory.theory.neural_collapse import nc_metrics
 
 
@@ -40,7 +39,7 @@ def naive_nc1_nc4(H, y, W):
     Sw /= len(y)
     Md = M - mu
     U, s, _ = np.linalg.svd(Md.T, full_matrices=False)
-    Sb_pinv = U[:, :K - 1] @ np.diag(K / s[:K - 1] ** 2) @ U[:, :K - 1].T
+    Sb_pinv = U[:, : K - 1] @ np.diag(K / s[: K - 1] ** 2) @ U[:, : K - 1].T
     return np.trace(Sw @ Sb_pinv) / K, mismatches / len(y)
 
 
@@ -55,22 +54,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+    print(
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
+    )
     H, y, W, b = problem(50_000, 512, 100)
     nc_metrics(H, y, W, b)  # warm-up (BLAS threads, page faults)
     t = best_of(lambda: nc_metrics(H, y, W, b), args.repeat)
     cpu = best_of(lambda: nc_metrics(H, y, W, b), args.repeat, clock=time.process_time)
-    print(f"nc_metrics N=50000 d=512 K=100: {t:.3f} s wall, {cpu:.3f} s CPU (all threads) per call "
-          f"({'PASS' if t < 1.0 else 'FAIL'} on wall: budget 1 s)")
+    print(
+        f"nc_metrics N=50000 d=512 K=100: {t:.3f} s wall, {cpu:.3f} s CPU (all threads) per call "
+        f"({'PASS' if t < 1.0 else 'FAIL'} on wall: budget 1 s)"
+    )
     Hs, ys, Ws, _ = problem(5_000, 512, 100, seed=1)
     m = nc_metrics(Hs, ys, Ws)
     t_vec = best_of(lambda: nc_metrics(Hs, ys, Ws), args.repeat)
     start = time.perf_counter()
     nc1, nc4 = naive_nc1_nc4(Hs, ys, Ws)
     t_naive = time.perf_counter() - start
-    print(f"N=5000: vectorised {t_vec:.3f} s, per-sample loop {t_naive:.3f} s, ratio {t_naive / t_vec:.1f}x; "
-          f"|NC1 diff| = {abs(nc1 - m['nc1']):.2e}, |NC4 diff| = {abs(nc4 - m['nc4']):.2e}")
+    print(
+        f"N=5000: vectorised {t_vec:.3f} s, per-sample loop {t_naive:.3f} s, ratio {t_naive / t_vec:.1f}x; "
+        f"|NC1 diff| = {abs(nc1 - m['nc1']):.2e}, |NC4 diff| = {abs(nc4 - m['nc4']):.2e}"
+    )
 
 
 if __name__ == "__main__":

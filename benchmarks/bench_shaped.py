@@ -10,11 +10,10 @@ import argparse
 import math
 
 import numpy as np
-
+from _timing import best_of
 from dltheory.simulators import sde
 from dltheory.simulators import shaped as sim
 from dltheory.theory import shaped as th
-from _timing import best_of
 
 
 def main() -> None:
@@ -29,21 +28,31 @@ def main() -> None:
     V3 = np.array([[1.0, 0.3, 0.1], [0.3, 1.0, 0.5], [0.1, 0.5, 1.0]])
     lin, attn = th.attention_noise_scales(math.sqrt(0.5), 1.0)
     cases = {
-        "rho-SDE (scalar)": lambda: sde.euler_maruyama_scalar(0.3, rho_sde.drift, rho_sde.diffusion, T=T, dt=dt,
-                                                               n_paths=N, seed=0, lo=-1, hi=1),
+        "rho-SDE (scalar)": lambda: sde.euler_maruyama_scalar(
+            0.3, rho_sde.drift, rho_sde.diffusion, T=T, dt=dt, n_paths=N, seed=0, lo=-1, hi=1
+        ),
         "ReLU covariance SDE (2x2)": lambda: sde.euler_maruyama_matrix(
-            V2, lambda V: th.relu_covariance_drift(V, 0, -2, check=False), T=T, dt=dt, n_paths=N, seed=0,
-            lin_scale=1.0),
+            V2, lambda V: th.relu_covariance_drift(V, 0, -2, check=False), T=T, dt=dt, n_paths=N, seed=0, lin_scale=1.0
+        ),
         "attention SDE (3x3)": lambda: sde.euler_maruyama_matrix(
-            V3, lambda V: th.attention_drift(V, math.sqrt(0.5), 1.0, check=False), T=T, dt=dt, n_paths=N, seed=0,
-            lin_scale=lin, attn_scale=attn),
+            V3,
+            lambda V: th.attention_drift(V, math.sqrt(0.5), 1.0, check=False),
+            T=T,
+            dt=dt,
+            n_paths=N,
+            seed=0,
+            lin_scale=lin,
+            attn_scale=attn,
+        ),
     }
     print(f"{'SDE (Euler-Maruyama, numpy over paths)':>42} {'path-steps/s':>14}")
     for name, fn in cases.items():
         print(f"{name:>42} {N * steps / best_of(fn, args.repeat):14.3g}")
 
-    print(f"\n{'network (same law)':>30} {'n':>5} {'depth':>6} {'reduced samples/s':>18} {'naive samples/s':>16} "
-          f"{'ratio':>7}")
+    print(
+        f"\n{'network (same law)':>30} {'n':>5} {'depth':>6} {'reduced samples/s':>18} {'naive samples/s':>16} "
+        f"{'ratio':>7}"
+    )
     x = np.array([[1.0, 0.0], [0.3, math.sqrt(1 - 0.09)]]) * math.sqrt(2)
     for n in (16, 64, 128):
         d, S = n // 2, 200

@@ -21,8 +21,8 @@ changing any width exponent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-import numpy as np
 
+import numpy as np
 from dltheory.simulators._seeding import rng
 
 __all__ = ["ForwardStats", "forward_full", "forward_gram", "phi_numpy", "train_abc", "ACTIVATION_NAMES"]
@@ -34,9 +34,14 @@ def phi_numpy(name: str, selu_lambda: float = 1.0507009873554805, selu_alpha: fl
     """The activation ``name`` as a numpy function (SELU constants: Klambauer et al. 2017)."""
     from scipy.special import erf
 
-    table = {"linear": lambda z: z, "relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh, "erf": erf,
-             "softplus": lambda z: np.logaddexp(0.0, z),
-             "selu": lambda z: selu_lambda * np.where(z > 0, z, selu_alpha * np.expm1(np.minimum(z, 0.0)))}
+    table = {
+        "linear": lambda z: z,
+        "relu": lambda z: np.maximum(z, 0.0),
+        "tanh": np.tanh,
+        "erf": erf,
+        "softplus": lambda z: np.logaddexp(0.0, z),
+        "selu": lambda z: selu_lambda * np.where(z > 0, z, selu_alpha * np.expm1(np.minimum(z, 0.0))),
+    }
     if name not in table:
         raise ValueError(f"activation must be one of {sorted(table)}, got {name!r}")
     return table[name]
@@ -111,8 +116,9 @@ def _finish(out) -> ForwardStats:
     return ForwardStats(**{key: np.stack(v, axis=1) for key, v in out.items()})
 
 
-def forward_gram(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: int, seed,
-                 chunk_floats: int = 2**23) -> ForwardStats:
+def forward_gram(
+    x, widths, *, activation: str, C_W: float, C_b: float, n_nets: int, seed, chunk_floats: int = 2**23
+) -> ForwardStats:
     """Statistics of S = n_nets independent networks, sampled layer by layer in law (module docstring).
 
     Networks are drawn in chunks of at most ``chunk_floats`` preactivations per layer (memory bound); the draws
@@ -131,7 +137,9 @@ def forward_gram(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: 
             h = _stats(z, phi, G, out)
             G = C_b + C_W * (np.swapaxes(h, 1, 2) @ h) / n
         parts.append(_finish(out))
-    return ForwardStats(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in ForwardStats.__dataclass_fields__})
+    return ForwardStats(
+        **{f: np.concatenate([getattr(p, f) for p in parts]) for f in ForwardStats.__dataclass_fields__}
+    )
 
 
 def forward_full(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: int, seed) -> ForwardStats:
@@ -153,8 +161,7 @@ def forward_full(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: 
 
 
 def _dphi_numpy(name: str):
-    table = {"linear": np.ones_like, "relu": lambda z: (z > 0).astype(z.dtype),
-             "tanh": lambda z: 1.0 / np.cosh(z) ** 2}
+    table = {"linear": np.ones_like, "relu": lambda z: (z > 0).astype(z.dtype), "tanh": lambda z: 1.0 / np.cosh(z) ** 2}
     if name not in table:
         raise ValueError(f"activation for training must be one of {sorted(table)}, got {name!r}")
     return table[name]
@@ -189,8 +196,9 @@ def _grads(w, mult, X, hs, xs, residual, dphi):
     return grads
 
 
-def train_abc(width: int, *, a, b, c, X, y, eta: float, n_steps: int, n_seeds: int, seed,
-              activation: str = "relu") -> dict:
+def train_abc(
+    width: int, *, a, b, c, X, y, eta: float, n_steps: int, n_seeds: int, seed, activation: str = "relu"
+) -> dict:
     """Full-batch SGD in an abc-parametrisation (module docstring), ``n_seeds`` inits batched in numpy.
 
     ``a``: L+1 exponents (layers 1..L+1; L = len(a) - 1 >= 1 hidden layers); ``b, c``: scalars or L+1.
@@ -214,7 +222,7 @@ def train_abc(width: int, *, a, b, c, X, y, eta: float, n_steps: int, n_seeds: i
         if isinstance(v, bool) or int(v) != v or v < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
     phi, dphi = phi_numpy(activation), _dphi_numpy(activation)
-    n, (B, d), S = int(width), X.shape, int(n_seeds)
+    n, (_B, d), S = int(width), X.shape, int(n_seeds)
     mult, lr = float(n) ** -a, eta * float(n) ** -c
     std = float(n) ** -b / np.sqrt(np.r_[d, np.ones(L)])
     g = rng(seed)
@@ -232,8 +240,10 @@ def train_abc(width: int, *, a, b, c, X, y, eta: float, n_steps: int, n_seeds: i
                 wl -= gl  # in place: w is this function's own array
             hs, xs, f = _forward(w, mult, X, phi)
         if not np.all(np.isfinite(f)):
-            raise FloatingPointError(f"abc training diverged at step {t + 1} (width={n}, a={a.tolist()}, "
-                                     f"b={b.tolist()}, c={c.tolist()}, eta={eta})")
+            raise FloatingPointError(
+                f"abc training diverged at step {t + 1} (width={n}, a={a.tolist()}, "
+                f"b={b.tolist()}, c={c.tolist()}, eta={eta})"
+            )
         out["dh"][:, t] = np.sqrt(np.mean((hs[-1] - hs0[-1]) ** 2, axis=(1, 2)))
         out["dx"][:, t] = np.sqrt(np.mean((xs[-1] - phi(hs0[-1])) ** 2, axis=(1, 2)))
         out["df"][:, t] = np.sqrt(np.mean((f - f0) ** 2, axis=1))

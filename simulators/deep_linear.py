@@ -12,14 +12,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from dltheory.simulators._seeding import rng
 from numba import njit
 from numba.typed import List
 
-from dltheory.simulators._seeding import rng
-
-__all__ = ["LinearTask", "Trajectory", "make_task", "random_orthogonal", "init_decoupled",
-           "init_small_random", "init_balanced", "init_orthogonal", "train", "train_reference",
-           "balancedness", "gaussian_product_sq_singular_values", "orthogonal_product_singular_values"]
+__all__ = [
+    "LinearTask",
+    "Trajectory",
+    "make_task",
+    "random_orthogonal",
+    "init_decoupled",
+    "init_small_random",
+    "init_balanced",
+    "init_orthogonal",
+    "train",
+    "train_reference",
+    "balancedness",
+    "gaussian_product_sq_singular_values",
+    "orthogonal_product_singular_values",
+]
 
 
 @dataclass(frozen=True)
@@ -78,7 +89,7 @@ def make_task(s, n_in: int, n_out: int, *, seed, S11: np.ndarray | None = None) 
         raise ValueError(f"len(s)={s.size} must be <= min(n_in, n_out)={min(n_in, n_out)}")
     g = rng(seed)
     U, V = random_orthogonal(n_out, seed=g), random_orthogonal(n_in, seed=g)
-    S31 = (U[:, :s.size] * s) @ V[:, :s.size].T
+    S31 = (U[:, : s.size] * s) @ V[:, : s.size].T
     if S11 is None:
         S11 = np.eye(n_in)
     S11 = np.asarray(S11, dtype=float)
@@ -215,15 +226,24 @@ def _validate_run(weights, task: LinearTask, eta: float, n_steps: int, record_ev
         raise ValueError(f"weights map {Ws[0].shape[1]} -> {Ws[-1].shape[0]} but the task needs {n_in} -> {n_out}")
     for l in range(len(Ws) - 1):
         if Ws[l + 1].shape[1] != Ws[l].shape[0]:
-            raise ValueError(f"weights[{l + 1}] has {Ws[l + 1].shape[1]} inputs but weights[{l}] has "
-                             f"{Ws[l].shape[0]} outputs")
+            raise ValueError(
+                f"weights[{l + 1}] has {Ws[l + 1].shape[1]} inputs but weights[{l}] has {Ws[l].shape[0]} outputs"
+            )
     if any(not np.all(np.isfinite(w)) for w in Ws):
         raise ValueError("weights must be finite")
     return Ws
 
 
-def train(weights, task: LinearTask, *, eta: float, n_steps: int, record_every: int = 1,
-          targets=None, stop_when_crossed: bool = False) -> Trajectory:
+def train(
+    weights,
+    task: LinearTask,
+    *,
+    eta: float,
+    n_steps: int,
+    record_every: int = 1,
+    targets=None,
+    stop_when_crossed: bool = False,
+) -> Trajectory:
     """Run ``n_steps`` of full-batch GD from ``weights`` (not modified) on ``task``.
 
     Records W_tot and balancedness every ``record_every`` steps (and at the last step). ``targets``
@@ -242,16 +262,38 @@ def train(weights, task: LinearTask, *, eta: float, n_steps: int, record_every: 
     crossing = np.full(r, -1, dtype=np.int64)
     typed = List(Ws)
     Ut, Vt = np.ascontiguousarray(task.U[:, :r].T), np.ascontiguousarray(task.V[:, :r].T)
-    k, diverged, last = _gd_kernel(typed, task.S11, task.S31, Ut, Vt, float(eta), int(n_steps), int(record_every),
-                                   targets, bool(stop_when_crossed), W_rec, bal_rec, crossing)
+    k, diverged, last = _gd_kernel(
+        typed,
+        task.S11,
+        task.S31,
+        Ut,
+        Vt,
+        float(eta),
+        int(n_steps),
+        int(record_every),
+        targets,
+        bool(stop_when_crossed),
+        W_rec,
+        bal_rec,
+        crossing,
+    )
     if diverged >= 0:
-        raise FloatingPointError(f"gradient descent diverged at step {diverged} with eta={eta} "
-                                 f"(|W_tot| non-finite or > 1e100); lower eta below ~1/(depth * s_max)")
+        raise FloatingPointError(
+            f"gradient descent diverged at step {diverged} with eta={eta} "
+            f"(|W_tot| non-finite or > 1e100); lower eta below ~1/(depth * s_max)"
+        )
     steps = np.arange(0, last + 1, record_every)
     if steps[-1] != last:
         steps = np.append(steps, last)
-    return Trajectory(steps=steps, t=eta * steps, W_tot=W_rec[:k], balancedness=bal_rec[:k],
-                      crossing_step=crossing, weights=tuple(typed), eta=float(eta))
+    return Trajectory(
+        steps=steps,
+        t=eta * steps,
+        W_tot=W_rec[:k],
+        balancedness=bal_rec[:k],
+        crossing_step=crossing,
+        weights=tuple(typed),
+        eta=float(eta),
+    )
 
 
 def train_reference(weights, task: LinearTask, *, eta: float, n_steps: int, record_every: int = 1) -> np.ndarray:
@@ -271,8 +313,7 @@ def train_reference(weights, task: LinearTask, *, eta: float, n_steps: int, reco
         if step % record_every == 0:
             out.append(W_tot)
         G = task.S31 - W_tot @ task.S11
-        Ws = [W + eta * product(Ws[l + 1:], W.shape[0]).T @ G @ product(Ws[:l], n_in).T
-              for l, W in enumerate(Ws)]
+        Ws = [W + eta * product(Ws[l + 1 :], W.shape[0]).T @ G @ product(Ws[:l], n_in).T for l, W in enumerate(Ws)]
     return np.array(out)
 
 

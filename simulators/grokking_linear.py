@@ -43,8 +43,17 @@ class LinearGrokkingRun:
         return np.where(hit.any(axis=1), steps[hit.argmax(axis=1)], -1)
 
 
-def _one_seed(rng: np.random.Generator, lr: float, gamma: float, eps: float, d_in: int, n_tr: int, n_test: int,
-              n_steps: int, every: int):
+def _one_seed(
+    rng: np.random.Generator,
+    lr: float,
+    gamma: float,
+    eps: float,
+    d_in: int,
+    n_tr: int,
+    n_test: int,
+    n_steps: int,
+    every: int,
+):
     X = rng.standard_normal((n_tr, d_in))
     X_test = rng.standard_normal((n_test, d_in))
     T = rng.standard_normal(d_in) / np.sqrt(2.0 * d_in)
@@ -61,15 +70,25 @@ def _one_seed(rng: np.random.Generator, lr: float, gamma: float, eps: float, d_i
         P = np.concatenate([X, X_test]) @ V
         hits = np.empty((C_acc.shape[0], 2))
         for i in range(0, C_acc.shape[0], _CHUNK):
-            inside = (C_acc[i:i + _CHUNK] @ P.T) ** 2 < eps
-            hits[i:i + _CHUNK] = np.column_stack([inside[:, :n_tr].mean(axis=1), inside[:, n_tr:].mean(axis=1)])
+            inside = (C_acc[i : i + _CHUNK] @ P.T) ** 2 < eps
+            hits[i : i + _CHUNK] = np.column_stack([inside[:, :n_tr].mean(axis=1), inside[:, n_tr:].mean(axis=1)])
         C2 = C**2
     return C2 @ nu, C2.sum(axis=1), hits[:, 0], hits[:, 1]
 
 
-def linear_teacher_student(lam: float, lr: float, eps: float, *, d_in: int, n_steps: int, n_seeds: int = 1,
-                           n_test: int = 4000, weight_decay: float = 0.0, accuracy_every: int | None = 1,
-                           seed: int) -> LinearGrokkingRun:
+def linear_teacher_student(
+    lam: float,
+    lr: float,
+    eps: float,
+    *,
+    d_in: int,
+    n_steps: int,
+    n_seeds: int = 1,
+    n_test: int = 4000,
+    weight_decay: float = 0.0,
+    accuracy_every: int | None = 1,
+    seed: int,
+) -> LinearGrokkingRun:
     """Run ``n_seeds`` independent teacher-student problems (vmapped) for ``n_steps`` exact GD steps.
 
     Losses are recorded every step, accuracies every ``accuracy_every`` steps (a divisor of ``n_steps``; None:
@@ -89,19 +108,38 @@ def linear_teacher_student(lam: float, lr: float, eps: float, *, d_in: int, n_st
             raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
     if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    if accuracy_every is not None and (not isinstance(accuracy_every, int | np.integer) or accuracy_every < 1
-                                       or n_steps % accuracy_every):
+    if accuracy_every is not None and (
+        not isinstance(accuracy_every, int | np.integer) or accuracy_every < 1 or n_steps % accuracy_every
+    ):
         raise ValueError(f"accuracy_every must be a positive divisor of n_steps={n_steps}, got {accuracy_every!r}")
     n_tr = int(round(d_in / lam))
-    runs = [_one_seed(np.random.default_rng(s), float(lr), float(weight_decay), float(eps), int(d_in), n_tr,
-                      int(n_test), int(n_steps), int(accuracy_every or 0))
-            for s in np.random.SeedSequence(int(seed)).spawn(int(n_seeds))]
+    runs = [
+        _one_seed(
+            np.random.default_rng(s),
+            float(lr),
+            float(weight_decay),
+            float(eps),
+            int(d_in),
+            n_tr,
+            int(n_test),
+            int(n_steps),
+            int(accuracy_every or 0),
+        )
+        for s in np.random.SeedSequence(int(seed)).spawn(int(n_seeds))
+    ]
     tr, gen, acc_tr, acc_te = (np.stack([run[k] for run in runs]) for k in range(4))
     bad = ~np.isfinite(tr) | ~np.isfinite(gen) | (gen > 1e6)
     if bad.any():
         step = int(np.argmax(bad.any(axis=0)))
-        raise FloatingPointError(f"linear teacher-student GD diverged at step {step} (lam={lam}, lr={lr}, "
-                                 f"weight_decay={weight_decay}, d_in={d_in}); need 2 lr (lam_+ + gamma/2) < 2")
-    return LinearGrokkingRun(train_loss=tr, gen_loss=gen, train_acc=acc_tr, test_acc=acc_te,
-                             acc_steps=np.arange(0, n_steps + 1, accuracy_every or n_steps + 1)[:acc_tr.shape[1]],
-                             eps=float(eps))
+        raise FloatingPointError(
+            f"linear teacher-student GD diverged at step {step} (lam={lam}, lr={lr}, "
+            f"weight_decay={weight_decay}, d_in={d_in}); need 2 lr (lam_+ + gamma/2) < 2"
+        )
+    return LinearGrokkingRun(
+        train_loss=tr,
+        gen_loss=gen,
+        train_acc=acc_tr,
+        test_acc=acc_te,
+        acc_steps=np.arange(0, n_steps + 1, accuracy_every or n_steps + 1)[: acc_tr.shape[1]],
+        eps=float(eps),
+    )

@@ -26,8 +26,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["MLPRun", "train_modular_addition", "modular_addition_trainer_spec", "PHASES", "classify_phase",
-           "phase_point", "phase_diagram"]
+__all__ = [
+    "MLPRun",
+    "train_modular_addition",
+    "modular_addition_trainer_spec",
+    "PHASES",
+    "classify_phase",
+    "phase_point",
+    "phase_diagram",
+]
 
 _ACTIVATIONS = ("quadratic", "relu")
 _OPTIMIZERS = ("gd", "adamw")
@@ -62,8 +69,9 @@ def _is_prime(p: int) -> bool:
     return p >= 2 and all(p % d for d in range(2, math.isqrt(p) + 1))
 
 
-def modular_addition_trainer_spec(p, width, fraction, lr, weight_decay, n_steps, record_every, activation,
-                                  optimizer) -> None:
+def modular_addition_trainer_spec(
+    p, width, fraction, lr, weight_decay, n_steps, record_every, activation, optimizer
+) -> None:
     """Validate trainer arguments (ValueError naming the parameter and its allowed range)."""
     if isinstance(p, bool) or not isinstance(p, int | np.integer) or p < 5 or not _is_prime(int(p)):
         raise ValueError(f"p must be a prime >= 5, got {p!r}")
@@ -101,14 +109,18 @@ def _metrics(params, mask, targets, labels, p: int, activation: str):
     correct = (jnp.argmax(f, axis=-1) == labels).astype(f.dtype)
     n_tr, n_te = mask.sum(), (1 - mask).sum()
     safe_te = jnp.maximum(n_te, 1.0)
-    return (jnp.sum(mask * err) / n_tr, jnp.sum((1 - mask) * err) / safe_te,
-            jnp.sum(mask * correct) / n_tr, jnp.sum((1 - mask) * correct) / safe_te)
+    return (
+        jnp.sum(mask * err) / n_tr,
+        jnp.sum((1 - mask) * err) / safe_te,
+        jnp.sum(mask * correct) / n_tr,
+        jnp.sum((1 - mask) * correct) / safe_te,
+    )
 
 
 def _fourier(params, p: int):
     """(mean IPR_2 of U, median top-frequency power share of U, median |phi_U + phi_V - phi_W| at U's top frequency)."""
     W1, W2 = params
-    F = [jnp.fft.rfft(w, axis=1)[:, 1:(p - 1) // 2 + 1] for w in (W1[:, :p], W1[:, p:], W2.T)]
+    F = [jnp.fft.rfft(w, axis=1)[:, 1 : (p - 1) // 2 + 1] for w in (W1[:, :p], W1[:, p:], W2.T)]
     P = jnp.abs(F[0]) ** 2
     P = P / jnp.sum(P, axis=1, keepdims=True)
     k = jnp.argmax(P, axis=1)
@@ -156,7 +168,8 @@ def _train(keys, n_train, lr, weight_decay, beta1, beta2, *, p, width, n_records
             v = jax.tree_util.tree_map(lambda vi, gi: beta2 * vi + (1 - beta2) * gi**2, v, g)
             c1, c2 = 1 - beta1**t, 1 - beta2**t
             prm = jax.tree_util.tree_map(
-                lambda w, mi, vi: w * (1 - lr * weight_decay) - lr * (mi / c1) / (jnp.sqrt(vi / c2) + 1e-8), prm, m, v)
+                lambda w, mi, vi: w * (1 - lr * weight_decay) - lr * (mi / c1) / (jnp.sqrt(vi / c2) + 1e-8), prm, m, v
+            )
             return (prm, m, v, t), None
 
         def record(state, _):
@@ -165,8 +178,12 @@ def _train(keys, n_train, lr, weight_decay, beta1, beta2, *, p, width, n_records
             return state, _all_metrics(prm)
 
         def _all_metrics(prm):
-            return (*_metrics(prm, mask, targets, labels, p, activation), sum(jnp.sum(w**2) for w in prm),
-                    *_fourier(prm, p), _excluded_loss(prm, mask, targets, p, activation))
+            return (
+                *_metrics(prm, mask, targets, labels, p, activation),
+                sum(jnp.sum(w**2) for w in prm),
+                *_fourier(prm, p),
+                _excluded_loss(prm, mask, targets, p, activation),
+            )
 
         state0 = (params, zeros, zeros, jnp.zeros((), params[0].dtype))
         first = _all_metrics(params)
@@ -177,9 +194,21 @@ def _train(keys, n_train, lr, weight_decay, beta1, beta2, *, p, width, n_records
     return jax.vmap(one)(keys)
 
 
-def train_modular_addition(p: int, width: int, fraction: float, *, lr: float, n_steps: int, record_every: int = 100,
-                           weight_decay: float = 0.0, activation: str = "quadratic", optimizer: str = "adamw",
-                           betas: tuple[float, float] = (0.9, 0.98), n_seeds: int = 1, seed: int) -> MLPRun:
+def train_modular_addition(
+    p: int,
+    width: int,
+    fraction: float,
+    *,
+    lr: float,
+    n_steps: int,
+    record_every: int = 100,
+    weight_decay: float = 0.0,
+    activation: str = "quadratic",
+    optimizer: str = "adamw",
+    betas: tuple[float, float] = (0.9, 0.98),
+    n_seeds: int = 1,
+    seed: int,
+) -> MLPRun:
     """Train ``n_seeds`` independent networks (vmapped; each its own init and training split) for ``n_steps``.
 
     Raises FloatingPointError naming the first record (step) with a non-finite loss or weight norm.
@@ -190,20 +219,46 @@ def train_modular_addition(p: int, width: int, fraction: float, *, lr: float, n_
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, int | np.integer) or n_seeds < 1:
         raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
     keys = jax.random.split(jax.random.PRNGKey(int(seed)), int(n_seeds))
-    recs, (W1, W2), mask = _train(keys, int(round(fraction * p * p)), float(lr), float(weight_decay), float(betas[0]),
-                                  float(betas[1]), p=int(p), width=int(width),
-                                  n_records=int(n_steps // record_every), record_every=int(record_every),
-                                  activation=activation, optimizer=optimizer)
+    recs, (W1, W2), mask = _train(
+        keys,
+        int(round(fraction * p * p)),
+        float(lr),
+        float(weight_decay),
+        float(betas[0]),
+        float(betas[1]),
+        p=int(p),
+        width=int(width),
+        n_records=int(n_steps // record_every),
+        record_every=int(record_every),
+        activation=activation,
+        optimizer=optimizer,
+    )
     tr_loss, te_loss, tr_acc, te_acc, norm, ipr, share, residual, excluded = (np.asarray(r, float) for r in recs)
     steps = np.arange(0, n_steps + 1, record_every)
     bad = ~np.isfinite(tr_loss) | ~np.isfinite(norm)
     if bad.any():
         k = int(np.argmax(bad.any(axis=0)))
-        raise FloatingPointError(f"modular-addition training diverged by step {steps[k]} (p={p}, width={width}, "
-                                 f"fraction={fraction}, lr={lr}, weight_decay={weight_decay}, optimizer={optimizer})")
+        raise FloatingPointError(
+            f"modular-addition training diverged by step {steps[k]} (p={p}, width={width}, "
+            f"fraction={fraction}, lr={lr}, weight_decay={weight_decay}, optimizer={optimizer})"
+        )
     W1, W2 = np.asarray(W1, float), np.asarray(W2, float)
-    return MLPRun(steps=steps, train_acc=tr_acc, test_acc=te_acc, train_loss=tr_loss, test_loss=te_loss,
-                  weight_norm=norm, ipr=ipr, top_share=share, phase_residual=residual, excluded_loss=excluded, U=W1[:, :, :p], V=W1[:, :, p:], W=W2, train_mask=np.asarray(mask) > 0.5)
+    return MLPRun(
+        steps=steps,
+        train_acc=tr_acc,
+        test_acc=te_acc,
+        train_loss=tr_loss,
+        test_loss=te_loss,
+        weight_norm=norm,
+        ipr=ipr,
+        top_share=share,
+        phase_residual=residual,
+        excluded_loss=excluded,
+        U=W1[:, :, :p],
+        V=W1[:, :, p:],
+        W=W2,
+        train_mask=np.asarray(mask) > 0.5,
+    )
 
 
 PHASES = ("confusion", "memorisation", "grokking", "comprehension")
@@ -214,29 +269,80 @@ def classify_phase(t_train, t_test, *, lag_ratio: float = 2.0) -> np.ndarray:
     (arXiv:2205.10343) Table 1: 0 confusion (train never), 1 memorisation (test never), 2 grokking
     (t_test >= lag_ratio t_train), 3 comprehension (otherwise). Names in ``PHASES``."""
     t_train, t_test = np.asarray(t_train), np.asarray(t_test)
-    return np.where(t_train < 0, 0, np.where(t_test < 0, 1, np.where(t_test >= lag_ratio * np.maximum(t_train, 1),
-                                                                      2, 3)))
+    return np.where(
+        t_train < 0, 0, np.where(t_test < 0, 1, np.where(t_test >= lag_ratio * np.maximum(t_train, 1), 2, 3))
+    )
 
 
-def phase_point(*, p: int, width: int, fraction: float, weight_decay: float, lr: float, n_steps: int,
-                record_every: int, n_seeds: int, lag_ratio: float = 2.0, seed: int) -> dict:
+def phase_point(
+    *,
+    p: int,
+    width: int,
+    fraction: float,
+    weight_decay: float,
+    lr: float,
+    n_steps: int,
+    record_every: int,
+    n_seeds: int,
+    lag_ratio: float = 2.0,
+    seed: int,
+) -> dict:
     """One phase-diagram cell: train ``n_seeds`` AdamW networks; steps to 99 % accuracy and phase codes per seed."""
-    run = train_modular_addition(p, width, fraction, lr=lr, weight_decay=weight_decay, n_steps=n_steps,
-                                 record_every=record_every, n_seeds=n_seeds, seed=seed)
+    run = train_modular_addition(
+        p,
+        width,
+        fraction,
+        lr=lr,
+        weight_decay=weight_decay,
+        n_steps=n_steps,
+        record_every=record_every,
+        n_seeds=n_seeds,
+        seed=seed,
+    )
     t_tr, t_te = run.first_step("train_acc", 0.99), run.first_step("test_acc", 0.99)
-    return dict(fraction=fraction, weight_decay=weight_decay, t_train=t_tr, t_test=t_te,
-                final_test_acc=run.test_acc[:, -1], phase=classify_phase(t_tr, t_te, lag_ratio=lag_ratio))
+    return dict(
+        fraction=fraction,
+        weight_decay=weight_decay,
+        t_train=t_tr,
+        t_test=t_te,
+        final_test_acc=run.test_acc[:, -1],
+        phase=classify_phase(t_tr, t_te, lag_ratio=lag_ratio),
+    )
 
 
-def phase_diagram(fractions, weight_decays, *, p: int, width: int, lr: float, n_steps: int, record_every: int,
-                  n_seeds: int, seed: int, executor=None) -> list[dict]:
+def phase_diagram(
+    fractions,
+    weight_decays,
+    *,
+    p: int,
+    width: int,
+    lr: float,
+    n_steps: int,
+    record_every: int,
+    n_seeds: int,
+    seed: int,
+    executor=None,
+) -> list[dict]:
     """Every (fraction, weight decay) cell through ``dltheory.simulators.sweep.sweep`` (any concurrent.futures executor,
     "inline", or None for local processes); one spawned seed per cell. Cells are ordered fraction-major."""
     from dltheory.simulators.sweep import sweep
 
-    points = [dict(p=p, width=width, fraction=float(f), weight_decay=float(w), lr=lr, n_steps=n_steps,
-                   record_every=record_every, n_seeds=n_seeds) for f in fractions for w in weight_decays]
+    points = [
+        dict(
+            p=p,
+            width=width,
+            fraction=float(f),
+            weight_decay=float(w),
+            lr=lr,
+            n_steps=n_steps,
+            record_every=record_every,
+            n_seeds=n_seeds,
+        )
+        for f in fractions
+        for w in weight_decays
+    ]
     for pt in points:
-        modular_addition_trainer_spec(p, width, pt["fraction"], lr, pt["weight_decay"], n_steps, record_every,
-                                      "quadratic", "adamw")
+        modular_addition_trainer_spec(
+            p, width, pt["fraction"], lr, pt["weight_decay"], n_steps, record_every, "quadratic", "adamw"
+        )
     return sweep(phase_point, points, seed=seed, executor=executor)

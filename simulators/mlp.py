@@ -28,7 +28,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["MLP", "ACTIVATIONS", "init", "outputs", "empirical_nngp", "empirical_ntk", "layer_kernels", "train", "Trajectory"]
+__all__ = [
+    "MLP",
+    "ACTIVATIONS",
+    "init",
+    "outputs",
+    "empirical_nngp",
+    "empirical_ntk",
+    "layer_kernels",
+    "train",
+    "Trajectory",
+]
 
 _SELU_LAMBDA = 1.0507009873554804934193349852946
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -69,11 +79,9 @@ class MLP:
         if self.parameterization not in ("ntk", "standard"):
             raise ValueError(f"parameterization must be 'ntk' or 'standard', got {self.parameterization!r}")
         if isinstance(self.activation, str) and self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or a callable, "
-                             f"got {self.activation!r}")
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or a callable, got {self.activation!r}")
         if not isinstance(self.activation, str) and not callable(self.activation):
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or a callable, "
-                             f"got {self.activation!r}")
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or a callable, got {self.activation!r}")
 
     @property
     def phi(self) -> Callable:
@@ -248,8 +256,7 @@ def _gd(mlp, params, x_train, y_train, x_test, eta, n_steps, every):
     return params, f, ft
 
 
-def train(mlp: MLP, params, x_train, y_train, x_test, *, eta: float, n_steps: int,
-          record_every: int = 1) -> Trajectory:
+def train(mlp: MLP, params, x_train, y_train, x_test, *, eta: float, n_steps: int, record_every: int = 1) -> Trajectory:
     """Full-batch GD on L = 1/(2N) ||f(X) - Y||^2 (N = Y.size) for every network of the ensemble.
 
     Records train and test outputs at steps 0, record_every, ..., n_steps (n_steps must be a multiple of
@@ -269,14 +276,17 @@ def train(mlp: MLP, params, x_train, y_train, x_test, *, eta: float, n_steps: in
             raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
     if n_steps % record_every:
         raise ValueError(f"n_steps={n_steps} must be a multiple of record_every={record_every}")
-    params, f, ft = _gd(mlp, params, x_train, jnp.asarray(y, dtype=x_train.dtype), x_test, float(eta),
-                        int(n_steps), int(record_every))
+    params, f, ft = _gd(
+        mlp, params, x_train, jnp.asarray(y, dtype=x_train.dtype), x_test, float(eta), int(n_steps), int(record_every)
+    )
     f, ft = np.asarray(f), np.asarray(ft)
     steps = np.arange(0, n_steps + 1, record_every)
     bad = ~np.isfinite(f).all(axis=(1, 2, 3)) | ~np.isfinite(ft).all(axis=(1, 2, 3))
     if bad.any():
-        raise FloatingPointError(f"gradient descent diverged: non-finite outputs at step {steps[np.argmax(bad)]} "
-                                 f"(eta={eta}, width={mlp.width}, depth={mlp.depth}); use eta < 2N/lambda_max(NTK)")
+        raise FloatingPointError(
+            f"gradient descent diverged: non-finite outputs at step {steps[np.argmax(bad)]} "
+            f"(eta={eta}, width={mlp.width}, depth={mlp.depth}); use eta < 2N/lambda_max(NTK)"
+        )
     return Trajectory(steps=steps, t=eta * steps, f_train=f, f_test=ft, params=params, eta=float(eta))
 
 

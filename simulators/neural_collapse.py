@@ -19,7 +19,6 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from dltheory.simulators._seeding import rng
 
 __all__ = ["UFMRun", "train_ufm", "LPMRun", "train_layer_peeled", "gaussian_mixture", "MLPRun", "train_mlp"]
@@ -32,16 +31,24 @@ def _check(name: str, value, allowed: str, ok) -> None:
 
 def _counts(n_per_class) -> np.ndarray:
     n = np.asarray(n_per_class)
-    _check("n_per_class", n_per_class, "a 1-D integer array of >= 2 classes with >= 1 sample each",
-           n.ndim == 1 and n.dtype.kind in "iu" and n.size >= 2 and np.all(n >= 1))
+    _check(
+        "n_per_class",
+        n_per_class,
+        "a 1-D integer array of >= 2 classes with >= 1 sample each",
+        n.ndim == 1 and n.dtype.kind in "iu" and n.size >= 2 and np.all(n >= 1),
+    )
     return n.astype(int)
 
 
 def _schedule(n_steps: int, record_every: int | None) -> tuple[int, int]:
     _check("n_steps", n_steps, "an integer >= 1", isinstance(n_steps, int | np.integer) and n_steps >= 1)
     every = n_steps if record_every is None else record_every
-    _check("record_every", record_every, f"an integer in [1, n_steps] dividing n_steps = {n_steps}",
-           isinstance(every, int | np.integer) and 1 <= every <= n_steps and n_steps % every == 0)
+    _check(
+        "record_every",
+        record_every,
+        f"an integer in [1, n_steps] dividing n_steps = {n_steps}",
+        isinstance(every, int | np.integer) and 1 <= every <= n_steps and n_steps % every == 0,
+    )
     return int(n_steps // every), int(every)
 
 
@@ -113,19 +120,34 @@ def _ufm_run(params, y, lW, lH, lr, momentum, *, K, loss, bias, n_chunks, every)
     obj = partial(_ufm_objective, y=y, K=K, loss=loss)
     vg = jax.value_and_grad(obj)
     if not bias:  # keep b at 0: zero its gradient
+
         def vg(p, h, _vg=vg):
             val, (gl, gH, _) = _vg(p, h)
             return val, (gl, gH, jnp.zeros_like(p[2]))
+
     p, values = _heavy_ball(vg, params, (lW, lH), lr, momentum, n_chunks, every)
     _, g = vg(p, (lW, lH))
     gnorm = jnp.sqrt(sum(jnp.sum(x**2) for x in jax.tree_util.tree_leaves(g)))
     return p, values, gnorm
 
 
-def train_ufm(n_per_class, lambda_W: float, lambda_H: float, *, loss: str = "ce", depth: int = 1,
-              bias: bool = False, d: int | None = None, lr: float = 0.5, momentum: float = 0.9,
-              n_steps: int = 20_000, init_std: float = 0.1, init=None, record_every: int | None = None,
-              seed) -> UFMRun:
+def train_ufm(
+    n_per_class,
+    lambda_W: float,
+    lambda_H: float,
+    *,
+    loss: str = "ce",
+    depth: int = 1,
+    bias: bool = False,
+    d: int | None = None,
+    lr: float = 0.5,
+    momentum: float = 0.9,
+    n_steps: int = 20_000,
+    init_std: float = 0.1,
+    init=None,
+    record_every: int | None = None,
+    seed,
+) -> UFMRun:
     """Heavy-ball GD on the (deep linear) UFM from iid N(0, init_std^2) layers and features (b = 0).
 
     ``init``: optional (layers, H) to start from instead (shapes as below); the N(0, init_std^2) draw is then
@@ -149,24 +171,49 @@ def train_ufm(n_per_class, lambda_W: float, lambda_H: float, *, loss: str = "ce"
     H0 = init_std * g.standard_normal((d, N))
     if init is not None:
         L_init, H_init = init
-        _check("init", "shapes", f"(layers with shapes {shapes}, H of shape {(d, N)})",
-               len(L_init) == depth and all(np.shape(a) == s for a, s in zip(L_init, shapes))
-               and np.shape(H_init) == (d, N))
+        _check(
+            "init",
+            "shapes",
+            f"(layers with shapes {shapes}, H of shape {(d, N)})",
+            len(L_init) == depth
+            and all(np.shape(a) == s for a, s in zip(L_init, shapes))
+            and np.shape(H_init) == (d, N),
+        )
         layers0 = tuple(np.asarray(a, float) + b0 for a, b0 in zip(L_init, layers0))
         H0 = np.asarray(H_init, float) + H0
     y = np.repeat(np.arange(K), n)
     with jax.enable_x64(True):
-        p, values, gnorm = _ufm_run((layers0, H0, np.zeros(K)), jnp.asarray(y), lambda_W, lambda_H, lr, momentum,
-                                    K=K, loss=loss, bias=bool(bias), n_chunks=n_chunks, every=every)
+        p, values, gnorm = _ufm_run(
+            (layers0, H0, np.zeros(K)),
+            jnp.asarray(y),
+            lambda_W,
+            lambda_H,
+            lr,
+            momentum,
+            K=K,
+            loss=loss,
+            bias=bool(bias),
+            n_chunks=n_chunks,
+            every=every,
+        )
         values = np.asarray(values)
-        _raise_if_diverged(values, every, f"UFM GD (loss={loss}, depth={depth}, lr={lr}, lambda_W={lambda_W}, "
-                                          f"lambda_H={lambda_H})")
+        _raise_if_diverged(
+            values, every, f"UFM GD (loss={loss}, depth={depth}, lr={lr}, lambda_W={lambda_W}, lambda_H={lambda_H})"
+        )
         layers = tuple(np.asarray(Wj) for Wj in p[0])
         W = layers[0]
         for Wj in layers[1:]:
             W = Wj @ W
-        return UFMRun(layers, W, np.asarray(p[1]), np.asarray(p[2]) if bias else None, y, values,
-                      every * np.arange(1, n_chunks + 1), float(gnorm))
+        return UFMRun(
+            layers,
+            W,
+            np.asarray(p[1]),
+            np.asarray(p[2]) if bias else None,
+            y,
+            values,
+            every * np.arange(1, n_chunks + 1),
+            float(gnorm),
+        )
 
 
 # ----------------------------------------------------------------------------- layer-peeled model
@@ -205,14 +252,24 @@ def _lpm_run(W, Hm, pi, E_W, E_H, lr, momentum, *, n_chunks, every):
         carry = jax.lax.fori_loop(0, every, step, carry)
         return carry, obj(carry[0], None)
 
-    ((W, Hm), _), values = jax.lax.scan(chunk, ((W, Hm), (jnp.zeros_like(W), jnp.zeros_like(Hm))), None,
-                                        length=n_chunks)
+    ((W, Hm), _), values = jax.lax.scan(
+        chunk, ((W, Hm), (jnp.zeros_like(W), jnp.zeros_like(Hm))), None, length=n_chunks
+    )
     return W, Hm, values
 
 
-def train_layer_peeled(n_per_class, E_W: float, E_H: float, *, d: int | None = None, lr: float = 0.1,
-                       momentum: float = 0.9, n_steps: int = 20_000, record_every: int | None = None,
-                       seed) -> LPMRun:
+def train_layer_peeled(
+    n_per_class,
+    E_W: float,
+    E_H: float,
+    *,
+    d: int | None = None,
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    n_steps: int = 20_000,
+    record_every: int | None = None,
+    seed,
+) -> LPMRun:
     """Projected heavy-ball GD on the layer-peeled model with collapsed features (Fang et al. 2021, PNAS):
     min sum_k (n_k/N) CE(W h_k, k) s.t. (1/K) sum ||w_k||^2 <= E_W, (1/K) sum ||h_k||^2 <= E_H.
 
@@ -295,8 +352,18 @@ def _mlp_run(params, X, y, wd, lr, momentum, *, n_chunks, every):
     return out
 
 
-def train_mlp(X, y, *, widths=(64, 64), weight_decay: float = 5e-4, lr: float = 0.05, momentum: float = 0.9,
-              n_epochs: int = 3000, record_every: int = 50, seed) -> MLPRun:
+def train_mlp(
+    X,
+    y,
+    *,
+    widths=(64, 64),
+    weight_decay: float = 5e-4,
+    lr: float = 0.05,
+    momentum: float = 0.9,
+    n_epochs: int = 3000,
+    record_every: int = 50,
+    seed,
+) -> MLPRun:
     """Full-batch heavy-ball GD (one step = one epoch) on a ReLU MLP with CE loss and weight decay on the
     weights (not the biases); He init. Records training error, loss and last-hidden-layer features."""
     X = np.asarray(X, float)
@@ -312,7 +379,9 @@ def train_mlp(X, y, *, widths=(64, 64), weight_decay: float = 5e-4, lr: float = 
     dims = [X.shape[1], *widths, K]
     params = tuple((g.standard_normal((o, i)) * np.sqrt(2.0 / i), np.zeros(o)) for i, o in zip(dims[:-1], dims[1:]))
     with jax.enable_x64(True):
-        loss, err, feats, W, b = (np.asarray(a) for a in _mlp_run(params, X, jnp.asarray(y), weight_decay, lr, momentum,
-                                                                   n_chunks=n_chunks, every=every))
+        loss, err, feats, W, b = (
+            np.asarray(a)
+            for a in _mlp_run(params, X, jnp.asarray(y), weight_decay, lr, momentum, n_chunks=n_chunks, every=every)
+        )
     _raise_if_diverged(loss, every, f"MLP GD (lr={lr}, weight_decay={weight_decay})")
     return MLPRun(every * np.arange(1, n_chunks + 1), err, loss, feats, W, b)

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-
 from dltheory.simulators._seeding import rng
 
 __all__ = ["euler_maruyama_scalar", "euler_maruyama_matrix", "MatrixPaths", "structured_noise"]
@@ -44,9 +43,19 @@ def _n_paths(n_paths) -> int:
     return int(n_paths)
 
 
-def euler_maruyama_scalar(x0, drift: Callable, diffusion: Callable, *, T: float, dt: float, n_paths: int | None = None,
-                          seed=None, increments: np.ndarray | None = None, lo: float = -np.inf,
-                          hi: float = np.inf) -> np.ndarray:
+def euler_maruyama_scalar(
+    x0,
+    drift: Callable,
+    diffusion: Callable,
+    *,
+    T: float,
+    dt: float,
+    n_paths: int | None = None,
+    seed=None,
+    increments: np.ndarray | None = None,
+    lo: float = -np.inf,
+    hi: float = np.inf,
+) -> np.ndarray:
     """Terminal values of d x = drift(x) dt + diffusion(x) dW from x0 (scalar or per-path), shape (n_paths,).
 
     ``increments``: optional Brownian increments, shape (T/dt, n_paths) with variance dt each (for strong-order
@@ -118,8 +127,9 @@ def _psd_split(V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return V, L
 
 
-def structured_noise(V: np.ndarray, L: np.ndarray, G1: np.ndarray, G2: np.ndarray, lin_scale: float,
-                     attn_scale: float) -> np.ndarray:
+def structured_noise(
+    V: np.ndarray, L: np.ndarray, G1: np.ndarray, G2: np.ndarray, lin_scale: float, attn_scale: float
+) -> np.ndarray:
     """xi = lin_scale (H + H^T)/sqrt 2 + attn_scale (Z P V + V P Z^T)/m with H = L G1 L^T, Z = L G2 L^T (batched)."""
     Lt = np.swapaxes(L, -1, -2)
     H = L @ G1 @ Lt
@@ -131,8 +141,19 @@ def structured_noise(V: np.ndarray, L: np.ndarray, G1: np.ndarray, G2: np.ndarra
     return xi
 
 
-def euler_maruyama_matrix(V0, drift: Callable, *, T: float, dt: float, n_paths: int, seed, lin_scale: float,
-                          attn_scale: float = 0.0, blowup: float = 1e2, record_every: int | None = None) -> MatrixPaths:
+def euler_maruyama_matrix(
+    V0,
+    drift: Callable,
+    *,
+    T: float,
+    dt: float,
+    n_paths: int,
+    seed,
+    lin_scale: float,
+    attn_scale: float = 0.0,
+    blowup: float = 1e2,
+    record_every: int | None = None,
+) -> MatrixPaths:
     """EM for dV = drift(V) dt + Sigma(V)^{1/2} dB with Sigma = lin_scale^2 Sigma_lin + attn_scale^2 Sigma_attn.
 
     ``drift`` maps a stack (N, m, m) of PSD matrices to (N, m, m). After each step V is symmetrised and projected onto
@@ -163,8 +184,7 @@ def euler_maruyama_matrix(V0, drift: Callable, *, T: float, dt: float, n_paths: 
         live = ~blown
         Vl, Ll = V[live], L[live]
         G = g.standard_normal((2, Vl.shape[0], m, m))
-        Vn = Vl + drift(Vl) * dt + sq * structured_noise(Vl, Ll, G[0], G[1 if attn_scale else 0], lin_scale,
-                                                         attn_scale)
+        Vn = Vl + drift(Vl) * dt + sq * structured_noise(Vl, Ll, G[0], G[1 if attn_scale else 0], lin_scale, attn_scale)
         Vn = 0.5 * (Vn + np.swapaxes(Vn, -1, -2))
         big = ~np.all(np.isfinite(Vn), axis=(1, 2))
         big |= np.nanmax(np.abs(np.where(np.isfinite(Vn), Vn, np.inf)), axis=(1, 2)) > blowup

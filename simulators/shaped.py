@@ -22,11 +22,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 from dltheory.simulators._seeding import rng
 
-__all__ = ["relu_slopes", "relu_mlp_chain", "relu_mlp_naive", "attention_chain", "attention_naive",
-           "attention_step_moments", "block_chain", "block_naive"]
+__all__ = [
+    "relu_slopes",
+    "relu_mlp_chain",
+    "relu_mlp_naive",
+    "attention_chain",
+    "attention_naive",
+    "attention_step_moments",
+    "block_chain",
+    "block_naive",
+]
 
 
 def _int_at_least(name: str, value, lower: int) -> int:
@@ -75,13 +82,25 @@ def relu_slopes(c_plus, c_minus, n: int, *, unshaped: bool = False) -> tuple[flo
     c_plus, c_minus = _finite("c_plus", c_plus), _finite("c_minus", c_minus)
     s_plus, s_minus = 1 + c_plus / math.sqrt(n), 1 + c_minus / math.sqrt(n)
     if s_plus <= 0 or s_minus <= 0:
-        raise ValueError(f"shaping constants must satisfy c_plus, c_minus > -sqrt(n) = {-math.sqrt(n):.4g}, "
-                         f"got c_plus={c_plus}, c_minus={c_minus}")
+        raise ValueError(
+            f"shaping constants must satisfy c_plus, c_minus > -sqrt(n) = {-math.sqrt(n):.4g}, "
+            f"got c_plus={c_plus}, c_minus={c_minus}"
+        )
     return s_plus, s_minus, 2.0 / (s_plus**2 + s_minus**2)
 
 
-def relu_mlp_chain(V0, n: int, depth: int, c_plus=0.0, c_minus=0.0, *, n_paths: int, seed, unshaped: bool = False,
-                   record_every: int | None = None) -> np.ndarray:
+def relu_mlp_chain(
+    V0,
+    n: int,
+    depth: int,
+    c_plus=0.0,
+    c_minus=0.0,
+    *,
+    n_paths: int,
+    seed,
+    unshaped: bool = False,
+    record_every: int | None = None,
+) -> np.ndarray:
     """Exact reduced chain of the (shaped) ReLU MLP covariance; returns V of shape (n_paths, records, k, k).
 
     Records are taken at layers 0, record_every, 2 record_every, ... (default: only 0 and ``depth``). Exact in law
@@ -116,8 +135,9 @@ def relu_mlp_chain(V0, n: int, depth: int, c_plus=0.0, c_minus=0.0, *, n_paths: 
     return np.stack(out, axis=1)
 
 
-def relu_mlp_naive(x, n: int, depth: int, c_plus=0.0, c_minus=0.0, *, n_samples: int, seed,
-                   unshaped: bool = False) -> np.ndarray:
+def relu_mlp_naive(
+    x, n: int, depth: int, c_plus=0.0, c_minus=0.0, *, n_samples: int, seed, unshaped: bool = False
+) -> np.ndarray:
     """Naive finite network (explicit n x n weights, a fresh draw per sample); returns V_d, shape (n_samples, k, k).
 
     ``x``: inputs, shape (k, n_in). Cross-check of :func:`relu_mlp_chain` at small n (cost O(n^2 d) per sample).
@@ -184,8 +204,11 @@ def _attention_layer(V, g, n, n_k, lam, gamma, tau0, shaped):
     AL = A @ L
     cross = L @ np.swapaxes(G1, -1, -2) @ np.swapaxes(AL, -1, -2)
     gram = G1 @ np.swapaxes(G1, -1, -2) + (_bartlett(g, N, m, n - m) if n > m else 0.0)
-    Vn = (lam**2 * V + lam * gamma / math.sqrt(n) * (cross + np.swapaxes(cross, -1, -2))
-          + gamma**2 / n * AL @ gram @ np.swapaxes(AL, -1, -2))
+    Vn = (
+        lam**2 * V
+        + lam * gamma / math.sqrt(n) * (cross + np.swapaxes(cross, -1, -2))
+        + gamma**2 / n * AL @ gram @ np.swapaxes(AL, -1, -2)
+    )
     return 0.5 * (Vn + np.swapaxes(Vn, -1, -2))
 
 
@@ -206,19 +229,39 @@ def _run_chain(V0, step, depth: int, n_paths, record_every, seed, what: str) -> 
     return np.stack(out, axis=1)
 
 
-def attention_chain(V0, n: int, n_k: int, depth: int, *, lam: float, gamma: float, tau0: float, n_paths: int, seed,
-                    shaped: bool = True, record_every: int | None = None) -> np.ndarray:
+def attention_chain(
+    V0,
+    n: int,
+    n_k: int,
+    depth: int,
+    *,
+    lam: float,
+    gamma: float,
+    tau0: float,
+    n_paths: int,
+    seed,
+    shaped: bool = True,
+    record_every: int | None = None,
+) -> np.ndarray:
     """Exact reduced chain of the token covariance through ``depth`` attention blocks; (n_paths, records, m, m).
 
     Vectorised over paths (numpy). A non-finite covariance raises FloatingPointError naming the layer.
     """
     V0, n, n_k, depth, lam, gamma, tau0 = _attention_args(V0, n, n_k, depth, lam, gamma, tau0)
-    return _run_chain(V0, lambda V, g: _attention_layer(V, g, n, n_k, lam, gamma, tau0, shaped), depth, n_paths,
-                      record_every, seed, f"attention chain (n={n}, tau0={tau0}, gamma={gamma})")
+    return _run_chain(
+        V0,
+        lambda V, g: _attention_layer(V, g, n, n_k, lam, gamma, tau0, shaped),
+        depth,
+        n_paths,
+        record_every,
+        seed,
+        f"attention chain (n={n}, tau0={tau0}, gamma={gamma})",
+    )
 
 
-def attention_step_moments(V, n: int, n_k: int, *, gamma: float, tau0: float, n_samples: int, seed,
-                           shaped: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def attention_step_moments(
+    V, n: int, n_k: int, *, gamma: float, tau0: float, n_samples: int, seed, shaped: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """One exact block step from a fixed V: samples of (A V A^T, V_{l+1}), shapes (n_samples, m, m) each.
 
     E[A V A^T] gives the exact conditional drift E[V_{l+1} - V | V] = gamma^2 (E[A V A^T] - V) with lam^2 + gamma^2 = 1;
@@ -240,8 +283,9 @@ def attention_step_moments(V, n: int, n_k: int, *, gamma: float, tau0: float, n_
     return AVA, Vn
 
 
-def attention_naive(X0, n_k: int, depth: int, *, lam: float, gamma: float, tau0: float, n_samples: int, seed,
-                    shaped: bool = True) -> np.ndarray:
+def attention_naive(
+    X0, n_k: int, depth: int, *, lam: float, gamma: float, tau0: float, n_samples: int, seed, shaped: bool = True
+) -> np.ndarray:
     """Naive attention network (explicit weights, fresh per sample); returns V_d = X_d X_d^T / n, (n_samples, m, m).
 
     ``X0``: tokens, shape (m, n). Cross-check of :func:`attention_chain` at small n (O(n^2) per layer).
@@ -280,29 +324,54 @@ def _mlp_layer(V, g, n, lam, gamma, s_plus, s_minus, c):
     L_phi = _sqrt_psd(phi @ np.swapaxes(phi, -1, -2))
     U1 = L_phi @ g.standard_normal((N, m, m))
     cross = L @ np.swapaxes(U1, -1, -2)
-    UU = U1 @ np.swapaxes(U1, -1, -2) + (L_phi @ _bartlett(g, N, m, n - m) @ np.swapaxes(L_phi, -1, -2)
-                                          if n > m else 0.0)
+    UU = U1 @ np.swapaxes(U1, -1, -2) + (
+        L_phi @ _bartlett(g, N, m, n - m) @ np.swapaxes(L_phi, -1, -2) if n > m else 0.0
+    )
     Vn = lam**2 * V + lam * gamma * math.sqrt(c) / n * (cross + np.swapaxes(cross, -1, -2)) + gamma**2 * c / n**2 * UU
     return 0.5 * (Vn + np.swapaxes(Vn, -1, -2))
 
 
-def block_chain(V0, n: int, n_k: int, depth: int, *, lam: float, gamma: float, tau0: float, c_plus: float,
-                c_minus: float, n_paths: int, seed, record_every: int | None = None) -> np.ndarray:
+def block_chain(
+    V0,
+    n: int,
+    n_k: int,
+    depth: int,
+    *,
+    lam: float,
+    gamma: float,
+    tau0: float,
+    c_plus: float,
+    c_minus: float,
+    n_paths: int,
+    seed,
+    record_every: int | None = None,
+) -> np.ndarray:
     """Exact reduced chain through ``depth`` shaped transformer blocks (attention, then shaped-ReLU MLP).
 
     Returns V of shape (n_paths, records, m, m). O(m^2 (n_k + n)) per block and path.
     """
     V0, n, n_k, depth, lam, gamma, tau0 = _attention_args(V0, n, n_k, depth, lam, gamma, tau0)
     s_plus, s_minus, c = relu_slopes(c_plus, c_minus, n)
+
     def block(V, g):
         return _mlp_layer(_attention_layer(V, g, n, n_k, lam, gamma, tau0, True), g, n, lam, gamma, s_plus, s_minus, c)
 
-    return _run_chain(V0, block, depth, n_paths, record_every, seed,
-                      f"block chain (n={n}, tau0={tau0}, gamma={gamma})")
+    return _run_chain(V0, block, depth, n_paths, record_every, seed, f"block chain (n={n}, tau0={tau0}, gamma={gamma})")
 
 
-def block_naive(X0, n_k: int, depth: int, *, lam: float, gamma: float, tau0: float, c_plus: float, c_minus: float,
-                n_samples: int, seed) -> np.ndarray:
+def block_naive(
+    X0,
+    n_k: int,
+    depth: int,
+    *,
+    lam: float,
+    gamma: float,
+    tau0: float,
+    c_plus: float,
+    c_minus: float,
+    n_samples: int,
+    seed,
+) -> np.ndarray:
     """Naive shaped transformer blocks (explicit weights, fresh per sample); returns V_d, (n_samples, m, m)."""
     X0 = np.asarray(X0, dtype=float)
     if X0.ndim != 2 or not np.all(np.isfinite(X0)):

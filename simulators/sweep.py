@@ -28,8 +28,14 @@ def child_seeds(seed: int, n: int) -> list[int]:
     return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in np.random.SeedSequence(int(seed)).spawn(n)]
 
 
-def sweep(fn: Callable, points: Sequence[Mapping], *, seed: int, executor: cf.Executor | str | None = None,
-          max_workers: int | None = None) -> list:
+def sweep(
+    fn: Callable,
+    points: Sequence[Mapping],
+    *,
+    seed: int,
+    executor: cf.Executor | str | None = None,
+    max_workers: int | None = None,
+) -> list:
     """Run ``fn(**point, seed=s_i)`` for every point and return the results in the order of ``points``.
 
     ``executor``: any ``concurrent.futures.Executor`` (not shut down here), ``"inline"`` to run in this
@@ -47,8 +53,9 @@ def sweep(fn: Callable, points: Sequence[Mapping], *, seed: int, executor: cf.Ex
         raise ValueError(f"executor must be a concurrent.futures.Executor, 'inline' or None, got {executor!r}")
     if executor is None:
         workers = max_workers or os.cpu_count() or 1
-        with cf.ProcessPoolExecutor(max_workers=min(workers, max(len(points), 1)),
-                                    mp_context=multiprocessing.get_context("spawn")) as pool:
+        with cf.ProcessPoolExecutor(
+            max_workers=min(workers, max(len(points), 1)), mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
             return _collect(pool, fn, points, seeds)
     return _collect(executor, fn, points, seeds)
 

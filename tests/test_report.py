@@ -9,15 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from dltheory.verify import registry, stats
 from dltheory.verify.cache import atomic_write, cached_run
 from dltheory.verify.evidence import Panel
 from dltheory.verify.report import ROW_COLUMNS, SUMMARY_COLUMNS, build_report
 
 CALLS: Counter[str] = Counter()  # claim id -> number of times its function ran
-PANELS = (Panel("loss", xlabel="time t", ylabel="loss", title="loss curve"),
-          Panel("rate", xlabel="width n", ylabel="|error|", xscale="log", yscale="log", title="finite-width error"))
+PANELS = (
+    Panel("loss", xlabel="time t", ylabel="loss", title="loss curve"),
+    Panel("rate", xlabel="width n", ylabel="|error|", xscale="log", yscale="log", title="finite-width error"),
+)
 
 
 def _decay_evidence(ctx: registry.ClaimContext, rate: float, prediction: str):
@@ -27,31 +28,52 @@ def _decay_evidence(ctx: registry.ClaimContext, rate: float, prediction: str):
     rows, checks = [], []
     for width, noise in ((64, 0.08), (256, 0.04)):
         samples = np.exp(-t) + noise * rng.standard_normal((ctx.params["n_seeds"], t.size))
-        checks.append(stats.mean_matches(f"loss at width {width}", samples, np.exp(-rate * t), alpha=1e-3,
-                                         seed=ctx.seed))
+        checks.append(
+            stats.mean_matches(f"loss at width {width}", samples, np.exp(-rate * t), alpha=1e-3, seed=ctx.seed)
+        )
         se = stats.standard_error(samples)
-        rows += [dict(panel="loss", series=f"n={width}", x=x, theory=np.exp(-rate * x), simulated=np.nan,
-                      se=np.nan) for x in dense]
-        rows += [dict(panel="loss", series=f"n={width}", x=x, theory=np.nan, simulated=m, se=s)
-                 for x, m, s in zip(t, samples.mean(axis=0), se)]
+        rows += [
+            dict(panel="loss", series=f"n={width}", x=x, theory=np.exp(-rate * x), simulated=np.nan, se=np.nan)
+            for x in dense
+        ]
+        rows += [
+            dict(panel="loss", series=f"n={width}", x=x, theory=np.nan, simulated=m, se=s)
+            for x, m, s in zip(t, samples.mean(axis=0), se)
+        ]
     if prediction == "published":
         n = np.array([16, 64, 256, 1024])
         err = 2.0 / n * (1 + 0.05 * rng.standard_normal(n.size))
-        rows += [dict(panel="rate", series="error", x=x, theory=2.0 / x, simulated=e, se=0.05 * e if i else np.nan)
-                 for i, (x, e) in enumerate(zip(n, err))]
+        rows += [
+            dict(panel="rate", series="error", x=x, theory=2.0 / x, simulated=e, se=0.05 * e if i else np.nan)
+            for i, (x, e) in enumerate(zip(n, err))
+        ]
     return ctx.evidence(checks, rows, PANELS, prediction=prediction)
 
 
-@registry.claim("test.report.decay", area="testing", title="Loss decays as exp(-t) at every width",
-                reference="Fake et al. 2024, eq. 3", control="decay rate off by 20 %", seed=7,
-                quick={"n_seeds": 32}, full={"n_seeds": 128})
+@registry.claim(
+    "test.report.decay",
+    area="testing",
+    title="Loss decays as exp(-t) at every width",
+    reference="Fake et al. 2024, eq. 3",
+    control="decay rate off by 20 %",
+    seed=7,
+    quick={"n_seeds": 32},
+    full={"n_seeds": 128},
+)
 def _decay(ctx):
     CALLS[ctx.claim.id] += 1
     return _decay_evidence(ctx, 1.0, "published"), _decay_evidence(ctx, 1.2, "rate x1.2")
 
 
-@registry.claim("test.report.broken", area="testing", title="A claim whose simulation diverges",
-                reference="Fake 2024", control="none", seed=1, quick={"steps": 3})
+@registry.claim(
+    "test.report.broken",
+    area="testing",
+    title="A claim whose simulation diverges",
+    reference="Fake 2024",
+    control="none",
+    seed=1,
+    quick={"steps": 3},
+)
 def _broken(ctx):
     CALLS[ctx.claim.id] += 1
     raise FloatingPointError("simulation diverged at step 3 (lr=10)")
@@ -155,16 +177,36 @@ def test_bad_pattern_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@registry.claim("test.report.phase", area="testing", title="A phase diagram with a predicted boundary",
-                reference="Fake 2024, eq. 9", control="boundary shifted", seed=2, quick={"n": 4})
+@registry.claim(
+    "test.report.phase",
+    area="testing",
+    title="A phase diagram with a predicted boundary",
+    reference="Fake 2024, eq. 9",
+    control="boundary shifted",
+    seed=2,
+    quick={"n": 4},
+)
 def _phase(ctx):
     xs, ys = np.linspace(0.1, 0.9, ctx.params["n"]), np.geomspace(1e-3, 1e-1, 3)
-    rows = [dict(panel="phase", series="grid", x=x, y=y, simulated=float(x > 0.5), theory=np.nan, se=np.nan,
-                 label="grok" if x > 0.5 else "memo") for x in xs for y in ys]
-    rows += [dict(panel="phase", series="theory boundary", x=0.5, y=y, theory=np.nan, simulated=np.nan, se=np.nan)
-             for y in (ys[0], ys[-1])]
-    panels = (Panel("phase", "training fraction", "weight decay", yscale="log", kind="heatmap",
-                    clabel="generalised"),)
+    rows = [
+        dict(
+            panel="phase",
+            series="grid",
+            x=x,
+            y=y,
+            simulated=float(x > 0.5),
+            theory=np.nan,
+            se=np.nan,
+            label="grok" if x > 0.5 else "memo",
+        )
+        for x in xs
+        for y in ys
+    ]
+    rows += [
+        dict(panel="phase", series="theory boundary", x=0.5, y=y, theory=np.nan, simulated=np.nan, se=np.nan)
+        for y in (ys[0], ys[-1])
+    ]
+    panels = (Panel("phase", "training fraction", "weight decay", yscale="log", kind="heatmap", clabel="generalised"),)
     check = stats.deterministic("boundary", 0.5, 0.5, atol=1e-12, reason="exact")
     wrong = stats.deterministic("boundary", 0.5, 0.6, atol=1e-12, reason="exact")
     return ctx.evidence([check], rows, panels), ctx.evidence([wrong], rows, panels, prediction="shifted")

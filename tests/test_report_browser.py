@@ -10,13 +10,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from dltheory.verify.cli import main
 
 pytestmark = pytest.mark.slow
 
-_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _chromium() -> str:
@@ -27,8 +34,14 @@ def _chromium() -> str:
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         pytest.skip("chromium is not installed and cannot be installed here (needs apt-get as root)")
     for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"]):
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False,
-                              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         if proc.returncode != 0:
             pytest.skip(f"could not install chromium ({' '.join(cmd)}): {proc.stderr.strip()[-300:]}")
     return shutil.which("chromium") or pytest.skip("chromium installed but not on PATH")
@@ -65,9 +78,19 @@ def test_quick_report_renders_in_chromium(tmp_path):
     assert all((out / href).is_file() for href in links.hrefs), [h for h in links.hrefs if not (out / h).is_file()]
 
     shot = tmp_path / "page.png"
-    subprocess.run([chromium, *_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
-                    "--window-size=1400,2400", (out / "index.html").as_uri()],
-                   capture_output=True, timeout=120, check=True)
+    subprocess.run(
+        [
+            chromium,
+            *_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=1400,2400",
+            (out / "index.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     pixels = matplotlib.image.imread(shot)[..., :3]
     ink = np.mean(np.any(pixels < 0.9, axis=-1))  # share of pixels that are not (near) white
     assert ink > 0.03 and pixels.std() > 0.05, f"the page looks blank (ink {ink:.3f})"

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from dltheory.simulators.deep_linear import gaussian_product_sq_singular_values
 from dltheory.simulators.sweep import sweep
 from dltheory.verify import registry
@@ -19,8 +18,7 @@ SWEEP = [{"N": 8, "L": L, "n_samples": 40} for L in (1, 2, 3, 4)]
 
 
 def _numbers(outcomes) -> list[str]:
-    return [json.dumps(o.result.to_dict()["evidence"]) + json.dumps(o.result.to_dict()["control"])
-            for o in outcomes]
+    return [json.dumps(o.result.to_dict()["evidence"]) + json.dumps(o.result.to_dict()["control"]) for o in outcomes]
 
 
 def _sweep(executor) -> list[np.ndarray]:
@@ -44,10 +42,13 @@ def test_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys):
             pass
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--executor", "local", "--scheduler", "tcp://127.0.0.1:9"], "--scheduler needs --executor dask"),
-    (["--workers", "0"], "workers must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--executor", "local", "--scheduler", "tcp://127.0.0.1:9"], "--scheduler needs --executor dask"),
+        (["--workers", "0"], "workers must be >= 1"),
+    ],
+)
 def test_bad_executor_options_exit_2_and_write_nothing(tmp_path, capsys, argv, message):
     assert main(["report", "--claims", "dln.end_to_end", "--out", str(tmp_path / "out"), *argv]) == 2
     err = capsys.readouterr().err
@@ -81,18 +82,25 @@ INTERRUPT = {"armed": True}
 
 
 def _ok(ctx, prediction):
-    return ctx.evidence([Check("c", 0.5 if prediction == "published" else 2.0, 1.0, "<=", "d")],
-                        prediction=prediction)
+    return ctx.evidence([Check("c", 0.5 if prediction == "published" else 2.0, 1.0, "<=", "d")], prediction=prediction)
 
 
-@registry.claim("test.runner.a_first", area="testing", title="finishes", reference="Fake 2024", control="x2",
-                seed=1, quick={"n": 1})
+@registry.claim(
+    "test.runner.a_first", area="testing", title="finishes", reference="Fake 2024", control="x2", seed=1, quick={"n": 1}
+)
 def _first(ctx):
     return _ok(ctx, "published"), _ok(ctx, "x2")
 
 
-@registry.claim("test.runner.b_interrupted", area="testing", title="interrupted once", reference="Fake 2024",
-                control="x2", seed=1, quick={"n": 1})
+@registry.claim(
+    "test.runner.b_interrupted",
+    area="testing",
+    title="interrupted once",
+    reference="Fake 2024",
+    control="x2",
+    seed=1,
+    quick={"n": 1},
+)
 def _interrupted(ctx):
     if INTERRUPT["armed"]:
         INTERRUPT["armed"] = False

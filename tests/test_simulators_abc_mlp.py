@@ -4,7 +4,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from dltheory.simulators import abc_mlp as sim
 
 X2 = np.array([[1.0, 0.3, -0.5, 0.2], [0.2, -1.0, 0.7, 0.1]])
@@ -83,24 +82,42 @@ def test_train_abc_diverging_run_raises_naming_the_step():
         sim.train_abc(64, a=[0, 0, 0], b=[0, 0.5, 0.5], c=0.0, X=X, y=y, eta=1e3, n_steps=40, n_seeds=2, seed=0)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(widths=[]), "widths"), (dict(widths=[3, 0]), "widths"), (dict(C_W=-1.0), "C_W"),
-    (dict(C_b=-0.1), "C_b"), (dict(C_W=float("nan")), "C_W"), (dict(n_nets=1), "n_nets"),
-    (dict(activation="swish"), "activation"), (dict(x=np.array([[np.inf, 1.0]])), "finite"),
-    (dict(x=np.ones(3)), "shape"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(widths=[]), "widths"),
+        (dict(widths=[3, 0]), "widths"),
+        (dict(C_W=-1.0), "C_W"),
+        (dict(C_b=-0.1), "C_b"),
+        (dict(C_W=float("nan")), "C_W"),
+        (dict(n_nets=1), "n_nets"),
+        (dict(activation="swish"), "activation"),
+        (dict(x=np.array([[np.inf, 1.0]])), "finite"),
+        (dict(x=np.ones(3)), "shape"),
+    ],
+)
 def test_forward_bad_input(kwargs, match):
     args = dict(x=X2, widths=[3, 3], activation="relu", C_W=2.0, C_b=0.0, n_nets=2, seed=0) | kwargs
     with pytest.raises(ValueError, match=match):
         sim.forward_gram(**args)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(width=0), "width"), (dict(a=[0.5]), "a must"), (dict(b=[0, 1]), "b must"), (dict(eta=-1.0), "eta"),
-    (dict(n_steps=0), "n_steps"), (dict(X=np.full((4, 8), np.nan)), "finite"), (dict(activation="erf"), "activation"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(width=0), "width"),
+        (dict(a=[0.5]), "a must"),
+        (dict(b=[0, 1]), "b must"),
+        (dict(eta=-1.0), "eta"),
+        (dict(n_steps=0), "n_steps"),
+        (dict(X=np.full((4, 8), np.nan)), "finite"),
+        (dict(activation="erf"), "activation"),
+    ],
+)
 def test_train_bad_input(kwargs, match):
-    args = dict(width=8, a=[0, 0, 0], b=0.5, c=0.0, X=np.ones((4, 8)), y=np.ones(4), eta=0.1, n_steps=1, n_seeds=1,
-                seed=0) | kwargs
+    args = (
+        dict(width=8, a=[0, 0, 0], b=0.5, c=0.0, X=np.ones((4, 8)), y=np.ones(4), eta=0.1, n_steps=1, n_seeds=1, seed=0)
+        | kwargs
+    )
     with pytest.raises(ValueError, match=match):
         sim.train_abc(**args)

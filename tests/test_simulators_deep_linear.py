@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from dltheory.simulators import deep_linear as sim
 
 
@@ -53,8 +52,7 @@ def test_orthogonal_init_and_products():
 
 def test_crossing_steps_and_early_stop(task):
     W0 = sim.init_decoupled(task, [5, 6, 4], 0.05, seed=2)
-    tr = sim.train(W0, task, eta=0.01, n_steps=10_000, record_every=100, targets=task.s / 2,
-                   stop_when_crossed=True)
+    tr = sim.train(W0, task, eta=0.01, n_steps=10_000, record_every=100, targets=task.s / 2, stop_when_crossed=True)
     c = tr.crossing_step
     assert np.all(c > 0) and np.all(np.diff(c) > 0) and tr.steps[-1] == c.max()
     u = sim.train(W0, task, eta=0.01, n_steps=int(c[0]), record_every=1).mode_strengths(task)
@@ -75,9 +73,16 @@ def test_divergence_raises_with_eta_and_step(task):
         sim.train(W0, task, eta=3.0, n_steps=10_000)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(eta=0.0), "eta"), (dict(eta=np.nan), "eta"), (dict(n_steps=-1), "n_steps"),
-    (dict(record_every=0), "record_every"), (dict(targets=[1.0]), "targets")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(eta=0.0), "eta"),
+        (dict(eta=np.nan), "eta"),
+        (dict(n_steps=-1), "n_steps"),
+        (dict(record_every=0), "record_every"),
+        (dict(targets=[1.0]), "targets"),
+    ],
+)
 def test_train_rejects_bad_arguments(task, kwargs, match):
     W0 = sim.init_small_random([5, 6, 4], 0.1, seed=1)
     args = dict(eta=0.01, n_steps=10) | kwargs

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from dltheory.simulators import grokking as sim
 
 
@@ -32,8 +31,9 @@ def test_eigenbasis_gd_matches_plain_gd(gamma):
 
 
 def test_accuracy_every_and_first_step():
-    run = sim.linear_teacher_student(0.3, 0.05, 1e-3, d_in=30, n_steps=400, n_seeds=2, n_test=200, accuracy_every=4,
-                                     seed=1)
+    run = sim.linear_teacher_student(
+        0.3, 0.05, 1e-3, d_in=30, n_steps=400, n_seeds=2, n_test=200, accuracy_every=4, seed=1
+    )
     assert run.train_acc.shape == (2, 101) and np.array_equal(run.acc_steps, np.arange(0, 401, 4))
     first = run.first_step("gen_loss", 2.5e-4, below=True)
     assert np.all(first > 0) and np.all(run.gen_loss[np.arange(2), first] <= 2.5e-4)
@@ -48,9 +48,17 @@ def test_diverging_run_raises():
         sim.linear_teacher_student(0.5, 1.5, 1e-3, d_in=20, n_steps=200, seed=0)
 
 
-@pytest.mark.parametrize("kwargs, name", [(dict(lam=1.2), "lam"), (dict(lr=-1.0), "lr"), (dict(eps=0.0), "eps"),
-                                          (dict(weight_decay=-0.1), "weight_decay"), (dict(d_in=1), "d_in"),
-                                          (dict(accuracy_every=3), "accuracy_every")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(lam=1.2), "lam"),
+        (dict(lr=-1.0), "lr"),
+        (dict(eps=0.0), "eps"),
+        (dict(weight_decay=-0.1), "weight_decay"),
+        (dict(d_in=1), "d_in"),
+        (dict(accuracy_every=3), "accuracy_every"),
+    ],
+)
 def test_bad_input(kwargs, name):
     args = dict(lam=0.5, lr=0.01, eps=1e-3, d_in=20, n_steps=10, seed=0) | kwargs
     with pytest.raises(ValueError, match=name):
@@ -62,8 +70,9 @@ def test_bad_input(kwargs, name):
 
 @pytest.fixture(scope="module")
 def mlp_run():
-    return sim.train_modular_addition(11, 16, 0.5, lr=1e-2, weight_decay=0.1, n_steps=40, record_every=20,
-                                      n_seeds=2, seed=4)
+    return sim.train_modular_addition(
+        11, 16, 0.5, lr=1e-2, weight_decay=0.1, n_steps=40, record_every=20, n_seeds=2, seed=4
+    )
 
 
 def test_mlp_records_match_numpy_on_final_weights(mlp_run):
@@ -83,15 +92,17 @@ def test_mlp_records_match_numpy_on_final_weights(mlp_run):
         np.testing.assert_allclose(r.test_acc[s, -1], (f.argmax(-1) == y)[~m].mean(), atol=1e-6)
         np.testing.assert_allclose(r.ipr[s, -1], th.inverse_participation_ratio(U).mean(), rtol=1e-4)
         np.testing.assert_allclose(r.top_share[s, -1], np.median(th.dominant_frequency(U)[1]), rtol=1e-4)
-        np.testing.assert_allclose(r.phase_residual[s, -1], np.median(th.phase_constraint_residual(U, V, W)),
-                                   rtol=1e-3, atol=1e-5)
+        np.testing.assert_allclose(
+            r.phase_residual[s, -1], np.median(th.phase_constraint_residual(U, V, W)), rtol=1e-3, atol=1e-5
+        )
         np.testing.assert_allclose(r.weight_norm[s, -1], (U**2).sum() + (V**2).sum() + (W**2).sum(), rtol=1e-5)
     assert not np.array_equal(r.train_mask[0], r.train_mask[1])
 
 
 def test_mlp_reproducible_and_steps(mlp_run):
-    again = sim.train_modular_addition(11, 16, 0.5, lr=1e-2, weight_decay=0.1, n_steps=40, record_every=20,
-                                       n_seeds=2, seed=4)
+    again = sim.train_modular_addition(
+        11, 16, 0.5, lr=1e-2, weight_decay=0.1, n_steps=40, record_every=20, n_seeds=2, seed=4
+    )
     np.testing.assert_array_equal(again.train_loss, mlp_run.train_loss)
     assert np.array_equal(mlp_run.steps, [0, 20, 40]) and mlp_run.train_acc.shape == (2, 3)
 
@@ -106,12 +117,21 @@ def test_mlp_diverging_run_raises():
         sim.train_modular_addition(11, 16, 0.5, lr=1e6, n_steps=200, record_every=100, optimizer="gd", seed=0)
 
 
-@pytest.mark.parametrize("kwargs, name", [(dict(p=9), "p must be a prime"), (dict(p=3), "p must be a prime"),
-                                          (dict(fraction=0.0), "fraction"), (dict(fraction=1.5), "fraction"),
-                                          (dict(lr=-1.0), "lr"), (dict(weight_decay=-0.1), "weight_decay"),
-                                          (dict(activation="tanh"), "activation"), (dict(optimizer="sgd"), "optimizer"),
-                                          (dict(record_every=7), "record_every"),
-                                          (dict(optimizer="gd", weight_decay=0.1), "weight_decay")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(p=9), "p must be a prime"),
+        (dict(p=3), "p must be a prime"),
+        (dict(fraction=0.0), "fraction"),
+        (dict(fraction=1.5), "fraction"),
+        (dict(lr=-1.0), "lr"),
+        (dict(weight_decay=-0.1), "weight_decay"),
+        (dict(activation="tanh"), "activation"),
+        (dict(optimizer="sgd"), "optimizer"),
+        (dict(record_every=7), "record_every"),
+        (dict(optimizer="gd", weight_decay=0.1), "weight_decay"),
+    ],
+)
 def test_mlp_bad_input(kwargs, name):
     args = dict(p=11, width=8, fraction=0.5, lr=1e-2, n_steps=20, record_every=10, seed=0) | kwargs
     with pytest.raises(ValueError, match=name):

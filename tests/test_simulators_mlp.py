@@ -4,7 +4,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from dltheory.simulators import mlp as sim
 
 X = np.array([[1.0, 0, 0], [0.6, 0.8, 0], [0, 0, 1], [-1, 0.5, 0.5]])
@@ -31,8 +30,7 @@ def test_one_hidden_layer_ntk_and_nngp_explicit(act):
         (W, b1), (v, b2) = [(np.asarray(a[s]), np.asarray(c[s])) for a, c in params]
         z = np.sqrt(wv / 3) * X @ W.T + np.sqrt(bv) * b1
         phi, dphi = _np_phi(act)(z), _np_dphi(act)(z)
-        expected = (wv / n * phi @ phi.T + bv
-                    + wv / n * (dphi * v[0] ** 2) @ dphi.T * (wv * X @ X.T / 3 + bv))
+        expected = wv / n * phi @ phi.T + bv + wv / n * (dphi * v[0] ** 2) @ dphi.T * (wv * X @ X.T / 3 + bv)
         np.testing.assert_allclose(ntk[s], expected, rtol=1e-12)
         np.testing.assert_allclose(nngp[s], wv / n * phi @ phi.T + bv, rtol=1e-12)
         np.testing.assert_allclose(out[s, :, 0], np.sqrt(wv / n) * phi @ v[0] + np.sqrt(bv) * b2[0], rtol=1e-12)
@@ -83,8 +81,9 @@ def test_gd_matches_manual_steps_and_time_convention():
     loss = lambda r: 0.5 * jnp.sum((sim._forward(m, r, jnp.asarray(X[:3]))[:, 0] - y) ** 2) / 3  # noqa: E731
     for k in range(4):
         if k % 2 == 0:
-            np.testing.assert_allclose(tr.f_train[k // 2, 1, :, 0], sim._forward(m, q, jnp.asarray(X[:3]))[:, 0],
-                                       rtol=1e-12)
+            np.testing.assert_allclose(
+                tr.f_train[k // 2, 1, :, 0], sim._forward(m, q, jnp.asarray(X[:3]))[:, 0], rtol=1e-12
+            )
         q = jax.tree.map(lambda a, g: a - 0.3 * g, q, jax.grad(loss)(q))
     np.testing.assert_allclose(tr.f_test[-1, 1, :, 0], sim._forward(m, q, jnp.asarray(X[3:]))[:, 0], rtol=1e-12)
 
@@ -103,11 +102,18 @@ def test_seeds_reproducible_and_independent():
     assert not np.allclose(a, c) and not np.allclose(a[0], a[1])
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(width=0), "width"), (dict(depth=-1), "depth"), (dict(weight_var=0.0), "weight_var"),
-    (dict(bias_var=-1.0), "bias_var"), (dict(activation="swish"), "activation"),
-    (dict(parameterization="mup"), "parameterization"), (dict(d=2.5), "d"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(width=0), "width"),
+        (dict(depth=-1), "depth"),
+        (dict(weight_var=0.0), "weight_var"),
+        (dict(bias_var=-1.0), "bias_var"),
+        (dict(activation="swish"), "activation"),
+        (dict(parameterization="mup"), "parameterization"),
+        (dict(d=2.5), "d"),
+    ],
+)
 def test_bad_architecture(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sim.MLP(**(dict(d=3, width=4, depth=1) | kwargs))

@@ -4,7 +4,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from dltheory.simulators import neural_collapse as sim
 
 
@@ -37,7 +36,10 @@ def test_objective_matches_numpy_and_gradient_matches_finite_differences(loss):
     assert val == pytest.approx(_numpy_objective(layers, H, y, b, 0.01, 0.02, loss), rel=1e-13)
     E = np.zeros_like(H)
     E[1, 2] = 1e-6
-    fd = (_numpy_objective(layers, H + E, y, b, .01, .02, loss) - _numpy_objective(layers, H - E, y, b, .01, .02, loss)) / 2e-6
+    fd = (
+        _numpy_objective(layers, H + E, y, b, 0.01, 0.02, loss)
+        - _numpy_objective(layers, H - E, y, b, 0.01, 0.02, loss)
+    ) / 2e-6
     assert float(g[1][1, 2]) == pytest.approx(fd, rel=1e-7)
 
 
@@ -69,8 +71,9 @@ def test_train_ufm_decreases_objective_and_matches_plain_gd():
 def test_train_ufm_init_is_used():
     layers = [np.eye(3)[:2]]
     H = np.ones((3, 4))
-    run = sim.train_ufm([2, 2], 1e-2, 1e-2, loss="mse", d=3, lr=1e-12, n_steps=1, init=(layers, H), init_std=0.0,
-                        seed=0)
+    run = sim.train_ufm(
+        [2, 2], 1e-2, 1e-2, loss="mse", d=3, lr=1e-12, n_steps=1, init=(layers, H), init_std=0.0, seed=0
+    )
     assert np.allclose(run.W, layers[0], atol=1e-10) and np.allclose(run.H, H, atol=1e-10)
     with pytest.raises(ValueError, match="init"):
         sim.train_ufm([2, 2], 1e-2, 1e-2, d=3, init=([np.eye(3)], H), n_steps=1, seed=0)
@@ -97,18 +100,21 @@ def test_gaussian_mixture_and_mlp():
     assert np.all(run.features >= 0)  # ReLU features
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(n_per_class=[5]), "n_per_class"),
-    (dict(n_per_class=[5, 0]), "n_per_class"),
-    (dict(n_per_class=[5, 5], lambda_W=-1.0), "lambda_W"),
-    (dict(n_per_class=[5, 5], lambda_H=np.nan), "lambda_H"),
-    (dict(n_per_class=[5, 5], loss="hinge"), "loss"),
-    (dict(n_per_class=[5, 5], depth=0), "depth"),
-    (dict(n_per_class=[5, 5], lr=0.0), "lr"),
-    (dict(n_per_class=[5, 5], momentum=1.0), "momentum"),
-    (dict(n_per_class=[5, 5], n_steps=10, record_every=3), "record_every"),
-    (dict(n_per_class=[5, 5], n_steps=0), "n_steps"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_per_class=[5]), "n_per_class"),
+        (dict(n_per_class=[5, 0]), "n_per_class"),
+        (dict(n_per_class=[5, 5], lambda_W=-1.0), "lambda_W"),
+        (dict(n_per_class=[5, 5], lambda_H=np.nan), "lambda_H"),
+        (dict(n_per_class=[5, 5], loss="hinge"), "loss"),
+        (dict(n_per_class=[5, 5], depth=0), "depth"),
+        (dict(n_per_class=[5, 5], lr=0.0), "lr"),
+        (dict(n_per_class=[5, 5], momentum=1.0), "momentum"),
+        (dict(n_per_class=[5, 5], n_steps=10, record_every=3), "record_every"),
+        (dict(n_per_class=[5, 5], n_steps=0), "n_steps"),
+    ],
+)
 def test_train_ufm_bad_input(kwargs, match):
     base = dict(lambda_W=1e-3, lambda_H=1e-3, n_steps=10, seed=0)
     with pytest.raises(ValueError, match=match):
@@ -133,10 +139,17 @@ def test_float64_is_scoped_not_global():
     import subprocess
     import sys
 
-    code = ("import jax, jax.numpy as jnp\n"
-            "from simulators import neural_collapse as sim\n"
-            "r = sim.train_ufm([2, 2], 1e-2, 1e-2, d=2, n_steps=2, seed=0)\n"
-            "print(r.W.dtype, jnp.ones(1).dtype, jax.config.jax_enable_x64)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=__import__("pathlib").Path(__file__).resolve().parents[1])
+    code = (
+        "import jax, jax.numpy as jnp\n"
+        "from simulators import neural_collapse as sim\n"
+        "r = sim.train_ufm([2, 2], 1e-2, 1e-2, d=2, n_steps=2, seed=0)\n"
+        "print(r.W.dtype, jnp.ones(1).dtype, jax.config.jax_enable_x64)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=__import__("pathlib").Path(__file__).resolve().parents[1],
+    )
     assert out.stdout.split() == ["float64", "float32", "False"]

@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import pytest
-
 from dltheory.simulators import sde
 from dltheory.theory import shaped as th
 
@@ -80,33 +79,50 @@ def test_matrix_em_wishart_moments():
 
 def test_psd_projection_of_indefinite_steps():
     V0 = np.array([[1.0, 0.999], [0.999, 1.0]])  # near-singular: large steps leave the cone, projection returns
-    r = sde.euler_maruyama_matrix(V0, np.zeros_like, T=1.0, dt=0.25, n_paths=500, seed=4, lin_scale=1.0,
-                                  record_every=1, blowup=1e6)
+    r = sde.euler_maruyama_matrix(
+        V0, np.zeros_like, T=1.0, dt=0.25, n_paths=500, seed=4, lin_scale=1.0, record_every=1, blowup=1e6
+    )
     assert np.linalg.eigvalsh(r.V.reshape(-1, 2, 2)).min() >= -1e-12 and r.V.shape == (500, 5, 2, 2)
 
 
 def test_blown_paths_are_frozen_counted_and_kept():
-    r = sde.euler_maruyama_matrix(np.eye(1), lambda V: 4 * V @ V, T=1.0, dt=0.01, n_paths=300, seed=5, lin_scale=1.0,
-                                  blowup=50.0)
+    r = sde.euler_maruyama_matrix(
+        np.eye(1), lambda V: 4 * V @ V, T=1.0, dt=0.01, n_paths=300, seed=5, lin_scale=1.0, blowup=50.0
+    )
     assert 0 < r.blown.sum() < 300 and r.V.shape[0] == 300
     assert np.all(np.isfinite(r.blowup_time[r.blown])) and np.all(np.isnan(r.blowup_time[~r.blown]))
     assert np.all(np.abs(r.V[:, -1]) <= 50.0)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: sde.euler_maruyama_scalar(0.0, abs, abs, T=0.0, dt=0.1, n_paths=2, seed=0), "T must be"),
-    (lambda: sde.euler_maruyama_scalar(0.0, abs, abs, T=1.0, dt=0.3, n_paths=2, seed=0), "integer"),
-    (lambda: sde.euler_maruyama_scalar(2.0, abs, abs, T=1.0, dt=0.5, n_paths=2, seed=0, lo=-1, hi=1), "x0"),
-    (lambda: sde.euler_maruyama_scalar(0.0, abs, abs, T=1.0, dt=0.5, n_paths=0, seed=0), "n_paths"),
-    (lambda: sde.euler_maruyama_matrix([[1, 0.2], [0.3, 1]], np.zeros_like, T=1, dt=0.5, n_paths=2, seed=0,
-                                       lin_scale=1), "symmetric"),
-    (lambda: sde.euler_maruyama_matrix([[1, 2], [2, 1]], np.zeros_like, T=1, dt=0.5, n_paths=2, seed=0,
-                                       lin_scale=1), "positive semi-definite"),
-    (lambda: sde.euler_maruyama_matrix(np.eye(2), np.zeros_like, T=-1, dt=0.5, n_paths=2, seed=0, lin_scale=1),
-     "T must be"),
-    (lambda: sde.euler_maruyama_matrix(np.eye(2), np.zeros_like, T=1, dt=0.5, n_paths=2, seed=0, lin_scale=-1),
-     "lin_scale"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: sde.euler_maruyama_scalar(0.0, abs, abs, T=0.0, dt=0.1, n_paths=2, seed=0), "T must be"),
+        (lambda: sde.euler_maruyama_scalar(0.0, abs, abs, T=1.0, dt=0.3, n_paths=2, seed=0), "integer"),
+        (lambda: sde.euler_maruyama_scalar(2.0, abs, abs, T=1.0, dt=0.5, n_paths=2, seed=0, lo=-1, hi=1), "x0"),
+        (lambda: sde.euler_maruyama_scalar(0.0, abs, abs, T=1.0, dt=0.5, n_paths=0, seed=0), "n_paths"),
+        (
+            lambda: sde.euler_maruyama_matrix(
+                [[1, 0.2], [0.3, 1]], np.zeros_like, T=1, dt=0.5, n_paths=2, seed=0, lin_scale=1
+            ),
+            "symmetric",
+        ),
+        (
+            lambda: sde.euler_maruyama_matrix(
+                [[1, 2], [2, 1]], np.zeros_like, T=1, dt=0.5, n_paths=2, seed=0, lin_scale=1
+            ),
+            "positive semi-definite",
+        ),
+        (
+            lambda: sde.euler_maruyama_matrix(np.eye(2), np.zeros_like, T=-1, dt=0.5, n_paths=2, seed=0, lin_scale=1),
+            "T must be",
+        ),
+        (
+            lambda: sde.euler_maruyama_matrix(np.eye(2), np.zeros_like, T=1, dt=0.5, n_paths=2, seed=0, lin_scale=-1),
+            "lin_scale",
+        ),
+    ],
+)
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()

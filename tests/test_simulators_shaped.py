@@ -4,9 +4,8 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
-
 from dltheory.simulators import shaped as sim
+from scipy import stats
 
 ALPHA = 1e-3  # per-test false-failure budget, Bonferroni over the KS family inside each test
 V3 = np.array([[1.0, 0.3, 0.1], [0.3, 1.0, 0.5], [0.1, 0.5, 1.0]])
@@ -47,12 +46,22 @@ def test_linear_chain_is_a_martingale():
 
 
 def test_uniform_attention_contracts_differences_exactly():
-    V = sim.attention_chain(V3, 16, 4, 10, lam=math.sqrt(0.5), gamma=math.sqrt(0.5), tau0=1e12, n_paths=20, seed=6,
-                            shaped=False, record_every=1)
+    V = sim.attention_chain(
+        V3,
+        16,
+        4,
+        10,
+        lam=math.sqrt(0.5),
+        gamma=math.sqrt(0.5),
+        tau0=1e12,
+        n_paths=20,
+        seed=6,
+        shaped=False,
+        record_every=1,
+    )
     P = np.eye(3) - 1 / 3
     energy = np.einsum("ij,plji->pl", P, V @ P)
-    np.testing.assert_allclose(energy / energy[:, :1], np.broadcast_to(0.5 ** np.arange(11), energy.shape),
-                               rtol=1e-9)
+    np.testing.assert_allclose(energy / energy[:, :1], np.broadcast_to(0.5 ** np.arange(11), energy.shape), rtol=1e-9)
 
 
 def test_records_seeds_and_common_random_numbers():
@@ -69,17 +78,23 @@ def test_step_moments_shapes_and_antithetic_logits():
     assert np.allclose(AVA, np.swapaxes(AVA, -1, -2)) and np.allclose(Vn, np.swapaxes(Vn, -1, -2))
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: sim.relu_mlp_chain([[1, 2], [2, 1]], 8, 2, n_paths=2, seed=0), "positive semi-definite"),
-    (lambda: sim.relu_mlp_chain([[1, 0.1], [0.2, 1]], 8, 2, n_paths=2, seed=0), "symmetric"),
-    (lambda: sim.relu_mlp_chain(np.eye(2), 1, 2, n_paths=2, seed=0), "n must be an integer >= 2"),
-    (lambda: sim.relu_mlp_chain(np.eye(2), 8, 0, n_paths=2, seed=0), "depth must be an integer >= 1"),
-    (lambda: sim.relu_mlp_chain(np.eye(2), 4, 2, 0.0, -2.0, n_paths=2, seed=0), "c_plus, c_minus > -sqrt"),
-    (lambda: sim.relu_mlp_naive(np.ones(3), 8, 2, n_samples=2, seed=0), "x must be"),
-    (lambda: sim.attention_chain(V3, 8, 4, 2, lam=0.5, gamma=0.5, tau0=1, n_paths=2, seed=0), "lam\\^2 \\+ gamma\\^2"),
-    (lambda: sim.attention_chain(V3, 8, 4, 2, lam=0.0, gamma=1.0, tau0=0, n_paths=2, seed=0), "tau0"),
-    (lambda: sim.attention_chain(V3, 2, 4, 2, lam=0.0, gamma=1.0, tau0=1, n_paths=2, seed=0), "tokens"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: sim.relu_mlp_chain([[1, 2], [2, 1]], 8, 2, n_paths=2, seed=0), "positive semi-definite"),
+        (lambda: sim.relu_mlp_chain([[1, 0.1], [0.2, 1]], 8, 2, n_paths=2, seed=0), "symmetric"),
+        (lambda: sim.relu_mlp_chain(np.eye(2), 1, 2, n_paths=2, seed=0), "n must be an integer >= 2"),
+        (lambda: sim.relu_mlp_chain(np.eye(2), 8, 0, n_paths=2, seed=0), "depth must be an integer >= 1"),
+        (lambda: sim.relu_mlp_chain(np.eye(2), 4, 2, 0.0, -2.0, n_paths=2, seed=0), "c_plus, c_minus > -sqrt"),
+        (lambda: sim.relu_mlp_naive(np.ones(3), 8, 2, n_samples=2, seed=0), "x must be"),
+        (
+            lambda: sim.attention_chain(V3, 8, 4, 2, lam=0.5, gamma=0.5, tau0=1, n_paths=2, seed=0),
+            "lam\\^2 \\+ gamma\\^2",
+        ),
+        (lambda: sim.attention_chain(V3, 8, 4, 2, lam=0.0, gamma=1.0, tau0=0, n_paths=2, seed=0), "tau0"),
+        (lambda: sim.attention_chain(V3, 2, 4, 2, lam=0.0, gamma=1.0, tau0=1, n_paths=2, seed=0), "tokens"),
+    ],
+)
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()

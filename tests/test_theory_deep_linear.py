@@ -3,10 +3,6 @@
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from scipy.integrate import solve_ivp
-
 from dltheory.theory.deep_linear import (
     _learning_time_quad,
     _mode_strength_ode,
@@ -20,6 +16,9 @@ from dltheory.theory.deep_linear import (
     mode_strength,
     mode_strength_expr,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.integrate import solve_ivp
 
 
 def _psd_sqrt(A):
@@ -52,10 +51,12 @@ def test_two_layer_golden_values():
 
 def test_tau_rescales_time():
     t = np.array([0.3, 1.0, 2.5])
-    assert np.allclose(mode_strength(4.0 * t, 2.0, 0.1, depth=3, tau=4.0),
-                       mode_strength(t, 2.0, 0.1, depth=3), rtol=1e-10)
+    assert np.allclose(
+        mode_strength(4.0 * t, 2.0, 0.1, depth=3, tau=4.0), mode_strength(t, 2.0, 0.1, depth=3), rtol=1e-10
+    )
     assert learning_time(2.0, 0.1, 1.0, depth=4, tau=4.0) == pytest.approx(
-        4.0 * learning_time(2.0, 0.1, 1.0, depth=4), rel=1e-12)
+        4.0 * learning_time(2.0, 0.1, 1.0, depth=4), rel=1e-12
+    )
 
 
 # ----------------------------------------------------------------------------- A4 depth table
@@ -66,8 +67,9 @@ def test_depth_table_fixed_u0(D, expected):
     assert D * learning_time(2.0, 0.5, 1.8, depth=D) == pytest.approx(expected, abs=5e-4)
 
 
-@pytest.mark.parametrize("D, expected, rel", [(2, 1.036, 5e-4), (10, 16.13, 5e-4),
-                                              (20, 7282.0, 1e-4), (100, 1.6e27, 2e-2)])
+@pytest.mark.parametrize(
+    "D, expected, rel", [(2, 1.036, 5e-4), (10, 16.13, 5e-4), (20, 7282.0, 1e-4), (100, 1.6e27, 2e-2)]
+)
 def test_depth_table_fixed_per_layer_scale(D, expected, rel):
     assert learning_time(2.0, 0.5**D, 1.8, depth=D) == pytest.approx(expected, rel=rel)
 
@@ -105,8 +107,7 @@ def test_sympy_learning_time_inverts_mode_strength():
 
 
 @settings(deadline=None, max_examples=60)
-@given(s=st.floats(0.1, 5.0), frac=st.floats(1e-6, 0.999), t=st.floats(0.0, 10.0),
-       tau=st.floats(0.5, 5.0))
+@given(s=st.floats(0.1, 5.0), frac=st.floats(1e-6, 0.999), t=st.floats(0.0, 10.0), tau=st.floats(0.5, 5.0))
 def test_lambdified_sympy_matches_numpy(s, frac, t, tau):
     u, (t_s, s_s, u0_s, tau_s) = mode_strength_expr()
     t_f, (_, _, uf_s, _) = learning_time_expr()
@@ -138,8 +139,7 @@ def test_mode_strength_shape_and_order():
     u = mode_strength(t, 1.5, 0.05, depth=4)
     assert u.shape == t.shape
     for idx in np.ndindex(t.shape):
-        assert u[idx] == pytest.approx(mode_strength(np.array([t[idx]]), 1.5, 0.05, depth=4)[0],
-                                       rel=1e-10)
+        assert u[idx] == pytest.approx(mode_strength(np.array([t[idx]]), 1.5, 0.05, depth=4)[0], rel=1e-10)
     assert np.ndim(mode_strength(1.0, 1.5, 0.05)) == 0
 
 
@@ -160,8 +160,7 @@ def test_learning_time_inverts_mode_strength(depth):
 
 def test_learning_time_integral_matches_eq11():
     for u0, uf in [(1e-3, 1.5), (1e-8, 3.0 - 1e-9), (1.0, 1.0001)]:
-        assert _learning_time_quad(3.0, u0, uf, 2, 1.0) == pytest.approx(
-            learning_time(3.0, u0, uf), rel=1e-10)
+        assert _learning_time_quad(3.0, u0, uf, 2, 1.0) == pytest.approx(learning_time(3.0, u0, uf), rel=1e-10)
 
 
 # ----------------------------------------------------------------------------- Riccati (A3)
@@ -171,14 +170,15 @@ def _two_layer_flow(S31, W1, W2, t):
     n2, n1 = W1.shape
 
     def rhs(_, y):
-        A, B = y[: n2 * n1].reshape(n2, n1), y[n2 * n1:].reshape(-1, n2)
+        A, B = y[: n2 * n1].reshape(n2, n1), y[n2 * n1 :].reshape(-1, n2)
         err = S31 - B @ A
         return np.concatenate([(B.T @ err).ravel(), (err @ A.T).ravel()])
 
-    sol = solve_ivp(rhs, (0.0, t[-1]), np.concatenate([W1.ravel(), W2.ravel()]),
-                    method="DOP853", t_eval=t, rtol=1e-13, atol=1e-14)
+    sol = solve_ivp(
+        rhs, (0.0, t[-1]), np.concatenate([W1.ravel(), W2.ravel()]), method="DOP853", t_eval=t, rtol=1e-13, atol=1e-14
+    )
     assert sol.success
-    return np.array([y[n2 * n1:].reshape(-1, n2) @ y[: n2 * n1].reshape(n2, n1) for y in sol.y.T])
+    return np.array([y[n2 * n1 :].reshape(-1, n2) @ y[: n2 * n1].reshape(n2, n1) for y in sol.y.T])
 
 
 def test_riccati_matches_two_layer_flow():
@@ -193,8 +193,7 @@ def test_riccati_matches_two_layer_flow():
     assert np.max(np.abs(exact - _two_layer_flow(S31, W1, W2, t))) < 1e-7
     shuffled = balanced_riccati_solution(S31, W1, W2, t[::-1].reshape(3, 11), tau=1.0)
     assert np.allclose(shuffled.reshape(33, n3, n1)[::-1], exact, rtol=0, atol=1e-12)
-    assert np.allclose(balanced_riccati_solution(S31, W1, W2, 2.0 * t, tau=2.0), exact,
-                       rtol=0, atol=1e-12)
+    assert np.allclose(balanced_riccati_solution(S31, W1, W2, 2.0 * t, tau=2.0), exact, rtol=0, atol=1e-12)
 
 
 def test_riccati_decoupled_init_reduces_to_eq12():
@@ -226,7 +225,7 @@ def test_end_to_end_velocity_matches_factor_flow(weight_decay):
     grad = rng.standard_normal(W_e.shape)
     eye = [np.eye(5), np.eye(3), np.eye(3)]
     above = [W[2] @ W[1], W[2], np.eye(4)]  # prod_{i>j} W_i
-    below = [eye[0], W[0], W[1] @ W[0]]     # prod_{i<j} W_i
+    below = [eye[0], W[0], W[1] @ W[0]]  # prod_{i<j} W_i
     velocity = np.zeros_like(W_e)
     for j in range(3):
         dW = -above[j].T @ grad @ below[j].T - weight_decay * W[j]
@@ -239,7 +238,7 @@ def test_end_to_end_velocity_single_row():
     rng = np.random.default_rng(3)
     w, g = rng.standard_normal((1, 4)), rng.standard_normal((1, 4))
     N, norm2 = 4, float(np.sum(w**2))
-    expected = -norm2 ** (1 - 1 / N) * (g + (N - 1) * (w @ g.T) / norm2 * w)
+    expected = -(norm2 ** (1 - 1 / N)) * (g + (N - 1) * (w @ g.T) / norm2 * w)
     assert np.allclose(end_to_end_velocity(w, g, N=N), expected, rtol=1e-12, atol=1e-14)
 
 

@@ -4,11 +4,10 @@ import math
 
 import numpy as np
 import pytest
+from dltheory.theory import finite_width as fw
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import binom
-
-from dltheory.theory import finite_width as fw
 
 K_values = st.floats(0.01, 50.0)
 
@@ -101,18 +100,21 @@ def test_selu_closed_forms():
     assert fw.SELU_ALPHA == pytest.approx(1.6732632423544, abs=1e-12)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: fw.kernel_recursion(1.0, 0, C_W=2, C_b=0, activation="relu"), "depth"),
-    (lambda: fw.kernel_recursion(1.0, 3, C_W=-2, C_b=0, activation="relu"), "C_W"),
-    (lambda: fw.kernel_recursion(1.0, 3, C_W=2, C_b=-0.1, activation="relu"), "C_b"),
-    (lambda: fw.kernel_recursion(float("nan"), 3, C_W=2, C_b=0, activation="relu"), "K1"),
-    (lambda: fw.kernel_recursion(1.0, 3, C_W=2, C_b=0, activation="swish"), "activation"),
-    (lambda: fw.chi_perp(-1.0, C_W=1.0, activation="tanh"), "K"),
-    (lambda: fw.four_point_recursion(1.0, [4, 0], C_W=1, C_b=0, activation="tanh"), "widths"),
-    (lambda: fw.four_point_recursion(1.0, 4, C_W=1, C_b=0, activation="tanh"), "widths"),
-    (lambda: fw.relu_kurtosis_exact([3, 2.5]), "widths"),
-    (lambda: fw.gaussian_expectation(np.tanh, float("inf")), "K"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: fw.kernel_recursion(1.0, 0, C_W=2, C_b=0, activation="relu"), "depth"),
+        (lambda: fw.kernel_recursion(1.0, 3, C_W=-2, C_b=0, activation="relu"), "C_W"),
+        (lambda: fw.kernel_recursion(1.0, 3, C_W=2, C_b=-0.1, activation="relu"), "C_b"),
+        (lambda: fw.kernel_recursion(float("nan"), 3, C_W=2, C_b=0, activation="relu"), "K1"),
+        (lambda: fw.kernel_recursion(1.0, 3, C_W=2, C_b=0, activation="swish"), "activation"),
+        (lambda: fw.chi_perp(-1.0, C_W=1.0, activation="tanh"), "K"),
+        (lambda: fw.four_point_recursion(1.0, [4, 0], C_W=1, C_b=0, activation="tanh"), "widths"),
+        (lambda: fw.four_point_recursion(1.0, 4, C_W=1, C_b=0, activation="tanh"), "widths"),
+        (lambda: fw.relu_kurtosis_exact([3, 2.5]), "widths"),
+        (lambda: fw.gaussian_expectation(np.tanh, float("inf")), "K"),
+    ],
+)
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -4,18 +4,17 @@ import math
 
 import numpy as np
 import pytest
+from dltheory.theory import grokking as th
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.integrate import quad
 
-from dltheory.theory import grokking as th
-
-
 # ----------------------------------------------------------------------------- linear estimator (Levi et al.)
 
 
-@pytest.mark.parametrize("lam, t_tr, t_gen", [(0.1, 273.2, 296.5), (0.3, 440.8, 560.9), (0.5, 725.1, 1156.4),
-                                              (0.7, 1289.9, 3139.3)])
+@pytest.mark.parametrize(
+    "lam, t_tr, t_gen", [(0.1, 273.2, 296.5), (0.3, 440.8, 560.9), (0.5, 725.1, 1156.4), (0.7, 1289.9, 3139.3)]
+)
 def test_grokking_times_golden(lam, t_tr, t_gen):
     """Reference note sec. 2 table (MP-exact roots, lr = 0.01, eps = 1e-3)."""
     got = th.linear_estimator_grokking_times(lam, 0.01, 1e-3)
@@ -41,8 +40,9 @@ def test_mp_moments():
 def test_gen_loss_derivative_is_minus_4_lr_train_loss():
     """[LBB23] eq. 21 (flow, gamma = 0): L_gen(t) = 4 eta int_t^inf L_tr."""
     lam, lr, t = 0.5, 0.01, 300.0
-    tail, _ = quad(lambda s: th.linear_estimator_train_loss_bessel(s, lam, lr), t, np.inf, epsabs=0, epsrel=1e-12,
-                   limit=200)
+    tail, _ = quad(
+        lambda s: th.linear_estimator_train_loss_bessel(s, lam, lr), t, np.inf, epsabs=0, epsrel=1e-12, limit=200
+    )
     assert th.linear_estimator_losses(t, lam, lr)[1] == pytest.approx(4 * lr * tail, rel=1e-9)
 
 
@@ -69,8 +69,11 @@ def test_weight_decay_delay_golden():
 def test_eq12_is_only_the_small_eps_limit():
     """Delay / eq. 12 is 0.60 at eps = 1e-3 and tends to 1 only for tiny eps (reference note)."""
     lam, lr = 0.5, 0.01
-    ratio = [np.subtract(*th.linear_estimator_grokking_times(lam, lr, e)[::-1])
-             / th.linear_estimator_delay_asymptote(lam, lr) for e in (1e-3, 1e-6, 1e-20)]
+    ratio = [
+        np.subtract(*th.linear_estimator_grokking_times(lam, lr, e)[::-1])
+        / th.linear_estimator_delay_asymptote(lam, lr)
+        for e in (1e-3, 1e-6, 1e-20)
+    ]
     assert ratio[0] == pytest.approx(0.60, abs=0.01) and ratio[1] == pytest.approx(0.81, abs=0.01)
     assert abs(ratio[2] - 1) < 0.06
 
@@ -91,9 +94,18 @@ def test_accuracy_at_eps_over_4():
     assert th.ACCURACY_AT_EPS_OVER_4 == pytest.approx(0.9545, abs=1e-4)
 
 
-@pytest.mark.parametrize("kwargs, name", [(dict(lam=1.0), "lam"), (dict(lam=0.0), "lam"), (dict(lam=-0.2), "lam"),
-                                          (dict(lr=-0.1), "lr"), (dict(lr=0.0), "lr"), (dict(eps=0.0), "eps"),
-                                          (dict(weight_decay=-1e-3), "weight_decay")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(lam=1.0), "lam"),
+        (dict(lam=0.0), "lam"),
+        (dict(lam=-0.2), "lam"),
+        (dict(lr=-0.1), "lr"),
+        (dict(lr=0.0), "lr"),
+        (dict(eps=0.0), "eps"),
+        (dict(weight_decay=-1e-3), "weight_decay"),
+    ],
+)
 def test_bad_input(kwargs, name):
     args = dict(lam=0.5, lr=0.01, eps=1e-3) | kwargs
     wd = args.pop("weight_decay", 0.0)
@@ -209,8 +221,12 @@ def test_liu_critical_fraction_decreases_with_p():
 def test_tian_single_frequency_maxima_equal_M_over_4(M):
     """Reference note sec. 6: every single-frequency [u; +-Pu] has E = M/4 (literal conventions); random unit
     vectors are lower; projected gradient ascent is not repeated here."""
-    E = [th.tian_energy(th.tian_single_frequency(M, k, phase=ph, sign=sg), M)
-         for k in range(1, (M - 1) // 2 + 1) for ph in (0.0, 0.7) for sg in (1.0, -1.0)]
+    E = [
+        th.tian_energy(th.tian_single_frequency(M, k, phase=ph, sign=sg), M)
+        for k in range(1, (M - 1) // 2 + 1)
+        for ph in (0.0, 0.7)
+        for sg in (1.0, -1.0)
+    ]
     np.testing.assert_allclose(E, M / 4, rtol=1e-12)
     rng = np.random.default_rng(0)
     for _ in range(20):
@@ -223,7 +239,8 @@ def test_rubin_closed_forms_golden():
     args = (401, 1000, 0.002 / 1000, 1e-4)
     sc, s2 = th.rubin_modular_phase_boundaries(*args)
     assert sc == pytest.approx(0.2360, abs=1e-4) and s2 == pytest.approx(0.1760, abs=1e-4)
-    np.testing.assert_allclose(th.rubin_unlearned_fraction([0.3, 0.22, 0.20], *args), [-1.0, -0.9321, -0.8474],
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        th.rubin_unlearned_fraction([0.3, 0.22, 0.20], *args), [-1.0, -0.9321, -0.8474], atol=1e-4
+    )
     with pytest.raises(ValueError, match="gamma"):
         th.rubin_modular_phase_boundaries(401, 1000, 2e-6, 0.0)

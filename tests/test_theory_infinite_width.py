@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 import scipy.linalg as sl
+from dltheory.theory import infinite_width as iw
+from dltheory.theory import kernel_dynamics as kd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, special
-
-from dltheory.theory import infinite_width as iw
-from dltheory.theory import kernel_dynamics as kd
 
 X = np.array([[1.0, 0, 0], [0.6, 0.8, 0], [0, 0, 1], [-1, 0.5, 0.5]])
 IU = np.triu_indices(4)
@@ -16,16 +15,60 @@ NET = dict(depth=2, weight_var=2.0, bias_var=0.01)
 
 # neural-tangents 0.6.5 (jax 0.5.3, x64): serial(Dense(sqrt2, 0.1), phi, Dense(sqrt2, 0.1), phi, Dense(sqrt2, 0.1))
 GOLDEN = {
-    "relu": ([0.696666666667, 0.518093641235, 0.356204169329, 0.293299421342, 0.696666666667, 0.356204169329,
-              0.392391937473, 0.696666666667, 0.553147818235, 1.03],
-             [2.06, 1.082017992496, 0.499581388517, 0.240447947167, 2.06, 0.499581388517, 0.484787066073, 2.06,
-              1.025905439386, 3.06],
-             [4.681666666667, 4.681666666667, 4.681666666667, 5.515]),
-    "erf": ([0.849237519837, 0.477539297848, 0.030549612415, -0.617876880919, 0.849237519837, 0.030549612415,
-             -0.090870961160, 0.849237519837, 0.332302033156, 0.916756833376],
-            [2.953008209415, 1.467782938986, 0.061782084549, -2.065767859793, 2.953008209415, 0.061782084549,
-             -0.302714680706, 2.953008209415, 0.988831997276, 3.351480478982],
-            [6.457590170636, 6.457590170636, 6.457590170636, 6.468684510575]),
+    "relu": (
+        [
+            0.696666666667,
+            0.518093641235,
+            0.356204169329,
+            0.293299421342,
+            0.696666666667,
+            0.356204169329,
+            0.392391937473,
+            0.696666666667,
+            0.553147818235,
+            1.03,
+        ],
+        [
+            2.06,
+            1.082017992496,
+            0.499581388517,
+            0.240447947167,
+            2.06,
+            0.499581388517,
+            0.484787066073,
+            2.06,
+            1.025905439386,
+            3.06,
+        ],
+        [4.681666666667, 4.681666666667, 4.681666666667, 5.515],
+    ),
+    "erf": (
+        [
+            0.849237519837,
+            0.477539297848,
+            0.030549612415,
+            -0.617876880919,
+            0.849237519837,
+            0.030549612415,
+            -0.090870961160,
+            0.849237519837,
+            0.332302033156,
+            0.916756833376,
+        ],
+        [
+            2.953008209415,
+            1.467782938986,
+            0.061782084549,
+            -2.065767859793,
+            2.953008209415,
+            0.061782084549,
+            -0.302714680706,
+            2.953008209415,
+            0.988831997276,
+            3.351480478982,
+        ],
+        [6.457590170636, 6.457590170636, 6.457590170636, 6.468684510575],
+    ),
 }
 
 
@@ -49,9 +92,12 @@ def test_kink_split_quadrature_matches_closed_forms(spec):
     np.testing.assert_allclose(q.ntk, k.ntk, rtol=0, atol=1e-12)
 
 
-_NP = {"tanh": np.tanh, "gelu": lambda x: 0.5 * x * (1 + special.erf(x / np.sqrt(2))),
-       "selu": lambda x: iw._SELU_LAMBDA * np.where(x > 0, x, iw._SELU_ALPHA * np.expm1(np.minimum(x, 0))),
-       "softplus": lambda x: np.logaddexp(0, x)}
+_NP = {
+    "tanh": np.tanh,
+    "gelu": lambda x: 0.5 * x * (1 + special.erf(x / np.sqrt(2))),
+    "selu": lambda x: iw._SELU_LAMBDA * np.where(x > 0, x, iw._SELU_ALPHA * np.expm1(np.minimum(x, 0))),
+    "softplus": lambda x: np.logaddexp(0, x),
+}
 
 
 def _mean_1d(f, var):
@@ -88,8 +134,13 @@ def test_relu_cho_saul_normalisation():
 
 
 @settings(max_examples=20)
-@given(st.integers(0, 4), st.sampled_from(["relu", "erf"]), st.floats(0.5, 3.0), st.floats(0.0, 1.0),
-       st.integers(0, 10_000))
+@given(
+    st.integers(0, 4),
+    st.sampled_from(["relu", "erf"]),
+    st.floats(0.5, 3.0),
+    st.floats(0.0, 1.0),
+    st.integers(0, 10_000),
+)
 def test_kernels_symmetric_psd_and_blockwise(depth, act, wv, bv, seed):
     x = np.random.default_rng(seed).standard_normal((6, 4))
     k = iw.kernels(x, depth=depth, activation=act, weight_var=wv, bias_var=bv)
@@ -115,11 +166,18 @@ def test_depth_zero_is_linear_kernel():
     np.testing.assert_allclose(k.ntk, k.nngp, atol=1e-15)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(depth=-1), "depth"), (dict(depth=1.5), "depth"), (dict(weight_var=-1.0), "weight_var"),
-    (dict(bias_var=-0.1), "bias_var"), (dict(activation="swish"), "activation"),
-    (dict(parameterization="mup"), "parameterization"), (dict(weight_var=np.nan), "weight_var"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(depth=-1), "depth"),
+        (dict(depth=1.5), "depth"),
+        (dict(weight_var=-1.0), "weight_var"),
+        (dict(bias_var=-0.1), "bias_var"),
+        (dict(activation="swish"), "activation"),
+        (dict(parameterization="mup"), "parameterization"),
+        (dict(weight_var=np.nan), "weight_var"),
+    ],
+)
 def test_bad_kernel_arguments(kwargs, match):
     args = dict(depth=2, activation="relu", weight_var=2.0, bias_var=0.1) | kwargs
     with pytest.raises(ValueError, match=match):
@@ -155,8 +213,9 @@ def test_mean_prediction_matches_expm(task):
     for i, ti in enumerate(t):
         E = sl.expm(-A * ti / 5)
         np.testing.assert_allclose(out[i, :5], y + E @ (f0[:5] - y), atol=1e-12)
-        np.testing.assert_allclose(out[i, 5:], f0[5:] + k.ntk[5:, :5] @ np.linalg.solve(A, (np.eye(5) - E) @ (y - f0[:5])),
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            out[i, 5:], f0[5:] + k.ntk[5:, :5] @ np.linalg.solve(A, (np.eye(5) - E) @ (y - f0[:5])), atol=1e-12
+        )
 
 
 def test_gd_steps_match_linear_recursion(task):
@@ -184,8 +243,10 @@ def test_ensemble_covariance_is_covariance_of_mean_prediction(task):
     k, y = task
     g = kd.ensemble_prediction(k.nngp, k.ntk, y, [3.0], n_train=5)
     # f_t = M f0 + c is affine in f0 ~ N(0, K): its covariance is M K M^T and its mean c = f_t(f0 = 0)
-    lin = kd.mean_prediction(k.ntk, y, [3.0], np.eye(8), n_train=5)[0] - kd.mean_prediction(
-        k.ntk, y, [3.0], np.zeros((8, 8)), n_train=5)[0]  # rows: M applied to basis vectors -> M^T
+    lin = (
+        kd.mean_prediction(k.ntk, y, [3.0], np.eye(8), n_train=5)[0]
+        - kd.mean_prediction(k.ntk, y, [3.0], np.zeros((8, 8)), n_train=5)[0]
+    )  # rows: M applied to basis vectors -> M^T
     np.testing.assert_allclose(lin.T @ k.nngp @ lin, g.covariance[0], atol=1e-12)
     np.testing.assert_allclose(kd.mean_prediction(k.ntk, y, [3.0], np.zeros(8), n_train=5)[0], g.mean[0], atol=1e-12)
 

@@ -2,10 +2,9 @@
 
 import pytest
 import sympy as sp
+from dltheory.theory import mup
 from hypothesis import given
 from hypothesis import strategies as st
-
-from dltheory.theory import mup
 
 R = sp.Rational
 
@@ -13,8 +12,13 @@ R = sp.Rational
 @pytest.mark.parametrize("L", [2, 5])
 def test_table_values(L):
     rows = {r["name"]: r for r in mup.table(L)}
-    expected = {"SP (c=0)": (R(-1), R(-1, 2), False, False), "SP (c=1)": (R(1, 2), R(1, 2), True, False),
-                "NTP": (R(1, 2), R(1, 2), True, False), "MFP": (0, 0, True, True), "muP": (0, 0, True, True)}
+    expected = {
+        "SP (c=0)": (R(-1), R(-1, 2), False, False),
+        "SP (c=1)": (R(1, 2), R(1, 2), True, False),
+        "NTP": (R(1, 2), R(1, 2), True, False),
+        "MFP": (0, 0, True, True),
+        "muP": (0, 0, True, True),
+    }
     for name, (r, r1, stable, fl) in expected.items():
         row = rows[name]
         assert (row["r"], row["r_1"], row["stable"], row["feature_learning"]) == (r, r1, stable, fl), name
@@ -59,10 +63,15 @@ def test_first_step_exponent_equals_r_when_the_readout_update_is_not_dominant():
         assert mup.first_step_exponent(p) == mup.r_exponent(p)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: mup.parametrization("muP", 0), "L"), (lambda: mup.parametrization("XP", 2), "parametrization"),
-    (lambda: mup.parametrization("MFP", 2), "MFP"), (lambda: mup.parametrization("SP", 2, c="x"), "c"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: mup.parametrization("muP", 0), "L"),
+        (lambda: mup.parametrization("XP", 2), "parametrization"),
+        (lambda: mup.parametrization("MFP", 2), "MFP"),
+        (lambda: mup.parametrization("SP", 2, c="x"), "c"),
+    ],
+)
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()

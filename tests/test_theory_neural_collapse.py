@@ -4,10 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from dltheory.theory import neural_collapse as th
 from hypothesis import given
 from hypothesis import strategies as st
-
-from dltheory.theory import neural_collapse as th
 
 # ----------------------------------------------------------------------------- golden values (B2, B3, B6)
 
@@ -39,8 +38,13 @@ def test_mse_golden_values():
     assert np.allclose(ob.W @ ob.H_mean, 0.9 * (np.eye(4) - 0.25), atol=1e-12)
     o100 = th.ufm_optimum([100] * 4, 5e-3, 5e-3, loss="mse")
     assert np.allclose(np.diag(o100.W @ o100.W.T), 8.0)
-    assert np.allclose(np.diag(th.ufm_optimum([100] * 4, 5e-3, 5e-3, loss="mse", bias=True).W
-                               @ th.ufm_optimum([100] * 4, 5e-3, 5e-3, loss="mse", bias=True).W.T), 6.0)
+    assert np.allclose(
+        np.diag(
+            th.ufm_optimum([100] * 4, 5e-3, 5e-3, loss="mse", bias=True).W
+            @ th.ufm_optimum([100] * 4, 5e-3, 5e-3, loss="mse", bias=True).W.T
+        ),
+        6.0,
+    )
 
 
 def test_imbalanced_and_deep_golden_values():
@@ -48,14 +52,15 @@ def test_imbalanced_and_deep_golden_values():
     o1 = th.ufm_optimum(n, 5e-4, 5e-4, loss="mse")
     assert np.allclose(np.diag(o1.W @ o1.W.T), [13.942, 9.800, 6.871, 6.871], atol=5e-4)
     assert np.allclose(o1.singular_values[0], [3.73392, 3.13050, 2.62127, 2.62127], atol=5e-6)
-    assert np.allclose(np.linalg.norm(o1.H_mean, axis=0), [.26403, .31305, .37070, .37070], atol=5e-6)
+    assert np.allclose(np.linalg.norm(o1.H_mean, axis=0), [0.26403, 0.31305, 0.37070, 0.37070], atol=5e-6)
     o3 = th.ufm_optimum(n, 5e-4, 5e-4, loss="mse", depth=3)
     assert np.allclose(o3.singular_values, [[1.93740, 1.77545, 1.62631, 1.62631]] * 3, atol=5e-6)
     assert np.allclose(np.linalg.norm(o3.W, axis=1), [7.27205, 5.59663, 4.30142, 4.30142], atol=5e-5)
-    assert np.allclose(np.linalg.norm(o3.H_mean, axis=0), [.13699, .17755, .23000, .23000], atol=5e-6)
+    assert np.allclose(np.linalg.norm(o3.H_mean, axis=0), [0.13699, 0.17755, 0.23000, 0.23000], atol=5e-6)
     for Wj in o3.layers:  # every layer carries the per-class singular values
-        assert np.allclose(np.sort(np.linalg.svd(Wj, compute_uv=False))[::-1][:4], [1.93740, 1.77545, 1.62631, 1.62631],
-                           atol=5e-6)
+        assert np.allclose(
+            np.sort(np.linalg.svd(Wj, compute_uv=False))[::-1][:4], [1.93740, 1.77545, 1.62631, 1.62631], atol=5e-6
+        )
 
 
 def test_deep_singular_value_is_global_minimum_of_f():
@@ -77,7 +82,9 @@ def test_collapse_thresholds():
     # depth 1: continuous at n_k = N^2 lW lH
     lam1 = math.sqrt(50) / 400
     assert th.deep_ufm_singular_value(50, 400, lam1 * 0.999, lam1 * 0.999, 1) ** 2 < 0.01  # s^2 -> 0 linearly
-    assert th.ufm_optimum([200, 100, 50, 50], lam1 * 1.001, lam1 * 1.001, loss="mse").singular_values[0, 2:].tolist() == [0, 0]
+    assert th.ufm_optimum([200, 100, 50, 50], lam1 * 1.001, lam1 * 1.001, loss="mse").singular_values[
+        0, 2:
+    ].tolist() == [0, 0]
 
 
 def test_orthogonal_frame_nc3_pitfall_value():
@@ -87,8 +94,13 @@ def test_orthogonal_frame_nc3_pitfall_value():
 
 def test_optimum_minimises_objective_locally():
     rng = np.random.default_rng(0)
-    for kw in (dict(loss="ce"), dict(loss="ce", bias=True), dict(loss="mse"), dict(loss="mse", bias=True),
-               dict(loss="mse", depth=3)):
+    for kw in (
+        dict(loss="ce"),
+        dict(loss="ce", bias=True),
+        dict(loss="mse"),
+        dict(loss="mse", bias=True),
+        dict(loss="mse", depth=3),
+    ):
         n = [10] * 3
         o = th.ufm_optimum(n, 5e-3, 5e-3, d=5, **kw)
         y = np.repeat(np.arange(3), 10)
@@ -119,17 +131,20 @@ def test_not_implemented_cases():
         th.ufm_optimum([10, 20], 1e-3, 1e-3, loss="mse", bias=True)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(n_per_class=[10], lambda_W=1e-3, lambda_H=1e-3), "n_per_class"),
-    (dict(n_per_class=[10, 0], lambda_W=1e-3, lambda_H=1e-3), "empty class"),
-    (dict(n_per_class=[10, 10], lambda_W=-1e-3, lambda_H=1e-3), "lambda_W must be a finite number >= 0"),
-    (dict(n_per_class=[10, 10], lambda_W=1e-3, lambda_H=-1.0), "lambda_H"),
-    (dict(n_per_class=[10, 10], lambda_W=0.0, lambda_H=1e-3), "must be > 0"),
-    (dict(n_per_class=[10, 10, 10], lambda_W=1e-3, lambda_H=1e-3, d=1), "d must be >= 2"),
-    (dict(n_per_class=[10, 10, 10], lambda_W=1e-3, lambda_H=1e-3, loss="mse", d=2), "d must be >= 3"),
-    (dict(n_per_class=[10, 10], lambda_W=1e-3, lambda_H=1e-3, loss="hinge"), "loss"),
-    (dict(n_per_class=[10, 10], lambda_W=1e-3, lambda_H=1e-3, depth=0), "depth"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_per_class=[10], lambda_W=1e-3, lambda_H=1e-3), "n_per_class"),
+        (dict(n_per_class=[10, 0], lambda_W=1e-3, lambda_H=1e-3), "empty class"),
+        (dict(n_per_class=[10, 10], lambda_W=-1e-3, lambda_H=1e-3), "lambda_W must be a finite number >= 0"),
+        (dict(n_per_class=[10, 10], lambda_W=1e-3, lambda_H=-1.0), "lambda_H"),
+        (dict(n_per_class=[10, 10], lambda_W=0.0, lambda_H=1e-3), "must be > 0"),
+        (dict(n_per_class=[10, 10, 10], lambda_W=1e-3, lambda_H=1e-3, d=1), "d must be >= 2"),
+        (dict(n_per_class=[10, 10, 10], lambda_W=1e-3, lambda_H=1e-3, loss="mse", d=2), "d must be >= 3"),
+        (dict(n_per_class=[10, 10], lambda_W=1e-3, lambda_H=1e-3, loss="hinge"), "loss"),
+        (dict(n_per_class=[10, 10], lambda_W=1e-3, lambda_H=1e-3, depth=0), "depth"),
+    ],
+)
 def test_ufm_optimum_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         th.ufm_optimum(**kwargs)
@@ -159,7 +174,7 @@ def test_metrics_zero_on_etf_and_pitfall_on_frame():
 
 def test_metrics_golden_on_simple_geometry():
     # two classes on a line: h = +-1 with within-class spread +-0.5 along an orthogonal axis
-    H = np.array([[1, .5], [1, -.5], [-1, .5], [-1, -.5]], float)
+    H = np.array([[1, 0.5], [1, -0.5], [-1, 0.5], [-1, -0.5]], float)
     y = np.array([0, 0, 1, 1])
     m = th.nc_metrics(H, y)
     assert m["nc1"] == 0.0  # within-class spread orthogonal to the between-class direction
@@ -199,11 +214,28 @@ def test_metrics_invariant_to_rotation_relabelling_and_scale(seed, K, n, extra):
     perm = rng.permutation(K)
     inv = np.argsort(perm)
     base = th.nc_metrics(H, y, W, b)
-    variants = [th.nc_metrics(H @ Q.T, y, W @ Q.T, b), th.nc_metrics(H, perm[y], W[inv], b[inv]),
-                th.nc_metrics(3.0 * H, y, 7.0 * W, 21.0 * b)]  # logits scale by 21
+    variants = [
+        th.nc_metrics(H @ Q.T, y, W @ Q.T, b),
+        th.nc_metrics(H, perm[y], W[inv], b[inv]),
+        th.nc_metrics(3.0 * H, y, 7.0 * W, 21.0 * b),
+    ]  # logits scale by 21
     for v in variants:
-        for k in ("nc1", "nc2", "nc2_W", "nc3", "nc3_uncentred", "nc4", "equinorm_H", "equinorm_W", "equiangular_H",
-                  "equiangular_W", "maxangle_H", "maxangle_W", "orthframe_H", "orthframe_W"):
+        for k in (
+            "nc1",
+            "nc2",
+            "nc2_W",
+            "nc3",
+            "nc3_uncentred",
+            "nc4",
+            "equinorm_H",
+            "equinorm_W",
+            "equiangular_H",
+            "equiangular_W",
+            "maxangle_H",
+            "maxangle_W",
+            "orthframe_H",
+            "orthframe_W",
+        ):
             assert v[k] == pytest.approx(base[k], rel=1e-8, abs=1e-12), k
 
 
@@ -224,18 +256,21 @@ def test_metrics_near_zero_scale_no_warning():
     assert np.isnan(z["nc1"]) and np.isnan(z["nc3"])
 
 
-@pytest.mark.parametrize("H, y, W, b, match", [
-    (np.zeros((4, 2)), np.array([0, 0, 1, 1, 1]), None, None, "length N = 4"),
-    (np.zeros((4, 2)), np.array([0, 0, 0, 0]), None, None, ">= 2 classes"),
-    (np.zeros((4, 2)), np.array([0, 0, 2, 2]), None, None, "empty classes: \\[1\\]"),
-    (np.zeros((4, 2)), np.array([0, -1, 1, 1]), None, None, "labels y must lie in"),
-    (np.zeros((4, 2)), np.array([0, 0, 1, 2]), np.zeros((2, 2)), None, "max\\(y\\) = 2"),
-    (np.zeros((4, 2)), np.array([0.0, 0, 1, 1]), None, None, "integer labels"),
-    (np.zeros((4, 2)), np.array([0, 0, 1, 1]), np.zeros((2, 3)), None, "W must be K x d"),
-    (np.zeros((4, 2)), np.array([0, 0, 1, 1]), np.zeros((2, 2)), np.zeros(3), "b must have shape"),
-    (np.zeros(4), np.array([0, 0, 1, 1]), None, None, "H must be a real 2-D"),
-    (np.full((4, 2), np.nan), np.array([0, 0, 1, 1]), None, None, "finite"),
-])
+@pytest.mark.parametrize(
+    "H, y, W, b, match",
+    [
+        (np.zeros((4, 2)), np.array([0, 0, 1, 1, 1]), None, None, "length N = 4"),
+        (np.zeros((4, 2)), np.array([0, 0, 0, 0]), None, None, ">= 2 classes"),
+        (np.zeros((4, 2)), np.array([0, 0, 2, 2]), None, None, "empty classes: \\[1\\]"),
+        (np.zeros((4, 2)), np.array([0, -1, 1, 1]), None, None, "labels y must lie in"),
+        (np.zeros((4, 2)), np.array([0, 0, 1, 2]), np.zeros((2, 2)), None, "max\\(y\\) = 2"),
+        (np.zeros((4, 2)), np.array([0.0, 0, 1, 1]), None, None, "integer labels"),
+        (np.zeros((4, 2)), np.array([0, 0, 1, 1]), np.zeros((2, 3)), None, "W must be K x d"),
+        (np.zeros((4, 2)), np.array([0, 0, 1, 1]), np.zeros((2, 2)), np.zeros(3), "b must have shape"),
+        (np.zeros(4), np.array([0, 0, 1, 1]), None, None, "H must be a real 2-D"),
+        (np.full((4, 2), np.nan), np.array([0, 0, 1, 1]), None, None, "finite"),
+    ],
+)
 def test_metrics_bad_input(H, y, W, b, match):
     with pytest.raises(ValueError, match=match):
         th.nc_metrics(H, y, W, b)
@@ -270,8 +305,9 @@ def test_mse_decomposition_min_ls_loss_at_zero_lambda():
     M = np.stack([H[y == c].mean(axis=0) for c in range(C)]) - mu
     Sigma_T = (H - mu).T @ (H - mu) / (C * n)
     Sigma_B = M.T @ M / C
-    assert r["L_NC1"] + r["L_NC23"] == pytest.approx((C - 1 - np.trace(np.linalg.solve(Sigma_T, Sigma_B))) / (2 * C),
-                                                     rel=1e-10)
+    assert r["L_NC1"] + r["L_NC23"] == pytest.approx(
+        (C - 1 - np.trace(np.linalg.solve(Sigma_T, Sigma_B))) / (2 * C), rel=1e-10
+    )
 
 
 def test_mse_decomposition_bad_input():

@@ -5,13 +5,12 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
+from dltheory.theory import shaped as th
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.integrate import quad
 from scipy.special import polygamma, psi, roots_hermitenorm
 from scipy.stats import binom
-
-from dltheory.theory import shaped as th
 
 V3 = np.array([[1.2, 0.3, 0.1], [0.3, 0.8, 0.5], [0.1, 0.5, 1.0]])
 
@@ -109,8 +108,9 @@ def test_wishart_diffusion_is_symmetric_psd_tensor(x):
 # ----------------------------------------------------------------------------- smooth activations
 
 
-@pytest.mark.parametrize("phi, phi2, phi3", [(np.tanh, 0.0, -2.0),
-                                             (lambda x: np.tanh(x) + 0.5 * np.tanh(x) ** 2, 1.0, -2.0)])
+@pytest.mark.parametrize(
+    "phi, phi2, phi3", [(np.tanh, 0.0, -2.0), (lambda x: np.tanh(x) + 0.5 * np.tanh(x) ** 2, 1.0, -2.0)]
+)
 def test_smooth_drift_matches_quadrature_at_large_n(phi, phi2, phi3):
     n, a = 10**6, 1.0
     s = a * math.sqrt(n)
@@ -151,8 +151,10 @@ def test_log_factor_mean_matches_laplace_integral():
     assert th.relu_log_factor_moments(s_plus, s_minus, n)[0] == pytest.approx(val, abs=1e-9)
 
 
-@pytest.mark.parametrize("n, mean, var", [(32, -2.641, 5.680), (64, -2.567, 5.312), (128, -2.533, 5.150),
-                                          (256, -2.516, 5.074), (1024, -2.504, 5.018)])
+@pytest.mark.parametrize(
+    "n, mean, var",
+    [(32, -2.641, 5.680), (64, -2.567, 5.312), (128, -2.533, 5.150), (256, -2.516, 5.074), (1024, -2.504, 5.018)],
+)
 def test_hanin_nica_golden_values(n, mean, var):
     m, v = th.hanin_nica_log_norm_moments([n] * n)
     assert (m, v) == (pytest.approx(mean, abs=6e-4), pytest.approx(var, abs=6e-4))
@@ -205,7 +207,8 @@ def test_attention_terms_vanish_on_collapsed_set():
 def test_rank_collapse_factors():
     lam = math.sqrt(0.5)
     assert th.uniform_attention_difference_energy(V3, lam, 4) == pytest.approx(
-        0.5**4 * np.trace((np.eye(3) - 1 / 3) @ V3 @ (np.eye(3) - 1 / 3)))
+        0.5**4 * np.trace((np.eye(3) - 1 / 3) @ V3 @ (np.eye(3) - 1 / 3))
+    )
     f = th.unshaped_attention_collapse_factor(V3, lam, lam, 1.0, 100)
     assert 0.5 < f < 0.5 + 1e-2
 
@@ -213,22 +216,25 @@ def test_rank_collapse_factors():
 # ----------------------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: th.relu_covariance_drift([[1, 0.2], [0.3, 1]], 0, -2), "symmetric"),
-    (lambda: th.relu_covariance_drift([[1, 2], [2, 1]], 0, -2), "positive semi-definite"),
-    (lambda: th.attention_drift([[1, 0], [0, -1]], 0.5, 1), "positive semi-definite"),
-    (lambda: th.shaped_log_norm_law(0.0), "T must be"),
-    (lambda: th.shaped_log_norm_law(-1.0), "T must be"),
-    (lambda: th.relu_slopes(0, -2, 1), "n must be an integer >= 2"),
-    (lambda: th.relu_slopes(0, -5, 16), "c_plus, c_minus > -sqrt"),
-    (lambda: th.relu_correlation_sde(np.nan, 0), "c_plus"),
-    (lambda: th.relu_nu(1.5, 0, -2), "rho must lie"),
-    (lambda: th.hanin_nica_moment_ratio([1, 4]), "n must be an integer >= 2"),
-    (lambda: th.attention_diffusion(V3, 1.5, 1.0), "gamma must lie"),
-    (lambda: th.attention_diffusion(V3, 0.5, 0.0), "tau0"),
-    (lambda: th.unshaped_attention_collapse_factor(V3, 0.5, 0.5, 1.0, 10), "lam\\^2 \\+ gamma\\^2"),
-    (lambda: th.smooth_drift(V3, 0, -2, -1), "a must be"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: th.relu_covariance_drift([[1, 0.2], [0.3, 1]], 0, -2), "symmetric"),
+        (lambda: th.relu_covariance_drift([[1, 2], [2, 1]], 0, -2), "positive semi-definite"),
+        (lambda: th.attention_drift([[1, 0], [0, -1]], 0.5, 1), "positive semi-definite"),
+        (lambda: th.shaped_log_norm_law(0.0), "T must be"),
+        (lambda: th.shaped_log_norm_law(-1.0), "T must be"),
+        (lambda: th.relu_slopes(0, -2, 1), "n must be an integer >= 2"),
+        (lambda: th.relu_slopes(0, -5, 16), "c_plus, c_minus > -sqrt"),
+        (lambda: th.relu_correlation_sde(np.nan, 0), "c_plus"),
+        (lambda: th.relu_nu(1.5, 0, -2), "rho must lie"),
+        (lambda: th.hanin_nica_moment_ratio([1, 4]), "n must be an integer >= 2"),
+        (lambda: th.attention_diffusion(V3, 1.5, 1.0), "gamma must lie"),
+        (lambda: th.attention_diffusion(V3, 0.5, 0.0), "tau0"),
+        (lambda: th.unshaped_attention_collapse_factor(V3, 0.5, 0.5, 1.0, 10), "lam\\^2 \\+ gamma\\^2"),
+        (lambda: th.smooth_drift(V3, 0, -2, -1), "a must be"),
+    ],
+)
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
@@ -236,8 +242,11 @@ def test_bad_input_raises(call, match):
 
 def test_block_coefficients_add_sublayers():
     g, t0 = math.sqrt(0.5), 0.9
-    np.testing.assert_allclose(th.block_drift(V3, g, t0, 1, -1),
-                               th.attention_drift(V3, g, t0) + 0.5 * th.relu_covariance_drift(V3, 1, -1), rtol=1e-14)
+    np.testing.assert_allclose(
+        th.block_drift(V3, g, t0, 1, -1),
+        th.attention_drift(V3, g, t0) + 0.5 * th.relu_covariance_drift(V3, 1, -1),
+        rtol=1e-14,
+    )
     lin, attn = th.block_noise_scales(g, t0)
     S = th.block_diffusion(V3, g, t0)
     np.testing.assert_allclose(S - th.attention_diffusion(V3, g, t0), 2 * g**2 * th.wishart_diffusion(V3), atol=1e-14)

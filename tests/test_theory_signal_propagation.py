@@ -4,15 +4,15 @@ import math
 
 import numpy as np
 import pytest
+from dltheory.theory import signal_propagation as sp
+from dltheory.theory.finite_width import SELU_ALPHA, SELU_LAMBDA, gaussian_expectation
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dltheory.theory import signal_propagation as sp
-from dltheory.theory.finite_width import SELU_ALPHA, SELU_LAMBDA, gaussian_expectation
 
-
-@pytest.mark.parametrize("sigma_b2, sigma_w2", [(0.01, 1.424205), (0.05, 1.760955), (0.1, 1.986073), (0.3, 2.505127),
-                                                (0.0, 1.0)])
+@pytest.mark.parametrize(
+    "sigma_b2, sigma_w2", [(0.01, 1.424205), (0.05, 1.760955), (0.1, 1.986073), (0.3, 2.505127), (0.0, 1.0)]
+)
 def test_tanh_edge_of_chaos_golden(sigma_b2, sigma_w2):
     assert sp.edge_of_chaos(sigma_b2, activation="tanh") == pytest.approx(sigma_w2, abs=2e-6)
 
@@ -31,7 +31,8 @@ def test_chaotic_fixed_point_and_chi_par_are_consistent():
     q = ds["q_star"]
     assert ds["chi_1"] > 1 and 0 < ds["c_star"] < 1
     assert sp.c_map(ds["c_star"], q_star=q, sigma_w2=4.0, sigma_b2=0.05, activation="tanh") == pytest.approx(
-        ds["c_star"], abs=1e-12)
+        ds["c_star"], abs=1e-12
+    )
     h = 1e-5
     F = lambda x: sp.q_map(x, sigma_w2=4.0, sigma_b2=0.05, activation="tanh")
     assert ds["chi_par"] == pytest.approx((F(q + h) - F(q - h)) / (2 * h), rel=1e-7)
@@ -41,7 +42,8 @@ def test_chaotic_fixed_point_and_chi_par_are_consistent():
 @given(st.floats(-0.999, 0.999), st.floats(0.1, 5.0))
 def test_relu_c_map_equals_split_quadrature(c, q):
     assert sp.c_map(c, q_star=q, sigma_w2=2.0, sigma_b2=0.0, activation="relu") == pytest.approx(
-        float(sp.relu_c_map(c)), abs=1e-12)
+        float(sp.relu_c_map(c)), abs=1e-12
+    )
 
 
 @given(st.floats(0.1, 3.0), st.floats(0.1, 3.0), st.floats(-0.99, 0.99))
@@ -51,13 +53,15 @@ def test_bivariate_expectation_moments(q11, q22, c):
     step = lambda u: (u > 0).astype(float)
     # P(u1 > 0, u2 > 0) = 1/4 + arcsin(c)/(2 pi) (Sheppard): exact only with the kink-split inner panels
     assert sp.bivariate_expectation(step, step, q11, q22, q12, (0.0,)) == pytest.approx(
-        0.25 + math.asin(c) / (2 * math.pi), abs=1e-12)
+        0.25 + math.asin(c) / (2 * math.pi), abs=1e-12
+    )
 
 
 def test_degenerate_correlation_reduces_to_one_dimension():
     f = lambda u: np.tanh(u) ** 2
     assert sp.bivariate_expectation(np.tanh, np.tanh, 0.7, 0.7, 0.7) == pytest.approx(
-        gaussian_expectation(f, 0.7), abs=1e-14)
+        gaussian_expectation(f, 0.7), abs=1e-14
+    )
 
 
 def test_relu_critical_rate():
@@ -88,16 +92,19 @@ def test_selu_constants_solved_from_defining_equations():
     assert sp.chi_1(sigma_w2=1.0, sigma_b2=0.0, activation=act) == pytest.approx(1.07157, abs=1e-5)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: sp.q_map(1.0, sigma_w2=-1.0, sigma_b2=0.0, activation="tanh"), "sigma_w2"),
-    (lambda: sp.q_map(1.0, sigma_w2=1.0, sigma_b2=-0.1, activation="tanh"), "sigma_b2"),
-    (lambda: sp.q_map(float("nan"), sigma_w2=1.0, sigma_b2=0.0, activation="tanh"), "q"),
-    (lambda: sp.q_map(1.0, sigma_w2=1.0, sigma_b2=0.0, activation="gelu"), "activation"),
-    (lambda: sp.kernel_iterates(1.0, 1.0, 0.5, 0, sigma_w2=1.0, sigma_b2=0.0, activation="tanh"), "depth"),
-    (lambda: sp.bivariate_expectation(np.tanh, np.tanh, 1.0, 1.0, 1.5), "q12"),
-    (lambda: sp.relu_critical_correlation(1.5, 3), "c0"),
-    (lambda: sp.selu(-1.0, 1.0), "lam"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: sp.q_map(1.0, sigma_w2=-1.0, sigma_b2=0.0, activation="tanh"), "sigma_w2"),
+        (lambda: sp.q_map(1.0, sigma_w2=1.0, sigma_b2=-0.1, activation="tanh"), "sigma_b2"),
+        (lambda: sp.q_map(float("nan"), sigma_w2=1.0, sigma_b2=0.0, activation="tanh"), "q"),
+        (lambda: sp.q_map(1.0, sigma_w2=1.0, sigma_b2=0.0, activation="gelu"), "activation"),
+        (lambda: sp.kernel_iterates(1.0, 1.0, 0.5, 0, sigma_w2=1.0, sigma_b2=0.0, activation="tanh"), "depth"),
+        (lambda: sp.bivariate_expectation(np.tanh, np.tanh, 1.0, 1.0, 1.5), "q12"),
+        (lambda: sp.relu_critical_correlation(1.5, 3), "c0"),
+        (lambda: sp.selu(-1.0, 1.0), "lam"),
+    ],
+)
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -4,7 +4,6 @@ import pathlib
 
 import numpy as np
 import pytest
-
 from dltheory.verify import registry, stats
 from dltheory.verify.evidence import Check, ClaimResult, Evidence, Panel
 
@@ -71,8 +70,16 @@ def test_rate_fit_rejects_bad_input():
 def test_evidence_roundtrip_and_verdict():
     ok = Check("a", 0.5, 1.0, "<=", "d")
     bad = Check("b", 0.01, 0.05, ">=", "p")
-    ev = Evidence("c", "ref", {"x": np.float64(1.0)}, 3, (ok, bad), ({"panel": "p", "x": np.float64(1)},),
-                  (Panel("p", "x", "y"),), "published")
+    ev = Evidence(
+        "c",
+        "ref",
+        {"x": np.float64(1.0)},
+        3,
+        (ok, bad),
+        ({"panel": "p", "x": np.float64(1)},),
+        (Panel("p", "x", "y"),),
+        "published",
+    )
     assert not ev.passed and ev.failures() == [bad]
     ctrl = Evidence("c", "ref", {}, 3, (bad,), prediction="wrong")
     res = ClaimResult(ev, ctrl, 1.0)
@@ -91,7 +98,7 @@ def test_hook_fails_a_verify_test_without_checks(pytester):
 
 def test_rate_fit_rows_draw_points_and_the_predicted_slope():
     x = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
-    fit = stats.fit_rate(x, 3.0 * x ** -0.5)
+    fit = stats.fit_rate(x, 3.0 * x**-0.5)
     rows = fit.rows("p", "err", -0.5)
     points = [r for r in rows if np.isfinite(r["simulated"])]
     line = [r for r in rows if np.isfinite(r["theory"])]

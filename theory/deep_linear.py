@@ -29,11 +29,10 @@ from collections.abc import Callable
 
 import numpy as np
 import sympy as sp
+from dltheory.theory._validate import integer_at_least, nonnegative, positive, real_scalar
 from scipy.integrate import quad, solve_ivp
 from scipy.linalg import cholesky, solve_triangular
 from scipy.special import expit, exprel
-
-from dltheory.theory._validate import integer_at_least, nonnegative, positive, real_scalar
 
 __all__ = [
     "mode_strength",
@@ -145,8 +144,7 @@ def _mode_strength_ode(t: np.ndarray, s: float, u0: float, depth: int, tau: floa
     x0 = math.log(u0 / (s - u0))
     if t_unique.size == 0 or t_unique[-1] == 0.0:
         return np.full(t.shape, u0)
-    sol = solve_ivp(rhs, (0.0, t_unique[-1]), [x0], method="DOP853", t_eval=t_unique,
-                    rtol=_ODE_RTOL, atol=_ODE_ATOL)
+    sol = solve_ivp(rhs, (0.0, t_unique[-1]), [x0], method="DOP853", t_eval=t_unique, rtol=_ODE_RTOL, atol=_ODE_ATOL)
     if not sol.success:
         raise RuntimeError(f"mode-strength ODE failed: {sol.message}")
     return (s * expit(sol.y[0]))[inverse].reshape(t.shape)
@@ -186,11 +184,12 @@ def _learning_time_quad(s: float, u0: float, uf: float, depth: int, tau: float) 
     if beta == 0.0:
         singular = log_ratio
     else:
-        singular = -(u0 ** -beta) * math.expm1(-beta * log_ratio) / beta
+        singular = -(u0**-beta) * math.expm1(-beta * log_ratio) / beta
     x0 = math.log(u0 / (s - u0))
     xf = math.log(uf / (s - uf))
-    smooth, _ = quad(lambda x: math.exp(-(2.0 / depth) * np.logaddexp(0.0, -x)), x0, xf,
-                     epsabs=0.0, epsrel=_QUAD_EPSREL, limit=200)
+    smooth, _ = quad(
+        lambda x: math.exp(-(2.0 / depth) * np.logaddexp(0.0, -x)), x0, xf, epsabs=0.0, epsrel=_QUAD_EPSREL, limit=200
+    )
     return tau / depth * (singular / s + s ** (2.0 / depth - 2.0) * smooth)
 
 
@@ -205,8 +204,7 @@ def learning_time_deep_limit(s, u0, uf, *, n_layers: int, tau: float = 1.0):
     uf = _target(uf, u0, s)
     n_layers = integer_at_least("n_layers", n_layers, 3)
     tau = positive("tau", tau)
-    bracket = ((np.log(uf / u0) + np.log((s - u0) / (s - uf))) / s**2
-               + 1.0 / (s * u0) - 1.0 / (s * uf))
+    bracket = (np.log(uf / u0) + np.log((s - u0) / (s - uf))) / s**2 + 1.0 / (s * u0) - 1.0 / (s * uf)
     out = tau / n_layers * bracket
     return float(out) if out.ndim == 0 else out
 
@@ -268,8 +266,10 @@ def balanced_riccati_solution(S31, W1_0, W2_0, t, *, tau: float = 1.0) -> np.nda
     scale = max(np.abs(gram1).max(), np.abs(gram2).max())
     mismatch = np.abs(gram2 - gram1).max()
     if mismatch > _BALANCE_RTOL * scale:
-        raise ValueError("W1_0, W2_0 must be balanced (W2_0^T W2_0 == W1_0 W1_0^T to relative "
-                         f"{_BALANCE_RTOL}), got relative mismatch {mismatch / scale:.3g}")
+        raise ValueError(
+            "W1_0, W2_0 must be balanced (W2_0^T W2_0 == W1_0 W1_0^T to relative "
+            f"{_BALANCE_RTOL}), got relative mismatch {mismatch / scale:.3g}"
+        )
 
     F = np.zeros((n1 + n3, n1 + n3))
     F[:n1, n1:] = S31.T
@@ -334,9 +334,16 @@ def end_to_end_velocity(W_e, grad, *, N: int, weight_decay: float = 0.0) -> np.n
     return velocity.reshape(shape)
 
 
-def end_to_end_trajectory(W_e0, grad_fn: Callable[[np.ndarray], np.ndarray], t, *, N: int,
-                          weight_decay: float = 0.0, rtol: float = 1e-10,
-                          atol: float = 1e-12) -> np.ndarray:
+def end_to_end_trajectory(
+    W_e0,
+    grad_fn: Callable[[np.ndarray], np.ndarray],
+    t,
+    *,
+    N: int,
+    weight_decay: float = 0.0,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+) -> np.ndarray:
     """Integrate the [ACH18] end-to-end flow dW_e/dt = end_to_end_velocity(W_e, grad_fn(W_e)).
 
     Starts at W_e(0) = W_e0 and uses solve_ivp (DOP853) at tolerances rtol, atol; ``t`` (>= 0,
@@ -358,8 +365,7 @@ def end_to_end_trajectory(W_e0, grad_fn: Callable[[np.ndarray], np.ndarray], t, 
     t_unique, inverse = np.unique(t.ravel(), return_inverse=True)
     if t_unique.size == 0 or t_unique[-1] == 0.0:
         return np.broadcast_to(W0, t.shape + shape).copy()
-    sol = solve_ivp(rhs, (0.0, t_unique[-1]), W0.ravel(), method="DOP853", t_eval=t_unique,
-                    rtol=rtol, atol=atol)
+    sol = solve_ivp(rhs, (0.0, t_unique[-1]), W0.ravel(), method="DOP853", t_eval=t_unique, rtol=rtol, atol=atol)
     if not sol.success:
         raise RuntimeError(f"end-to-end ODE failed: {sol.message}")
     return sol.y.T[inverse].reshape(t.shape + shape)

@@ -25,21 +25,39 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from dltheory.theory._validate import integer_at_least, real_scalar
 from scipy.special import erf, erfc, expit
 
-from dltheory.theory._validate import integer_at_least, real_scalar
-
-__all__ = ["Activation", "get_activation", "ACTIVATIONS", "gaussian_expectation", "kernel_recursion",
-           "chi_parallel", "chi_perp", "criticality", "four_point_recursion", "relu_kurtosis_exact",
-           "SELU_LAMBDA", "SELU_ALPHA"]
+__all__ = [
+    "Activation",
+    "get_activation",
+    "ACTIVATIONS",
+    "gaussian_expectation",
+    "kernel_recursion",
+    "chi_parallel",
+    "chi_perp",
+    "criticality",
+    "four_point_recursion",
+    "relu_kurtosis_exact",
+    "SELU_LAMBDA",
+    "SELU_ALPHA",
+]
 
 # Klambauer et al. 2017 (arXiv:1706.02515) closed forms of the (mu, nu) = (0, 1) fixed point (eq. 14 [K]);
 # dltheory.theory.signal_propagation.selu_parameters re-solves them from the defining equations.
 _E = math.e
 SELU_ALPHA = -math.sqrt(2 / math.pi) / (erfc(1 / math.sqrt(2)) * math.exp(0.5) - 1)
-SELU_LAMBDA = ((1 - erfc(1 / math.sqrt(2)) * math.sqrt(_E)) * math.sqrt(2 * math.pi)
-               / math.sqrt(2 * erfc(math.sqrt(2)) * _E**2 + math.pi * erfc(1 / math.sqrt(2))**2 * _E
-                           - 2 * (2 + math.pi) * erfc(1 / math.sqrt(2)) * math.sqrt(_E) + math.pi + 2))
+SELU_LAMBDA = (
+    (1 - erfc(1 / math.sqrt(2)) * math.sqrt(_E))
+    * math.sqrt(2 * math.pi)
+    / math.sqrt(
+        2 * erfc(math.sqrt(2)) * _E**2
+        + math.pi * erfc(1 / math.sqrt(2)) ** 2 * _E
+        - 2 * (2 + math.pi) * erfc(1 / math.sqrt(2)) * math.sqrt(_E)
+        + math.pi
+        + 2
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -58,14 +76,19 @@ class Activation:
 
 
 def _selu(lam: float, alpha: float) -> Activation:
-    return Activation("selu", lambda z: lam * np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0))),
-                      lambda z: lam * np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0))), (0.0,))
+    return Activation(
+        "selu",
+        lambda z: lam * np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0))),
+        lambda z: lam * np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0))),
+        (0.0,),
+    )
 
 
 ACTIVATIONS: dict[str, Activation] = {
     "linear": Activation("linear", lambda z: z, np.ones_like, (), "scale_invariant"),
-    "relu": Activation("relu", lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(float), (0.0,),
-                       "scale_invariant"),
+    "relu": Activation(
+        "relu", lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(float), (0.0,), "scale_invariant"
+    ),
     "tanh": Activation("tanh", np.tanh, lambda z: 1.0 / np.cosh(z) ** 2, (), "k0"),
     "erf": Activation("erf", erf, lambda z: 2 / math.sqrt(math.pi) * np.exp(-z * z), (), "k0"),
     "softplus": Activation("softplus", lambda z: np.logaddexp(0.0, z), expit, ()),
@@ -175,19 +198,28 @@ def criticality(activation: str | Activation) -> dict:
     """
     act = get_activation(activation)
     if act.universality == "scale_invariant":
-        return {"C_b": 0.0, "C_W": 1.0 / gaussian_expectation(lambda z: act.phi(z) ** 2, 1.0, act.kinks),
-                "K_star": None, "universality": act.universality}
+        return {
+            "C_b": 0.0,
+            "C_W": 1.0 / gaussian_expectation(lambda z: act.phi(z) ** 2, 1.0, act.kinks),
+            "K_star": None,
+            "universality": act.universality,
+        }
     if act.universality == "k0":
-        return {"C_b": 0.0, "C_W": 1.0 / float(act.dphi(np.zeros(1))[0]) ** 2, "K_star": 0.0,
-                "universality": act.universality}
+        return {
+            "C_b": 0.0,
+            "C_W": 1.0 / float(act.dphi(np.zeros(1))[0]) ** 2,
+            "K_star": 0.0,
+            "universality": act.universality,
+        }
     raise ValueError(f"activation {act.name!r} is in neither the scale-invariant nor the K*=0 universality class")
 
 
 # ----------------------------------------------------------------------------- four-point vertex
 
 
-def four_point_recursion(K1: float, widths: Sequence[int], *, C_W: float, C_b: float,
-                         activation: str | Activation) -> dict:
+def four_point_recursion(
+    K1: float, widths: Sequence[int], *, C_W: float, C_b: float, activation: str | Activation
+) -> dict:
     """Leading-order (1/n) non-Gaussianity of z^(l), l = 1..len(widths)+1, single input.
 
     [PDLT] eq. 4.119 [K] (single input): with v^(l) = V^(l)/n_{l-1},

@@ -22,15 +22,23 @@ import math
 from functools import lru_cache
 
 import numpy as np
+from dltheory.theory._validate import nonnegative, positive, real_scalar
 from scipy.optimize import brentq
 from scipy.special import erf, ive, logsumexp, roots_legendre
 
-from dltheory.theory._validate import nonnegative, positive, real_scalar
-
-__all__ = ["mp_edges", "mp_expectation", "linear_estimator_losses", "linear_estimator_train_loss_bessel",
-           "linear_estimator_grokking_times", "linear_estimator_delay_asymptote", "linear_estimator_loss_floors",
-           "linear_estimator_loss_floors_small_gamma", "linear_estimator_critical_weight_decay",
-           "accuracy_from_loss", "ACCURACY_AT_EPS_OVER_4"]
+__all__ = [
+    "mp_edges",
+    "mp_expectation",
+    "linear_estimator_losses",
+    "linear_estimator_train_loss_bessel",
+    "linear_estimator_grokking_times",
+    "linear_estimator_delay_asymptote",
+    "linear_estimator_loss_floors",
+    "linear_estimator_loss_floors_small_gamma",
+    "linear_estimator_critical_weight_decay",
+    "accuracy_from_loss",
+    "ACCURACY_AT_EPS_OVER_4",
+]
 
 ACCURACY_AT_EPS_OVER_4 = float(erf(math.sqrt(2.0)))  # [LBB23] eq. 10 at L = eps/4
 _N_QUAD = 512  # Gauss-Legendre nodes in the angle theta (nu = centre + half-width cos theta): spectral accuracy
@@ -80,8 +88,9 @@ def _log_decay(nu: np.ndarray, lr: float, gamma: float, discrete: bool) -> np.nd
     if not discrete:
         return -rate
     if np.any(rate >= 1.0):
-        raise ValueError(f"discrete=True needs 2 lr (lam_+ + weight_decay/2) < 1 (monotone decay), got "
-                         f"{rate.max():.4g}; lower lr")
+        raise ValueError(
+            f"discrete=True needs 2 lr (lam_+ + weight_decay/2) < 1 (monotone decay), got {rate.max():.4g}; lower lr"
+        )
     return np.log1p(-rate)
 
 

@@ -21,16 +21,31 @@ import math
 import operator
 
 import numpy as np
+from dltheory.theory._validate import integer_at_least
 from scipy.special import log_softmax
 
-from dltheory.theory._validate import integer_at_least
-
-__all__ = ["check_prime", "modular_addition_solution", "modular_addition_logits", "modular_addition_accuracy",
-           "logits_accuracy",
-           "frequency_power", "inverse_participation_ratio", "dominant_frequency", "neuron_phases",
-           "phase_constraint_residual", "restricted_loss", "excluded_loss", "max_margin_quadratic",
-           "representation_nullity", "liu_uniqueness_probability", "liu_critical_fraction", "tian_energy",
-           "tian_single_frequency", "rubin_modular_phase_boundaries", "rubin_unlearned_fraction"]
+__all__ = [
+    "check_prime",
+    "modular_addition_solution",
+    "modular_addition_logits",
+    "modular_addition_accuracy",
+    "logits_accuracy",
+    "frequency_power",
+    "inverse_participation_ratio",
+    "dominant_frequency",
+    "neuron_phases",
+    "phase_constraint_residual",
+    "restricted_loss",
+    "excluded_loss",
+    "max_margin_quadratic",
+    "representation_nullity",
+    "liu_uniqueness_probability",
+    "liu_critical_fraction",
+    "tian_energy",
+    "tian_single_frequency",
+    "rubin_modular_phase_boundaries",
+    "rubin_unlearned_fraction",
+]
 
 
 def check_prime(p, *, minimum: int = 5) -> int:
@@ -227,8 +242,11 @@ def liu_uniqueness_probability(n: int, n_train: int, *, modular: bool = True, n_
         raise ValueError(f"n_train must lie in [1, {len(all_pairs)}], got {n_train}")
     full = 1 if modular else 2
     rng = np.random.default_rng(seed)
-    hits = [representation_nullity(all_pairs[rng.choice(len(all_pairs), n_train, replace=False)], n,
-                                   modular=modular) == full for _ in range(n_sets)]
+    hits = [
+        representation_nullity(all_pairs[rng.choice(len(all_pairs), n_train, replace=False)], n, modular=modular)
+        == full
+        for _ in range(n_sets)
+    ]
     return float(np.mean(hits))
 
 

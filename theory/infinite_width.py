@@ -52,11 +52,19 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from dltheory.theory._validate import integer_at_least, nonnegative, positive, real_scalar
 
-__all__ = ["Activation", "Kernel", "kernels", "get_activation", "ab_relu", "leaky_relu", "numerical",
-           "gaussian_expectations", "ACTIVATIONS"]
+__all__ = [
+    "Activation",
+    "Kernel",
+    "kernels",
+    "get_activation",
+    "ab_relu",
+    "leaky_relu",
+    "numerical",
+    "gaussian_expectations",
+    "ACTIVATIONS",
+]
 
 _SELU_LAMBDA = 1.0507009873554804934193349852946
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -106,8 +114,9 @@ def _erf_closed(s1, s2, rho):
 def ab_relu(a: float, b: float) -> Activation:
     """phi(x) = a min(x, 0) + b max(x, 0), closed form (neural-tangents ABRelu(a, b))."""
     a, b = real_scalar("a", a), real_scalar("b", b)
-    return Activation(f"ab_relu({a:g},{b:g})", lambda x: a * jnp.minimum(x, 0) + b * jnp.maximum(x, 0),
-                      _ab_relu_closed(a, b))
+    return Activation(
+        f"ab_relu({a:g},{b:g})", lambda x: a * jnp.minimum(x, 0) + b * jnp.maximum(x, 0), _ab_relu_closed(a, b)
+    )
 
 
 def leaky_relu(alpha: float) -> Activation:
@@ -118,8 +127,7 @@ def leaky_relu(alpha: float) -> Activation:
 def numerical(fn: Callable, name: str | None = None) -> Activation:
     """Any JAX-traceable elementwise ``fn`` through the kink-split quadrature (kinks at 0 handled exactly)."""
     if not callable(fn):
-        raise ValueError(f"activation must be a name in {sorted(ACTIVATIONS)}, an Activation or a callable, "
-                         f"got {fn!r}")
+        raise ValueError(f"activation must be a name in {sorted(ACTIVATIONS)}, an Activation or a callable, got {fn!r}")
     return Activation(name or getattr(fn, "__name__", "callable"), fn)
 
 
@@ -150,15 +158,16 @@ def get_activation(spec) -> Activation:
         try:
             return ACTIVATIONS[spec]
         except KeyError:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} (or an Activation / callable), "
-                             f"got {spec!r}") from None
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)} (or an Activation / callable), got {spec!r}"
+            ) from None
     return numerical(spec)
 
 
 # ----------------------------------------------------------------------------- quadrature
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rules() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(angular nodes on [0, 1], weights) and (radial nodes, weights incl. r exp(-r^2/2))."""
     x, w = np.polynomial.legendre.leggauss(_N_THETA)
@@ -254,8 +263,17 @@ def _inputs(name: str, x) -> np.ndarray:
     return arr
 
 
-def kernels(x1, x2=None, *, depth: int, activation, weight_var: float, bias_var: float,
-            parameterization: str = "ntk", width: float = 1.0) -> Kernel:
+def kernels(
+    x1,
+    x2=None,
+    *,
+    depth: int,
+    activation,
+    weight_var: float,
+    bias_var: float,
+    parameterization: str = "ntk",
+    width: float = 1.0,
+) -> Kernel:
     """NNGP and NTK of Dense -> (activation -> Dense) x ``depth`` between the rows of x1 and x2.
 
     ``depth`` >= 0 is the number of hidden layers (nonlinearities); ``weight_var`` = sigma_w^2 > 0,
@@ -276,7 +294,7 @@ def kernels(x1, x2=None, *, depth: int, activation, weight_var: float, bias_var:
     act = get_activation(activation)
     _, ids = np.unique(np.concatenate([x1, x2]), axis=0, return_inverse=True)
     ids = ids.ravel()
-    same = ids[:x1.shape[0], None] == ids[None, x1.shape[0]:]  # identical input pairs: rho = 1 exactly
+    same = ids[: x1.shape[0], None] == ids[None, x1.shape[0] :]  # identical input pairs: rho = 1 exactly
     fn = _compiled(act, depth, parameterization == "standard")
     with jax.enable_x64(True):
         nngp, ntk = fn(jnp.asarray(x1), jnp.asarray(x2), jnp.asarray(same), wv, bv, width)

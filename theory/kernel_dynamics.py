@@ -82,8 +82,9 @@ def propagator(ntk_train_train, t, *, n_outputs: int = 1, eta: float | None = No
             raise ValueError(f"with eta given, t / eta must be whole GD steps, got t/eta = {steps}")
         steps = np.round(steps)
         x = eta * lam / N
-        g = np.where(lam > 0, (1 - (1 - x[None, :]) ** steps[:, None]) / np.where(lam > 0, lam, 1.0),
-                     steps[:, None] * eta / N)
+        g = np.where(
+            lam > 0, (1 - (1 - x[None, :]) ** steps[:, None]) / np.where(lam > 0, lam, 1.0), steps[:, None] * eta / N
+        )
     return np.einsum("ia,ta,ja->tij", U, g, U)
 
 
@@ -108,9 +109,11 @@ def mean_prediction(ntk, y_train, t, f0, *, n_train: int, eta: float | None = No
     if Y.shape[0] != n_train or not np.all(np.isfinite(Y)):
         raise ValueError(f"y_train must be finite with {n_train} rows, got shape {Y.shape}")
     axis = f0.ndim - Y.ndim  # position of the points axis in f0
-    if axis < 0 or f0.shape[axis] != Th.shape[0] or f0.shape[axis + 1:] != Y.shape[1:]:
-        raise ValueError(f"f0 must be ([n_nets,] {Th.shape[0]}{', n_out' if Y.ndim > 1 else ''}) to match "
-                         f"ntk and y_train, got shape {f0.shape}")
+    if axis < 0 or f0.shape[axis] != Th.shape[0] or f0.shape[axis + 1 :] != Y.shape[1:]:
+        raise ValueError(
+            f"f0 must be ([n_nets,] {Th.shape[0]}{', n_out' if Y.ndim > 1 else ''}) to match "
+            f"ntk and y_train, got shape {f0.shape}"
+        )
     A = propagator(Th[:n_train, :n_train], t, n_outputs=n_out, eta=eta)
     resid = np.moveaxis(Y - np.take(f0, np.arange(n_train), axis=axis), axis, -1)  # points last
     delta = np.moveaxis(np.einsum("ni,tij,...j->t...n", Th_X, A, resid), -1, axis + 1)

@@ -33,8 +33,19 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-__all__ = ["ABC", "PARAMETRIZATIONS", "parametrization", "r_exponent", "first_step_exponent", "is_stable",
-           "is_nontrivial", "is_feature_learning", "table", "unit_multiplier_form", "PRACTICAL_MUP"]
+__all__ = [
+    "ABC",
+    "PARAMETRIZATIONS",
+    "parametrization",
+    "r_exponent",
+    "first_step_exponent",
+    "is_stable",
+    "is_nontrivial",
+    "is_feature_learning",
+    "table",
+    "unit_multiplier_form",
+    "PRACTICAL_MUP",
+]
 
 half = sp.Rational(1, 2)
 
@@ -80,8 +91,9 @@ def parametrization(name: str, L: int, *, c=None) -> ABC:
     if name == "MFP" and L != 1:
         raise ValueError(f"MFP is defined here for L = 1 hidden layer only, got L={L}")
     a, b, c0 = rows[name]
-    return ABC(name, tuple(sp.Rational(v) for v in a), tuple(sp.Rational(v) for v in b),
-               _rat("c", c0 if c is None else c))
+    return ABC(
+        name, tuple(sp.Rational(v) for v in a), tuple(sp.Rational(v) for v in b), _rat("c", c0 if c is None else c)
+    )
 
 
 PARAMETRIZATIONS = ("SP", "NTP", "MFP", "muP")
@@ -111,8 +123,7 @@ def is_stable(p: ABC) -> bool:
     Theta(n) after one step [D]. Nontriviality is equality in one of them (is_nontrivial)."""
     ok = p.a[0] + p.b[0] == 0 and all(p.a[l] + p.b[l] == half for l in range(1, p.L))
     r = r_exponent(p)
-    return bool(ok and p.a[-1] + p.b[-1] >= half and r >= 0 and p.a[-1] + p.b[-1] + r >= 1
-                and 2 * p.a[-1] + p.c >= 1)
+    return bool(ok and p.a[-1] + p.b[-1] >= half and r >= 0 and p.a[-1] + p.b[-1] + r >= 1 and 2 * p.a[-1] + p.c >= 1)
 
 
 def is_nontrivial(p: ABC) -> bool:
@@ -130,9 +141,17 @@ def table(L: int = 2) -> list[dict]:
     rows = []
     for name, c in (("SP", 0), ("SP", 1), ("NTP", None), ("MFP", None), ("muP", None)):
         p = parametrization(name, 1 if name == "MFP" else L, c=c)
-        rows.append({"name": f"{name} (c={p.c})" if name == "SP" else name, "abc": p, "r": r_exponent(p),
-                     "r_1": first_step_exponent(p), "stable": is_stable(p), "nontrivial": is_nontrivial(p),
-                     "feature_learning": is_feature_learning(p)})
+        rows.append(
+            {
+                "name": f"{name} (c={p.c})" if name == "SP" else name,
+                "abc": p,
+                "r": r_exponent(p),
+                "r_1": first_step_exponent(p),
+                "stable": is_stable(p),
+                "nontrivial": is_nontrivial(p),
+                "feature_learning": is_feature_learning(p),
+            }
+        )
     return rows
 
 

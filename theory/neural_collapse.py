@@ -36,14 +36,24 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from dltheory.theory._validate import integer_at_least, nonnegative
 from scipy import sparse
 
-from dltheory.theory._validate import integer_at_least, nonnegative
-
-__all__ = ["nc_metrics", "etf_distance", "simplex_etf", "UFMOptimum", "ufm_optimum", "ufm_objective",
-           "deep_ufm_singular_value", "deep_ufm_stationary_points", "deep_ufm_collapse_lambda",
-           "orthogonal_frame_nc3", "ce_ufm_weight_norm_sq",
-           "mse_decomposition", "layer_peeled_balanced"]
+__all__ = [
+    "nc_metrics",
+    "etf_distance",
+    "simplex_etf",
+    "UFMOptimum",
+    "ufm_optimum",
+    "ufm_objective",
+    "deep_ufm_singular_value",
+    "deep_ufm_stationary_points",
+    "deep_ufm_collapse_lambda",
+    "orthogonal_frame_nc3",
+    "ce_ufm_weight_norm_sq",
+    "mse_decomposition",
+    "layer_peeled_balanced",
+]
 
 
 _SAFE_LO, _SAFE_HI = 1e-100, 1e100  # feature scales outside this range are rescaled before squaring
@@ -54,8 +64,10 @@ _SAFE_LO, _SAFE_HI = 1e-100, 1e100  # feature scales outside this range are resc
 def _counts(n_per_class) -> np.ndarray:
     n = np.asarray(n_per_class)
     if n.ndim != 1 or n.dtype.kind not in "iu" or n.size < 2 or np.any(n < 1):
-        raise ValueError(f"n_per_class must be a 1-D integer array of >= 2 classes, each with >= 1 sample "
-                         f"(no empty class), got {n_per_class!r}")
+        raise ValueError(
+            f"n_per_class must be a 1-D integer array of >= 2 classes, each with >= 1 sample "
+            f"(no empty class), got {n_per_class!r}"
+        )
     return n.astype(int)
 
 
@@ -187,12 +199,27 @@ def _metrics(H, y, W, b, K, n, N, global_mean, c_H) -> dict:
     HQ = P[:, :q]
     proj = HQ @ Zt[:r].T - (M @ Q @ Zt[:r].T)[y]  # within-class residuals on Sigma_B's eigenvectors, N x r
     nc1 = float(np.sum(np.sum((proj / s[:r]) ** 2, axis=0) / N * K)) / K if r else np.nan
-    out = dict(K=K, mu_G=c_H * mu_G, nc1=nc1, nc1_unnormalised=K * nc1, nc2=etf_distance(Md @ Md.T),
-               equinorm_H=_norm_cov(Md), orthframe_H=_orthframe_distance(M @ M.T))
+    out = dict(
+        K=K,
+        mu_G=c_H * mu_G,
+        nc1=nc1,
+        nc1_unnormalised=K * nc1,
+        nc2=etf_distance(Md @ Md.T),
+        equinorm_H=_norm_cov(Md),
+        orthframe_H=_orthframe_distance(M @ M.T),
+    )
     out["equiangular_H"], out["maxangle_H"] = _angles(Md)
     nan = np.nan
-    out.update(nc2_W=nan, nc3=nan, nc3_uncentred=nan, nc4=nan, equinorm_W=nan, equiangular_W=nan,
-               maxangle_W=nan, orthframe_W=nan)
+    out.update(
+        nc2_W=nan,
+        nc3=nan,
+        nc3_uncentred=nan,
+        nc4=nan,
+        equinorm_W=nan,
+        equiangular_W=nan,
+        maxangle_W=nan,
+        orthframe_W=nan,
+    )
     if W is not None:
         nW = np.linalg.norm(W)
         out.update(nc2_W=etf_distance(W @ W.T), equinorm_W=_norm_cov(W), orthframe_W=_orthframe_distance(W @ W.T))
@@ -307,7 +334,9 @@ def deep_ufm_collapse_lambda(n_k: float, N: float, depth: int = 1) -> float:
 
     def gap(lam: float) -> float:  # f(s_+) - f(0), +inf when no positive stationary point
         st = deep_ufm_stationary_points(n_k, N, lam, lam, M)
-        return np.inf if st.size == 0 else float(_f_deep(st[-1], n_k, N, lam, lam, M) - _f_deep(0.0, n_k, N, lam, lam, M))
+        return (
+            np.inf if st.size == 0 else float(_f_deep(st[-1], n_k, N, lam, lam, M) - _f_deep(0.0, n_k, N, lam, lam, M))
+        )
 
     lo, hi = math.sqrt(n_k) / N * 1e-3, math.sqrt(n_k) / N
     while gap(hi) < 0:
@@ -340,8 +369,9 @@ def _layers(modes: np.ndarray, s_layer: np.ndarray, d: int, M: int) -> tuple[np.
     return (*inner, modes @ np.diag(s_layer) @ E.T)
 
 
-def ufm_optimum(n_per_class, lambda_W, lambda_H, *, loss: str = "ce", depth: int = 1, bias: bool = False,
-                d: int | None = None) -> UFMOptimum:
+def ufm_optimum(
+    n_per_class, lambda_W, lambda_H, *, loss: str = "ce", depth: int = 1, bias: bool = False, d: int | None = None
+) -> UFMOptimum:
     """A global minimiser of the (deep linear) unconstrained-features model with weight decay.
 
     Cases with a closed form (conventions in the module docstring; any rotation of the feature space, i.e.
@@ -363,8 +393,10 @@ def ufm_optimum(n_per_class, lambda_W, lambda_H, *, loss: str = "ce", depth: int
     K, N = n.size, int(n.sum())
     lW, lH = nonnegative("lambda_W", lambda_W), nonnegative("lambda_H", lambda_H)
     if lW == 0 or lH == 0:
-        raise ValueError("lambda_W and lambda_H must be > 0: without weight decay the UFM has no finite minimiser "
-                         "(CE) or a non-unique one (MSE)")
+        raise ValueError(
+            "lambda_W and lambda_H must be > 0: without weight decay the UFM has no finite minimiser "
+            "(CE) or a non-unique one (MSE)"
+        )
     M = integer_at_least("depth", depth, 1)
     if loss not in ("ce", "mse"):
         raise ValueError(f"loss must be 'ce' or 'mse', got {loss!r}")
@@ -372,17 +404,23 @@ def ufm_optimum(n_per_class, lambda_W, lambda_H, *, loss: str = "ce", depth: int
     balanced = bool(np.all(n == n[0]))
     etf = loss == "ce" or bias
     if d < (K - 1 if etf else K):
-        raise ValueError(f"d must be >= {K - 1 if etf else K} (K = {K}) for the {'simplex ETF' if etf else 'orthogonal frame'}"
-                         f" optimum, got d = {d}")
+        raise ValueError(
+            f"d must be >= {K - 1 if etf else K} (K = {K}) for the {'simplex ETF' if etf else 'orthogonal frame'}"
+            f" optimum, got d = {d}"
+        )
     if loss == "ce" and (M > 1 or not balanced):
-        raise NotImplementedError("no closed form for the CE UFM with imbalanced classes or depth > 1 "
-                                  "(imbalanced CE: minority collapse, see the layer-peeled model; deep CE: DTO23 "
-                                  "state the structure only)")
+        raise NotImplementedError(
+            "no closed form for the CE UFM with imbalanced classes or depth > 1 "
+            "(imbalanced CE: minority collapse, see the layer-peeled model; deep CE: DTO23 "
+            "state the structure only)"
+        )
     if loss == "mse" and bias and not balanced:
-        raise NotImplementedError("no closed form for the MSE UFM with a bias and imbalanced classes: the "
-                                  "weighted centring couples the classes (DTO23 treat the bias-free case)")
+        raise NotImplementedError(
+            "no closed form for the MSE UFM with a bias and imbalanced classes: the "
+            "weighted centring couples the classes (DTO23 treat the bias-free case)"
+        )
     if etf:
-        E = np.linalg.svd(np.eye(K) - 1.0 / K)[0][:, :K - 1]  # K x (K-1) orthonormal basis of 1^perp
+        E = np.linalg.svd(np.eye(K) - 1.0 / K)[0][:, : K - 1]  # K x (K-1) orthonormal basis of 1^perp
         if loss == "ce":
             a = ce_ufm_weight_norm_sq(int(n[0]), K, lW, lH)
             s_w = math.sqrt(a * K / (K - 1))  # singular value of W on each centred mode
@@ -422,8 +460,11 @@ def ufm_objective(layers, H, y, lambda_W, lambda_H, *, b=None, loss: str = "ce")
         data = 0.5 / N * float(np.sum((Z - Y) ** 2))
     else:
         raise ValueError(f"loss must be 'ce' or 'mse', got {loss!r}")
-    return data + 0.5 * lambda_W * sum(float(np.sum(np.asarray(Wj) ** 2)) for Wj in layers) \
+    return (
+        data
+        + 0.5 * lambda_W * sum(float(np.sum(np.asarray(Wj) ** 2)) for Wj in layers)
         + 0.5 * lambda_H * float(np.sum(H**2))
+    )
 
 
 # ----------------------------------------------------------------------------- Han et al. 2022
@@ -474,8 +515,15 @@ def mse_decomposition(H, y, W, b, lam: float) -> dict:
     L_nc23 = 0.5 * float(pi @ np.sum((M @ W_LS.T + b_LS - np.eye(K)) ** 2, axis=1))
     L_perp = 0.5 * np.trace(D @ A @ D.T)
     loss = 0.5 / N * np.sum((H @ W.T + b - Y) ** 2) + 0.5 * lam * (np.sum(W**2) + b @ b)
-    return dict(L_NC1=float(L_nc1), L_NC23=float(L_nc23), L_perp=float(L_perp),
-                total=float(L_nc1 + L_nc23 + L_perp), loss=float(loss), W_LS=W_LS, b_LS=b_LS)
+    return dict(
+        L_NC1=float(L_nc1),
+        L_NC23=float(L_nc23),
+        L_perp=float(L_perp),
+        total=float(L_nc1 + L_nc23 + L_perp),
+        loss=float(loss),
+        W_LS=W_LS,
+        b_LS=b_LS,
+    )
 
 
 # ----------------------------------------------------------------------------- layer-peeled model
@@ -494,6 +542,6 @@ def layer_peeled_balanced(K: int, E_W: float, E_H: float, d: int | None = None) 
     E_W, E_H = nonnegative("E_W", E_W), nonnegative("E_H", E_H)
     if E_W == 0:
         raise ValueError("E_W must be > 0")
-    E = np.linalg.svd(np.eye(K) - 1.0 / K)[0][:, :K - 1]
+    E = np.linalg.svd(np.eye(K) - 1.0 / K)[0][:, : K - 1]
     W = math.sqrt(E_W * K / (K - 1)) * E @ _frame(d, K - 1).T  # rows have norm sqrt(E_W)
     return W, math.sqrt(E_H / E_W) * W.T

@@ -36,19 +36,38 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from dltheory.theory._validate import integer_at_least, positive, real_scalar
 from scipy.special import polygamma, psi, roots_jacobi
 from scipy.stats import binom
 
-from dltheory.theory._validate import integer_at_least, positive, real_scalar
-
-__all__ = ["ReluCorrelationSDE", "relu_correlation_sde", "relu_nu", "relu_slopes", "relu_kappa",
-           "relu_correlation_map", "relu_covariance_drift", "wishart_diffusion", "smooth_drift",
-           "smooth_norm_beta", "smooth_norm_blows_up", "shaped_log_norm_law", "relu_log_factor_moments",
-           "shaped_relu_log_norm_moments", "hanin_nica_log_factor_moments", "hanin_nica_log_norm_moments",
-           "hanin_nica_moment_ratio", "hanin_nica_log_normal_limit", "attention_drift",
-           "attention_diffusion", "attention_noise_scales", "block_drift", "block_diffusion", "block_noise_scales",
-           "unshaped_attention_collapse_factor",
-           "uniform_attention_difference_energy"]
+__all__ = [
+    "ReluCorrelationSDE",
+    "relu_correlation_sde",
+    "relu_nu",
+    "relu_slopes",
+    "relu_kappa",
+    "relu_correlation_map",
+    "relu_covariance_drift",
+    "wishart_diffusion",
+    "smooth_drift",
+    "smooth_norm_beta",
+    "smooth_norm_blows_up",
+    "shaped_log_norm_law",
+    "relu_log_factor_moments",
+    "shaped_relu_log_norm_moments",
+    "hanin_nica_log_factor_moments",
+    "hanin_nica_log_norm_moments",
+    "hanin_nica_moment_ratio",
+    "hanin_nica_log_normal_limit",
+    "attention_drift",
+    "attention_diffusion",
+    "attention_noise_scales",
+    "block_drift",
+    "block_diffusion",
+    "block_noise_scales",
+    "unshaped_attention_collapse_factor",
+    "uniform_attention_difference_energy",
+]
 
 
 # ----------------------------------------------------------------------------- validation
@@ -89,8 +108,10 @@ def relu_slopes(c_plus, c_minus, n) -> tuple[float, float, float]:
     n = integer_at_least("n", n, 2)
     s_plus, s_minus = 1 + c_plus / math.sqrt(n), 1 + c_minus / math.sqrt(n)
     if s_plus <= 0 or s_minus <= 0:
-        raise ValueError(f"shaping constants must satisfy c_plus, c_minus > -sqrt(n) = {-math.sqrt(n):.4g} "
-                         f"(slopes > 0), got c_plus={c_plus}, c_minus={c_minus}, n={n}")
+        raise ValueError(
+            f"shaping constants must satisfy c_plus, c_minus > -sqrt(n) = {-math.sqrt(n):.4g} "
+            f"(slopes > 0), got c_plus={c_plus}, c_minus={c_minus}, n={n}"
+        )
     return s_plus, s_minus, 2.0 / (s_plus**2 + s_minus**2)
 
 
@@ -157,7 +178,9 @@ def relu_correlation_sde(c_plus, c_minus, *, n=None, ito: bool = True) -> ReluCo
     (c_+ + c_- != 0) and leaves O(1/n) (ref. note sec. 5.1).
     """
     c_plus, c_minus = _shaping(c_plus, c_minus)
-    strength = (c_plus - c_minus) ** 2 if n is None else 4 * integer_at_least("n", n, 2) * relu_kappa(c_plus, c_minus, n)
+    strength = (
+        (c_plus - c_minus) ** 2 if n is None else 4 * integer_at_least("n", n, 2) * relu_kappa(c_plus, c_minus, n)
+    )
     return ReluCorrelationSDE(strength=strength, ito=bool(ito))
 
 
@@ -359,8 +382,12 @@ def attention_diffusion(V, gamma, tau0) -> np.ndarray:
     m = V.shape[0]
     P = _centering(m)
     C = V @ P @ V @ P @ V
-    attn = (np.einsum("ik,jl->ijkl", V, C) + np.einsum("jl,ik->ijkl", V, C) + np.einsum("il,jk->ijkl", V, C)
-            + np.einsum("jk,il->ijkl", V, C)) / m**2
+    attn = (
+        np.einsum("ik,jl->ijkl", V, C)
+        + np.einsum("jl,ik->ijkl", V, C)
+        + np.einsum("il,jk->ijkl", V, C)
+        + np.einsum("jk,il->ijkl", V, C)
+    ) / m**2
     return gamma**2 * (2 - gamma**2) * wishart_diffusion(V) + gamma**4 / tau0**2 * attn
 
 
@@ -369,8 +396,9 @@ def block_drift(V, gamma, tau0, c_plus, c_minus, *, check: bool = True) -> np.nd
 
     Drifts of the two sub-layers add: the second acts on V + O(n^{-1/2}) with a conditionally mean-zero noise.
     """
-    return (attention_drift(V, gamma, tau0, check=check)
-            + _attention_params(gamma, tau0)[0] ** 2 * relu_covariance_drift(V, c_plus, c_minus, check=check))
+    return attention_drift(V, gamma, tau0, check=check) + _attention_params(gamma, tau0)[
+        0
+    ] ** 2 * relu_covariance_drift(V, c_plus, c_minus, check=check)
 
 
 def block_noise_scales(gamma, tau0) -> tuple[float, float]:

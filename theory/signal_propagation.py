@@ -23,15 +23,38 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from dltheory.theory._validate import integer_at_least, real_scalar
+from dltheory.theory.finite_width import (
+    _NODES,
+    _T,
+    _WEIGHTS,
+    Activation,
+    _check_cs,
+    _panels,
+    _selu,
+    _sigma_moments,
+    chi_perp,
+    gaussian_expectation,
+    get_activation,
+)
 from scipy.optimize import brentq
 
-from dltheory.theory._validate import integer_at_least, real_scalar
-from dltheory.theory.finite_width import (_NODES, _T, _WEIGHTS, Activation, _check_cs, _panels,
-                                 _selu, _sigma_moments, chi_perp, gaussian_expectation, get_activation)
-
-__all__ = ["q_map", "q_fixed_point", "bivariate_expectation", "kernel_iterates", "c_map", "c_fixed_point",
-           "chi_1", "depth_scales", "edge_of_chaos", "relu_c_map", "relu_critical_correlation",
-           "RELU_CRITICAL_CONSTANT", "selu_parameters", "selu"]
+__all__ = [
+    "q_map",
+    "q_fixed_point",
+    "bivariate_expectation",
+    "kernel_iterates",
+    "c_map",
+    "c_fixed_point",
+    "chi_1",
+    "depth_scales",
+    "edge_of_chaos",
+    "relu_c_map",
+    "relu_critical_correlation",
+    "RELU_CRITICAL_CONSTANT",
+    "selu_parameters",
+    "selu",
+]
 
 RELU_CRITICAL_CONSTANT = 9 * math.pi**2 / 2  # lim (1 - c^l) l^2 on the ReLU edge of chaos [H19]
 
@@ -69,12 +92,13 @@ def q_fixed_point(*, sigma_w2: float, sigma_b2: float, activation: str | Activat
             newton = q - (new - q) / (sw * chi - 1)
             new = newton if 0 < newton and abs(newton - q) < abs(new - q) * 10 + 1e-12 else new
         q = new
-    raise ValueError(f"the q-map has no attracting finite fixed point from q0={q0} "
-                     f"(sigma_w2={sw}, sigma_b2={sb}, activation={act.name})")
+    raise ValueError(
+        f"the q-map has no attracting finite fixed point from q0={q0} "
+        f"(sigma_w2={sw}, sigma_b2={sb}, activation={act.name})"
+    )
 
 
-def bivariate_expectation(f: Callable, g: Callable, q11: float, q22: float, q12: float,
-                          kinks: tuple = ()) -> float:
+def bivariate_expectation(f: Callable, g: Callable, q11: float, q22: float, q12: float, kinks: tuple = ()) -> float:
     """E f(u1) g(u2), (u1, u2) ~ N(0, [[q11, q12], [q12, q22]]), by Gauss-Legendre panels.
 
     u1 = sqrt(q11) z1, u2 = sqrt(q22) (c z1 + s z2), c = q12/sqrt(q11 q22), s = sqrt(1 - c^2). The outer
@@ -101,17 +125,22 @@ def bivariate_expectation(f: Callable, g: Callable, q11: float, q22: float, q12:
     return float(g1 @ (f(r1 * z1) * inner))
 
 
-def kernel_iterates(q11: float, q22: float, q12: float, depth: int, *, sigma_w2: float, sigma_b2: float,
-                    activation: str | Activation) -> np.ndarray:
+def kernel_iterates(
+    q11: float, q22: float, q12: float, depth: int, *, sigma_w2: float, sigma_b2: float, activation: str | Activation
+) -> np.ndarray:
     """(q_aa, q_bb, q_ab) for layers 1..depth, row 0 = the given layer-1 kernel ([P16] eqs. 3, 5)."""
     act = get_activation(activation)
     sw, sb = _sw_sb(sigma_w2, sigma_b2)
     out = [(q11, q22, q12)]
     for _ in range(integer_at_least("depth", depth, 1) - 1):
         a, b, ab = out[-1]
-        out.append((q_map(a, sigma_w2=sw, sigma_b2=sb, activation=act),
-                    q_map(b, sigma_w2=sw, sigma_b2=sb, activation=act),
-                    sb + sw * bivariate_expectation(act.phi, act.phi, a, b, ab, act.kinks)))
+        out.append(
+            (
+                q_map(a, sigma_w2=sw, sigma_b2=sb, activation=act),
+                q_map(b, sigma_w2=sw, sigma_b2=sb, activation=act),
+                sb + sw * bivariate_expectation(act.phi, act.phi, a, b, ab, act.kinks),
+            )
+        )
     return np.array(out)
 
 
@@ -158,8 +187,7 @@ def depth_scales(*, sigma_w2: float, sigma_b2: float, activation: str | Activati
     cs = c_fixed_point(q_star=q, sigma_w2=sw, sigma_b2=sb, activation=act)
     slope_c = chi1 if cs == 1.0 else sw * bivariate_expectation(act.dphi, act.dphi, q, q, cs * q, act.kinks)
     xi = lambda s: math.inf if s >= 1.0 else -1.0 / math.log(s)
-    return {"q_star": q, "c_star": cs, "chi_1": chi1, "chi_par": chi_par, "xi_q": xi(chi_par),
-            "xi_c": xi(slope_c)}
+    return {"q_star": q, "c_star": cs, "chi_1": chi1, "chi_par": chi_par, "xi_q": xi(chi_par), "xi_c": xi(slope_c)}
 
 
 def edge_of_chaos(sigma_b2: float, *, activation: str | Activation) -> float:

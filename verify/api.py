@@ -20,9 +20,16 @@ from dltheory.verify.runner import Outcome, check_device, open_executor, run_cla
 __all__ = ["run", "tidy_frame", "checks_frame"]
 
 
-def run(pattern: str | None = None, *, quick: bool = True, executor: str = "inline",
-        scheduler: str | None = None, workers: int | None = None, device: str | None = None,
-        cache_dir: str | os.PathLike | None = None) -> list[Outcome]:
+def run(
+    pattern: str | None = None,
+    *,
+    quick: bool = True,
+    executor: str = "inline",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    device: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> list[Outcome]:
     """Run the claims matching ``pattern`` (glob over ids; all if None) and return their outcomes.
 
     ``executor``: ``"inline"``, ``"local"`` or ``"dask"`` (see :func:`dltheory.verify.runner.open_executor`);

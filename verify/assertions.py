@@ -39,7 +39,8 @@ def assert_claim(result: ClaimResult) -> None:
     _recorded += len(result.control.checks)
     assert not result.control.passed, (
         "negative control PASSED (the check cannot tell the published prediction from a wrong one):\n"
-        + result.control.describe())
+        + result.control.describe()
+    )
 
 
 FRESH_SEEDS = (1, 2, 3)
@@ -53,7 +54,6 @@ def claim_tests(claims: list[str]):
     rate of each check). Use as ``test_claim, test_claim_full, test_claim_fresh_seed = claim_tests(CLAIMS)``.
     """
     import pytest
-
     from dltheory.verify import registry
 
     @pytest.mark.parametrize("claim_id", claims)

@@ -55,8 +55,11 @@ def code_version() -> str:
 
 
 def _key(claim: Claim, params: dict, seed: int, quick: bool) -> str:
-    payload = json.dumps({"claim": claim.id, "params": params, "seed": seed, "quick": quick,
-                          "code": code_version()}, sort_keys=True, default=repr)
+    payload = json.dumps(
+        {"claim": claim.id, "params": params, "seed": seed, "quick": quick, "code": code_version()},
+        sort_keys=True,
+        default=repr,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -90,16 +93,18 @@ def _path(claim: Claim, quick: bool, cache_dir: str | os.PathLike, seed: int) ->
     return Path(cache_dir) / f"{_key(claim, claim.params(quick), seed, quick)}.json"
 
 
-def lookup(claim: Claim, *, quick: bool, cache_dir: str | os.PathLike | None,
-           seed: int | None = None) -> ClaimResult | None:
+def lookup(
+    claim: Claim, *, quick: bool, cache_dir: str | os.PathLike | None, seed: int | None = None
+) -> ClaimResult | None:
     """The cached result of ``claim`` for this tier, seed and code version, or None (miss or no cache)."""
     if cache_dir is None:
         return None
     return _load(_path(claim, quick, cache_dir, claim.seed if seed is None else int(seed)), claim.id)
 
 
-def store(claim: Claim, result: ClaimResult, *, quick: bool, cache_dir: str | os.PathLike | None,
-          seed: int | None = None) -> None:
+def store(
+    claim: Claim, result: ClaimResult, *, quick: bool, cache_dir: str | os.PathLike | None, seed: int | None = None
+) -> None:
     """Store ``result`` atomically (no-op when ``cache_dir`` is None)."""
     if cache_dir is None:
         return
@@ -108,8 +113,9 @@ def store(claim: Claim, result: ClaimResult, *, quick: bool, cache_dir: str | os
     atomic_write(path, json.dumps(result.to_dict()).encode())
 
 
-def cached_run(claim: Claim, *, quick: bool, cache_dir: str | os.PathLike | None,
-               seed: int | None = None) -> tuple[ClaimResult, bool]:
+def cached_run(
+    claim: Claim, *, quick: bool, cache_dir: str | os.PathLike | None, seed: int | None = None
+) -> tuple[ClaimResult, bool]:
     """Run ``claim`` through the cache; returns ``(result, from_cache)``.
 
     ``cache_dir=None`` disables the cache (always runs, stores nothing). On a miss the claim runs via

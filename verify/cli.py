@@ -33,8 +33,16 @@ def _list(args: argparse.Namespace) -> int:
     for area, members in areas.items():
         blocks.append(f"== {area} ({len(members)} claim{'s' * (len(members) != 1)})")
         for c in members:
-            blocks.append("\n".join([c.id, wrap.fill(c.title), wrap.fill(f"reference: {c.reference}"),
-                                      wrap.fill(f"negative control: {c.control}")]))
+            blocks.append(
+                "\n".join(
+                    [
+                        c.id,
+                        wrap.fill(c.title),
+                        wrap.fill(f"reference: {c.reference}"),
+                        wrap.fill(f"negative control: {c.control}"),
+                    ]
+                )
+            )
     print("\n\n".join(blocks))
     return 0
 
@@ -50,8 +58,10 @@ def _progress_bar(total: int):
 
     def on_done(o: runner.Outcome) -> None:
         tally[o.verdict] = tally.get(o.verdict, 0) + 1
-        bar.set_postfix_str(f"{o.claim.id}: {o.verdict}{' (cached)' if o.cached else ''} · "
-                            + " ".join(f"{k} {v}" for k, v in sorted(tally.items())))
+        bar.set_postfix_str(
+            f"{o.claim.id}: {o.verdict}{' (cached)' if o.cached else ''} · "
+            + " ".join(f"{k} {v}" for k, v in sorted(tally.items()))
+        )
         bar.update()
 
     return bar, on_done
@@ -64,12 +74,16 @@ def _report(args: argparse.Namespace) -> int:
         out, cache = report.prepare_dirs(args.out, args.cache_dir, use_cache=not args.no_cache)
         bar, on_done = _progress_bar(len(claims))
         try:
-            outcomes = runner.run_claims(claims, quick=args.quick, cache_dir=cache, executor=executor,
-                                         device=args.device, on_done=on_done)
+            outcomes = runner.run_claims(
+                claims, quick=args.quick, cache_dir=cache, executor=executor, device=args.device, on_done=on_done
+            )
         except KeyboardInterrupt:
             bar.close()
-            print(f"dltheory: interrupted after {bar.n} of {len(claims)} claims; finished claims are cached"
-                  + ("" if cache is None else f" in {cache}: rerun to resume"), file=sys.stderr)
+            print(
+                f"dltheory: interrupted after {bar.n} of {len(claims)} claims; finished claims are cached"
+                + ("" if cache is None else f" in {cache}: rerun to resume"),
+                file=sys.stderr,
+            )
             return 130
         bar.close()
     index = report.write_report(out, outcomes, quick=args.quick)
@@ -81,25 +95,30 @@ def _report(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dltheory", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list every claim with its reference and negative control").set_defaults(
-        func=_list)
+    sub.add_parser("list", help="list every claim with its reference and negative control").set_defaults(func=_list)
     rep = sub.add_parser("report", help="run claims and write an HTML theory-vs-simulation report")
     rep.add_argument("--out", default="reports/latest", help="output directory (default: %(default)s)")
     tier = rep.add_mutually_exclusive_group()
-    tier.add_argument("--quick", dest="quick", action="store_true", default=True,
-                      help="quick parameter tier (default)")
+    tier.add_argument("--quick", dest="quick", action="store_true", default=True, help="quick parameter tier (default)")
     tier.add_argument("--full", dest="quick", action="store_false", help="full (slow) parameter tier")
     rep.add_argument("--claims", metavar="PATTERN", help="glob over claim ids (substring if no wildcard)")
     rep.add_argument("--cache-dir", help="result cache directory (default: <out>/../_cache)")
     rep.add_argument("--no-cache", action="store_true", help="ignore and do not write the result cache")
-    rep.add_argument("--executor", choices=runner.EXECUTORS, default="local",
-                     help="where claims run: local processes (default), Dask distributed, or inline "
-                          "(this process, for debugging)")
-    rep.add_argument("--scheduler", metavar="ADDRESS",
-                     help="Dask scheduler address (with --executor dask; default: start a LocalCluster)")
+    rep.add_argument(
+        "--executor",
+        choices=runner.EXECUTORS,
+        default="local",
+        help="where claims run: local processes (default), Dask distributed, or inline (this process, for debugging)",
+    )
+    rep.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler address (with --executor dask; default: start a LocalCluster)",
+    )
     rep.add_argument("--workers", type=int, help="local processes or LocalCluster workers (default: CPU count)")
-    rep.add_argument("--device", choices=runner.DEVICES,
-                     help="JAX device for the simulators (default: JAX's default device)")
+    rep.add_argument(
+        "--device", choices=runner.DEVICES, help="JAX device for the simulators (default: JAX's default device)"
+    )
     rep.set_defaults(func=_report)
     return parser
 

@@ -58,8 +58,7 @@ class Check:
 
     def summary(self) -> str:
         verdict = "pass" if self.passed else "FAIL"
-        return (f"[{verdict}] {self.name}: {self.statistic:.4g} {self.relation} {self.threshold:.4g}"
-                f" -- {self.detail}")
+        return f"[{verdict}] {self.name}: {self.statistic:.4g} {self.relation} {self.threshold:.4g} -- {self.detail}"
 
 
 @dataclass(frozen=True)
@@ -123,9 +122,14 @@ class Evidence:
     @classmethod
     def from_dict(cls, d: dict) -> Evidence:
         return cls(
-            claim_id=d["claim_id"], reference=d["reference"], params=d["params"], seed=d["seed"],
-            checks=tuple(Check(**c) for c in d["checks"]), rows=tuple(d["rows"]),
-            panels=tuple(Panel(**p) for p in d["panels"]), prediction=d["prediction"],
+            claim_id=d["claim_id"],
+            reference=d["reference"],
+            params=d["params"],
+            seed=d["seed"],
+            checks=tuple(Check(**c) for c in d["checks"]),
+            rows=tuple(d["rows"]),
+            panels=tuple(Panel(**p) for p in d["panels"]),
+            prediction=d["prediction"],
         )
 
 
@@ -143,10 +147,8 @@ class ClaimResult:
         return self.evidence.passed and not self.control.passed
 
     def to_dict(self) -> dict:
-        return {"evidence": self.evidence.to_dict(), "control": self.control.to_dict(),
-                "runtime_s": self.runtime_s}
+        return {"evidence": self.evidence.to_dict(), "control": self.control.to_dict(), "runtime_s": self.runtime_s}
 
     @classmethod
     def from_dict(cls, d: dict) -> ClaimResult:
-        return cls(Evidence.from_dict(d["evidence"]), Evidence.from_dict(d["control"]),
-                   float(d["runtime_s"]))
+        return cls(Evidence.from_dict(d["evidence"]), Evidence.from_dict(d["control"]), float(d["runtime_s"]))

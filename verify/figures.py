@@ -14,7 +14,6 @@ import textwrap
 from collections.abc import Sequence
 
 import numpy as np
-
 from dltheory.verify.evidence import ClaimResult, Panel
 
 __all__ = ["figure_png", "VERDICT_COLORS"]
@@ -33,8 +32,10 @@ def _panel_rows(result: ClaimResult) -> list[tuple[Panel, list[dict], bool]]:
     shows the evidence rows, or the control's when the evidence has none for it.
     """
     ev, ctl = result.evidence, result.control
-    panels = ev.panels or tuple(Panel(name=str(n), xlabel="x", ylabel="value")
-                                for n in dict.fromkeys(r.get("panel") for r in ev.rows + ctl.rows))
+    panels = ev.panels or tuple(
+        Panel(name=str(n), xlabel="x", ylabel="value")
+        for n in dict.fromkeys(r.get("panel") for r in ev.rows + ctl.rows)
+    )
     out = []
     for p in panels:
         own = [r for r in ev.rows if str(r.get("panel")) == p.name]
@@ -62,19 +63,23 @@ def _draw_panel(ax, panel: Panel, rows: Sequence[dict], title: str) -> None:
         color = f"C{j % 10}"
         mine = [r for r in rows if str(r.get("series")) == name and _finite(r.get("x"))]
         theory = sorted((float(r["x"]), float(r["theory"])) for r in mine if _finite(r.get("theory")))
-        sim = [(float(r["x"]), float(r["simulated"]), float(r["se"]) if _finite(r.get("se")) else math.nan)
-               for r in mine if _finite(r.get("simulated"))]  # NaN se: no error bar
+        sim = [
+            (float(r["x"]), float(r["simulated"]), float(r["se"]) if _finite(r.get("se")) else math.nan)
+            for r in mine
+            if _finite(r.get("simulated"))
+        ]  # NaN se: no error bar
         if theory:  # a lone theory point has no line to draw: mark it with a dash
-            ax.plot(*zip(*theory), "-" if len(theory) > 1 else "_", color=color, lw=2.2, ms=22, mew=2.2,
-                    zorder=2)
+            ax.plot(*zip(*theory), "-" if len(theory) > 1 else "_", color=color, lw=2.2, ms=22, mew=2.2, zorder=2)
             styles["theory"] = Line2D([], [], color="0.3", lw=2.2, label="theory")
         if sim:
             x, y, se = zip(*sim)
-            ax.errorbar(x, y, yerr=se, fmt="o", color=color, ms=6.5, mec="white", mew=0.8, elinewidth=1.6,
-                        capsize=3.5, zorder=3)
+            ax.errorbar(
+                x, y, yerr=se, fmt="o", color=color, ms=6.5, mec="white", mew=0.8, elinewidth=1.6, capsize=3.5, zorder=3
+            )
             styles["sim"] = Line2D([], [], color="0.3", marker="o", ls="none", ms=6.5, label="simulation ± SE")
-        handles.append(Line2D([], [], color=color, lw=2.2 if theory else 0, marker="o" if sim else "",
-                              ms=6.5, label=name))
+        handles.append(
+            Line2D([], [], color=color, lw=2.2 if theory else 0, marker="o" if sim else "", ms=6.5, label=name)
+        )
     handles += styles.values()
     if len(series) > _BIG_LEGEND:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
@@ -128,25 +133,31 @@ def _draw_heatmap(ax, panel: Panel, rows: Sequence[dict], title: str) -> None:
         i, j = np.searchsorted(ys, float(r["y"])), np.searchsorted(xs, float(r["x"]))
         values[i, j] = float(r["simulated"]) if _finite(r.get("simulated")) else np.nan
         labels[i, j] = str(r["label"]) if r.get("label") not in (None, "") else f"{values[i, j]:.2g}"
-    mesh = ax.pcolormesh(_edges(xs, panel.xscale == "log"), _edges(ys, panel.yscale == "log"),
-                         np.ma.masked_invalid(values), cmap="viridis", shading="flat")
+    mesh = ax.pcolormesh(
+        _edges(xs, panel.xscale == "log"),
+        _edges(ys, panel.yscale == "log"),
+        np.ma.masked_invalid(values),
+        cmap="viridis",
+        shading="flat",
+    )
     ax.figure.colorbar(mesh, ax=ax, label=panel.clabel or "value")
     if values.size <= 64:
         lo, hi = np.nanmin(values), np.nanmax(values)
         for (i, j), text in labels.items():
             dark = np.isfinite(values[i, j]) and values[i, j] < lo + 0.55 * (hi - lo)
-            ax.text(xs[j], ys[i], text, ha="center", va="center", fontsize=9,
-                    color="white" if dark else "black")
+            ax.text(xs[j], ys[i], text, ha="center", va="center", fontsize=9, color="white" if dark else "black")
     for k, name in enumerate(s for s in _series(rows) if s != "grid"):
-        pts = [(float(r["x"]), float(r["y"])) for r in rows
-               if str(r.get("series")) == name and _finite(r.get("x")) and _finite(r.get("y"))]
+        pts = [
+            (float(r["x"]), float(r["y"]))
+            for r in rows
+            if str(r.get("series")) == name and _finite(r.get("x")) and _finite(r.get("y"))
+        ]
         if pts:
             ax.plot(*zip(*pts), "--", color=("#d62728", "#ff7f0e", "white")[k % 3], lw=3, label=name)
     if len(_series(rows)) > 1:
         ax.legend(loc="upper right", framealpha=0.85)
     ax.set(xlabel=panel.xlabel, ylabel=panel.ylabel, xscale=panel.xscale, yscale=panel.yscale, title=title)
     ax.grid(False)
-
 
 
 def figure_png(o) -> bytes | None:
@@ -164,10 +175,19 @@ def figure_png(o) -> bytes | None:
 
     ncols = min(len(panels), 2)  # wider figures get scaled down in the HTML page until fonts are tiny
     nrows = math.ceil(len(panels) / ncols)
-    wide_legends = len({i % ncols for i, (_, rows, _) in enumerate(panels)
-                        if len(_series(rows)) > _BIG_LEGEND})  # columns that need room for an outside legend
-    rc = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 14, "xtick.labelsize": 12,
-          "ytick.labelsize": 12, "legend.fontsize": 11, "axes.grid": True, "grid.alpha": 0.35}
+    wide_legends = len(
+        {i % ncols for i, (_, rows, _) in enumerate(panels) if len(_series(rows)) > _BIG_LEGEND}
+    )  # columns that need room for an outside legend
+    rc = {
+        "font.size": 13,
+        "axes.titlesize": 14,
+        "axes.labelsize": 14,
+        "xtick.labelsize": 12,
+        "ytick.labelsize": 12,
+        "legend.fontsize": 11,
+        "axes.grid": True,
+        "grid.alpha": 0.35,
+    }
     with matplotlib.rc_context(rc):
         # one-panel figures get the width of 1.6 panels so the title does not wrap into a tower
         fig = Figure(figsize=(max(5.8 * ncols, 9.3) + 2.4 * wide_legends, 4.6 * nrows + 1.0), layout="constrained")
@@ -181,8 +201,12 @@ def figure_png(o) -> bytes | None:
         width = int(fig.get_figwidth() * 7.2)  # characters per line of the 15 pt bold title
         head = f"{o.verdict} (control {o.control_verdict}): {o.claim.title}"
         ref = textwrap.shorten(o.claim.reference, max(width - len(o.claim.id) - 3, 20), placeholder=" …")
-        fig.suptitle("\n".join([*textwrap.wrap(head, width), f"{o.claim.id} · {ref}"]),
-                     color=VERDICT_COLORS[o.verdict], fontsize=15, fontweight="bold")
+        fig.suptitle(
+            "\n".join([*textwrap.wrap(head, width), f"{o.claim.id} · {ref}"]),
+            color=VERDICT_COLORS[o.verdict],
+            fontsize=15,
+            fontweight="bold",
+        )
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
     return buf.getvalue()

@@ -12,8 +12,15 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 # Deterministic by default (CI); `--hypothesis-profile=dev` or HYPOTHESIS_PROFILE=dev for random exploration.
-settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True,
-                          max_examples=50, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    max_examples=50,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile("nightly", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -35,12 +35,25 @@ class ClaimContext:
     quick: bool
     executor: object = "inline"
 
-    def evidence(self, checks: Sequence[Check], rows: Sequence[dict] = (), panels: Sequence[Panel] = (),
-                 *, prediction: str = "published") -> Evidence:
+    def evidence(
+        self,
+        checks: Sequence[Check],
+        rows: Sequence[dict] = (),
+        panels: Sequence[Panel] = (),
+        *,
+        prediction: str = "published",
+    ) -> Evidence:
         """Package checks and tidy rows as an Evidence record for this claim."""
-        return Evidence(claim_id=self.claim.id, reference=self.claim.reference, params=dict(self.params),
-                        seed=self.seed, checks=tuple(checks), rows=tuple(rows), panels=tuple(panels),
-                        prediction=prediction)
+        return Evidence(
+            claim_id=self.claim.id,
+            reference=self.claim.reference,
+            params=dict(self.params),
+            seed=self.seed,
+            checks=tuple(checks),
+            rows=tuple(rows),
+            panels=tuple(panels),
+            prediction=prediction,
+        )
 
 
 @dataclass(frozen=True)
@@ -68,16 +81,25 @@ class Claim:
 _REGISTRY: dict[str, Claim] = {}
 
 
-def claim(id: str, *, area: str, title: str, reference: str, control: str, seed: int, quick: dict,
-          full: dict | None = None) -> Callable:
+def claim(
+    id: str, *, area: str, title: str, reference: str, control: str, seed: int, quick: dict, full: dict | None = None
+) -> Callable:
     """Register a claim function under ``id`` (decorator)."""
 
     def decorate(fn: Callable[[ClaimContext], tuple[Evidence, Evidence]]) -> Callable:
         if id in _REGISTRY and _REGISTRY[id].fn.__qualname__ != fn.__qualname__:
             raise ValueError(f"claim id {id!r} registered twice")
-        _REGISTRY[id] = Claim(id=id, area=area, title=title, reference=reference, control=control,
-                              seed=seed, quick=dict(quick), full=dict(full if full is not None else quick),
-                              fn=fn)
+        _REGISTRY[id] = Claim(
+            id=id,
+            area=area,
+            title=title,
+            reference=reference,
+            control=control,
+            seed=seed,
+            quick=dict(quick),
+            full=dict(full if full is not None else quick),
+            fn=fn,
+        )
         return fn
 
     return decorate
@@ -117,12 +139,23 @@ def select(pattern: str | None = None) -> list[Claim]:
     return chosen
 
 
-def run(claim_id: str | Claim, *, quick: bool = True, seed: int | None = None,
-        params: dict | None = None, executor: object = "inline") -> ClaimResult:
+def run(
+    claim_id: str | Claim,
+    *,
+    quick: bool = True,
+    seed: int | None = None,
+    params: dict | None = None,
+    executor: object = "inline",
+) -> ClaimResult:
     """Run one claim (simulation + both verdicts) and time it. No caching here; see dltheory.verify.cache."""
     c = claim_id if isinstance(claim_id, Claim) else get(claim_id)
-    ctx = ClaimContext(claim=c, params=params if params is not None else c.params(quick),
-                       seed=c.seed if seed is None else int(seed), quick=quick, executor=executor)
+    ctx = ClaimContext(
+        claim=c,
+        params=params if params is not None else c.params(quick),
+        seed=c.seed if seed is None else int(seed),
+        quick=quick,
+        executor=executor,
+    )
     start = time.perf_counter()
     evidence, control = c.fn(ctx)
     if control.prediction == "published":

@@ -33,12 +33,35 @@ from dltheory.verify.evidence import Check, ClaimResult
 from dltheory.verify.figures import figure_png
 from dltheory.verify.runner import Outcome, run_claims
 
-__all__ = ["prepare_dirs", "write_report", "build_report", "summary_line", "summary_rows", "tidy_rows", "stem",
-           "tightest_check"]
+__all__ = [
+    "prepare_dirs",
+    "write_report",
+    "build_report",
+    "summary_line",
+    "summary_rows",
+    "tidy_rows",
+    "stem",
+    "tightest_check",
+]
 
 ROW_COLUMNS = ("claim_id", "prediction", "panel", "series", "x", "y", "theory", "simulated", "se", "label")
-SUMMARY_COLUMNS = ("claim", "area", "reference", "verdict", "control_verdict", "prediction", "check",
-                   "statistic", "relation", "threshold", "check_passed", "runtime_s", "seed", "cached", "error")
+SUMMARY_COLUMNS = (
+    "claim",
+    "area",
+    "reference",
+    "verdict",
+    "control_verdict",
+    "prediction",
+    "check",
+    "statistic",
+    "relation",
+    "threshold",
+    "check_passed",
+    "runtime_s",
+    "seed",
+    "cached",
+    "error",
+)
 
 
 def stem(claim_id: str) -> str:
@@ -59,8 +82,9 @@ def tightest_check(checks: Sequence[Check]) -> Check | None:
     return max(checks, key=lambda k: (not k.passed, _load_ratio(k)), default=None)
 
 
-def prepare_dirs(out_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None,
-                 use_cache: bool = True) -> tuple[Path, Path | None]:
+def prepare_dirs(
+    out_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None, use_cache: bool = True
+) -> tuple[Path, Path | None]:
     """Create the output and cache directories and make sure they are writable (raises OSError if not).
 
     The default cache directory is ``<out_dir>/../_cache`` (``reports/_cache`` for ``reports/latest``).
@@ -78,11 +102,14 @@ def prepare_dirs(out_dir: str | os.PathLike, cache_dir: str | os.PathLike | None
 def summary_line(outcomes: Sequence[Outcome]) -> str:
     """``"<n> claims: <p> passed, <f> failed, <e> errored"``."""
     n = Counter(o.verdict for o in outcomes)
-    return (f"{len(outcomes)} claim{'s' * (len(outcomes) != 1)}: {n['PASS']} passed, {n['FAIL']} failed, "
-            f"{n['ERROR']} errored")
+    return (
+        f"{len(outcomes)} claim{'s' * (len(outcomes) != 1)}: {n['PASS']} passed, {n['FAIL']} failed, "
+        f"{n['ERROR']} errored"
+    )
 
 
 # --- tidy data ----------------------------------------------------------------------------------------
+
 
 def _cell(value) -> str:
     """CSV cell: empty for None/NaN, full precision for floats (numpy scalars included)."""
@@ -103,9 +130,22 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
 
 def tidy_rows(result: ClaimResult) -> list[tuple]:
     """The evidence's and the control's plotted points as tuples in ``ROW_COLUMNS`` order."""
-    return [(ev.claim_id, ev.prediction, r.get("panel"), r.get("series"), r.get("x"), r.get("y"),
-             r.get("theory"), r.get("simulated"), r.get("se"), r.get("label"))
-            for ev in (result.evidence, result.control) for r in ev.rows]
+    return [
+        (
+            ev.claim_id,
+            ev.prediction,
+            r.get("panel"),
+            r.get("series"),
+            r.get("x"),
+            r.get("y"),
+            r.get("theory"),
+            r.get("simulated"),
+            r.get("se"),
+            r.get("label"),
+        )
+        for ev in (result.evidence, result.control)
+        for r in ev.rows
+    ]
 
 
 def summary_rows(outcomes: Sequence[Outcome]) -> list[tuple]:
@@ -118,12 +158,16 @@ def summary_rows(outcomes: Sequence[Outcome]) -> list[tuple]:
             rows.append((*head, "", "", None, "", None, "", "", c.seed, o.cached, o.error))
             continue
         tail = (o.result.runtime_s, o.result.evidence.seed, o.cached, "")
-        rows += [(*head, ev.prediction, k.name, float(k.statistic), k.relation, float(k.threshold), k.passed,
-                  *tail) for ev in (o.result.evidence, o.result.control) for k in ev.checks]
+        rows += [
+            (*head, ev.prediction, k.name, float(k.statistic), k.relation, float(k.threshold), k.passed, *tail)
+            for ev in (o.result.evidence, o.result.control)
+            for k in ev.checks
+        ]
     return rows
 
 
 # --- environment --------------------------------------------------------------------------------------
+
 
 def _dist_version(name: str) -> str:
     try:
@@ -134,8 +178,14 @@ def _dist_version(name: str) -> str:
 
 def _git_commit() -> str:
     try:
-        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                              capture_output=True, text=True, timeout=10, check=True)
+        proc = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return proc.stdout.strip() or "unknown"
@@ -217,33 +267,46 @@ def _checks_table(checks: Sequence[Check]) -> str:
         f'<tr><td class="{"ok" if k.passed else "bad"}">{"pass" if k.passed else "FAIL"}</td>'
         f'<td>{_e(k.name)}</td><td class="num">{float(k.statistic):.4g}</td><td>{_e(k.relation)}</td>'
         f'<td class="num">{float(k.threshold):.4g}</td><td class="detail">{_e(k.detail)}</td></tr>'
-        for k in checks)
-    return ("<table><tr><th></th><th>check</th><th>statistic</th><th></th><th>threshold</th>"
-            f"<th>detail</th></tr>{rows}</table>")
+        for k in checks
+    )
+    return (
+        "<table><tr><th></th><th>check</th><th>statistic</th><th></th><th>threshold</th>"
+        f"<th>detail</th></tr>{rows}</table>"
+    )
 
 
 def _reasons(result: ClaimResult) -> list[str]:
     reasons = []
     if not result.evidence.passed:
         n = len(result.evidence.failures())
-        reasons.append(f"the published prediction failed {n} of {len(result.evidence.checks)} check(s)"
-                       if result.evidence.checks else "the evidence holds no check")
+        reasons.append(
+            f"the published prediction failed {n} of {len(result.evidence.checks)} check(s)"
+            if result.evidence.checks
+            else "the evidence holds no check"
+        )
     if result.control.passed:
-        reasons.append("the negative control was ACCEPTED: this check cannot tell the published "
-                       "prediction from a wrong one")
+        reasons.append(
+            "the negative control was ACCEPTED: this check cannot tell the published prediction from a wrong one"
+        )
     return reasons
 
 
 def _section(o: Outcome, figure: str | Exception | None) -> str:
     c, r = o.claim, o.result
-    head = (f'<section id="{_e(stem(o.claim.id))}"><h2>{_e(c.title)}</h2>'
-            f'<div class="meta"><code>{_e(c.id)}</code> · area: {_e(c.area)} · {_e(c.reference)}</div>'
-            f"{_badge(o.verdict, big=True)}")
+    head = (
+        f'<section id="{_e(stem(o.claim.id))}"><h2>{_e(c.title)}</h2>'
+        f'<div class="meta"><code>{_e(c.id)}</code> · area: {_e(c.area)} · {_e(c.reference)}</div>'
+        f"{_badge(o.verdict, big=True)}"
+    )
     if r is None:
-        return (f'{head}<p class="reason">{_e(o.error)}</p>'
-                f"<details><summary>traceback</summary><pre>{_e(o.traceback)}</pre></details></section>")
-    params = "".join(f"<tr><td>{_e(k)}</td><td><code>{_e(json.dumps(v, default=repr))}</code></td></tr>"
-                     for k, v in r.evidence.params.items())
+        return (
+            f'{head}<p class="reason">{_e(o.error)}</p>'
+            f"<details><summary>traceback</summary><pre>{_e(o.traceback)}</pre></details></section>"
+        )
+    params = "".join(
+        f"<tr><td>{_e(k)}</td><td><code>{_e(json.dumps(v, default=repr))}</code></td></tr>"
+        for k, v in r.evidence.params.items()
+    )
     reasons = "".join(f'<p class="reason">{_e(text)}</p>' for text in _reasons(r))
     if isinstance(figure, str):
         fig = f'<p><a href="{_e(figure)}"><img src="{_e(figure)}" alt="figure for {_e(c.id)}"></a></p>'
@@ -252,14 +315,16 @@ def _section(o: Outcome, figure: str | Exception | None) -> str:
     else:
         fig = f'<p class="reason">figure could not be drawn: {_e(type(figure).__name__)}: {_e(figure)}</p>'
 
-    return (f"{head}{reasons}"
-            f'<p class="meta">seed {r.evidence.seed} · runtime {_duration(r.runtime_s)}'
-            f'{" (from cache)" if o.cached else " (computed now)"} · '
-            f'tidy data: <a href="{_e(stem(o.claim.id))}.csv">{_e(stem(o.claim.id))}.csv</a></p>{fig}'
-            f"<h3>Checks against the published prediction</h3>{_checks_table(r.evidence.checks)}"
-            f"<h3>Negative control: {_e(r.control.prediction)} {_badge(o.control_verdict)}</h3>"
-            f'<p class="meta">{_e(c.control)} — must be REJECTED.</p>{_checks_table(r.control.checks)}'
-            f"<h3>Parameters</h3><table>{params}</table></section>")
+    return (
+        f"{head}{reasons}"
+        f'<p class="meta">seed {r.evidence.seed} · runtime {_duration(r.runtime_s)}'
+        f"{' (from cache)' if o.cached else ' (computed now)'} · "
+        f'tidy data: <a href="{_e(stem(o.claim.id))}.csv">{_e(stem(o.claim.id))}.csv</a></p>{fig}'
+        f"<h3>Checks against the published prediction</h3>{_checks_table(r.evidence.checks)}"
+        f"<h3>Negative control: {_e(r.control.prediction)} {_badge(o.control_verdict)}</h3>"
+        f'<p class="meta">{_e(c.control)} — must be REJECTED.</p>{_checks_table(r.control.checks)}'
+        f"<h3>Parameters</h3><table>{params}</table></section>"
+    )
 
 
 def _tightest_text(o: Outcome) -> str:
@@ -273,21 +338,24 @@ def _html(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[str, s
         f"<td>{_e(o.claim.reference)}</td><td>{_badge(o.verdict)}</td>"
         f'<td class="detail">{_e(_tightest_text(o))}</td><td>{_badge(o.control_verdict)}</td>'
         f'<td class="num">{"–" if o.result is None else _duration(o.result.runtime_s)}'
-        f'{" (cached)" if o.cached else ""}</td>'
+        f"{' (cached)' if o.cached else ''}</td>"
         f'<td class="num">{o.claim.seed if o.result is None else o.result.evidence.seed}</td></tr>'
-        for o in outcomes)
+        for o in outcomes
+    )
     env_items = "".join(f"<span><b>{_e(k)}</b> {_e(v)}</span>" for k, v in env.items())
     sections = "".join(_section(o, figures.get(o.claim.id)) for o in outcomes)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>dltheory report ({_e(env['tier'])})</title><style>{_CSS}</style></head><body>"
-            f"<h1>dltheory: theory vs simulation</h1>"
-            f'<p class="meta">{_e(summary_line(outcomes))} · {_e(env["tier"])} tier · '
-            f'<a href="summary.md">summary.md</a> · <a href="summary.csv">summary.csv</a></p>'
-            f'<div class="env">{env_items}</div>'
-            f"<table><tr><th>claim</th><th>area</th><th>paper, equation</th><th>verdict</th>"
-            f"<th>tightest check: statistic vs threshold</th><th>negative control</th><th>runtime</th>"
-            f"<th>seed</th></tr>{summary}</table>"
-            f"{sections}</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>dltheory report ({_e(env['tier'])})</title><style>{_CSS}</style></head><body>"
+        f"<h1>dltheory: theory vs simulation</h1>"
+        f'<p class="meta">{_e(summary_line(outcomes))} · {_e(env["tier"])} tier · '
+        f'<a href="summary.md">summary.md</a> · <a href="summary.csv">summary.csv</a></p>'
+        f'<div class="env">{env_items}</div>'
+        f"<table><tr><th>claim</th><th>area</th><th>paper, equation</th><th>verdict</th>"
+        f"<th>tightest check: statistic vs threshold</th><th>negative control</th><th>runtime</th>"
+        f"<th>seed</th></tr>{summary}</table>"
+        f"{sections}</body></html>\n"
+    )
 
 
 def _md(text) -> str:
@@ -297,22 +365,35 @@ def _md(text) -> str:
 
 def _markdown(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[str, str | Exception]) -> str:
     """The summary as GitHub-flavoured Markdown: header, summary table, one section per claim with its figure."""
-    lines = ["# dltheory: theory vs simulation", "",
-             f"**{summary_line(outcomes)}** ({env['tier']} tier). Every claim is checked against its published "
-             "prediction and against a deliberately wrong one (the negative control), which must be REJECTED.",
-             "", " · ".join(f"**{k}** {_md(v)}" for k, v in env.items()), "",
-             "| claim | area | paper, equation | verdict | tightest check: statistic vs threshold "
-             "| negative control | runtime | seed |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# dltheory: theory vs simulation",
+        "",
+        f"**{summary_line(outcomes)}** ({env['tier']} tier). Every claim is checked against its published "
+        "prediction and against a deliberately wrong one (the negative control), which must be REJECTED.",
+        "",
+        " · ".join(f"**{k}** {_md(v)}" for k, v in env.items()),
+        "",
+        "| claim | area | paper, equation | verdict | tightest check: statistic vs threshold "
+        "| negative control | runtime | seed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for o in outcomes:
         runtime = "–" if o.result is None else _duration(o.result.runtime_s) + (" (cached)" if o.cached else "")
         seed = o.claim.seed if o.result is None else o.result.evidence.seed
-        lines.append(f"| [`{o.claim.id}`](#{stem(o.claim.id).replace('.', '')}) | {_md(o.claim.area)} "
-                     f"| {_md(o.claim.reference)} | **{o.verdict}** | {_md(_tightest_text(o))} "
-                     f"| {o.control_verdict or '–'} | {runtime} | {seed} |")
+        lines.append(
+            f"| [`{o.claim.id}`](#{stem(o.claim.id).replace('.', '')}) | {_md(o.claim.area)} "
+            f"| {_md(o.claim.reference)} | **{o.verdict}** | {_md(_tightest_text(o))} "
+            f"| {o.control_verdict or '–'} | {runtime} | {seed} |"
+        )
     for o in outcomes:
-        lines += ["", f'<a id="{stem(o.claim.id).replace(".", "")}"></a>', "",
-                  f"## {_md(o.claim.title)}", "",
-                  f"`{o.claim.id}` · {_md(o.claim.area)} · {_md(o.claim.reference)} · **{o.verdict}**"]
+        lines += [
+            "",
+            f'<a id="{stem(o.claim.id).replace(".", "")}"></a>',
+            "",
+            f"## {_md(o.claim.title)}",
+            "",
+            f"`{o.claim.id}` · {_md(o.claim.area)} · {_md(o.claim.reference)} · **{o.verdict}**",
+        ]
         if o.result is None:
             lines += ["", f"Error: `{_md(o.error)}`"]
             continue
@@ -322,13 +403,17 @@ def _markdown(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[st
         if isinstance(figure, str):
             lines += ["", f"![{o.claim.id}]({figure})"]
         lines += ["", "| check | statistic | | threshold | |", "|---|---:|---|---:|---|"]
-        lines += [f"| {_md(k.name)} | {float(k.statistic):.4g} | {k.relation} | {float(k.threshold):.4g} "
-                  f"| {'pass' if k.passed else '**FAIL**'} |" for k in o.result.evidence.checks]
+        lines += [
+            f"| {_md(k.name)} | {float(k.statistic):.4g} | {k.relation} | {float(k.threshold):.4g} "
+            f"| {'pass' if k.passed else '**FAIL**'} |"
+            for k in o.result.evidence.checks
+        ]
         lines += ["", f"Tidy data: [{stem(o.claim.id)}.csv]({stem(o.claim.id)}.csv)"]
     return "\n".join(lines) + "\n"
 
 
 # --- entry points -------------------------------------------------------------------------------------
+
 
 def write_report(out_dir: str | os.PathLike, outcomes: Sequence[Outcome], *, quick: bool) -> Path:
     """Write figures, CSVs, summary.csv and (last) summary.md and index.html into an existing ``out_dir``."""
@@ -354,9 +439,17 @@ def write_report(out_dir: str | os.PathLike, outcomes: Sequence[Outcome], *, qui
     return index
 
 
-def build_report(out_dir: str | os.PathLike, *, quick: bool = True, pattern: str | None = None,
-                 cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
-                 executor="inline", device: str | None = None, on_done=None) -> Path:
+def build_report(
+    out_dir: str | os.PathLike,
+    *,
+    quick: bool = True,
+    pattern: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    use_cache: bool = True,
+    executor="inline",
+    device: str | None = None,
+    on_done=None,
+) -> Path:
     """Run the claims matching ``pattern`` (all if None) and write the report; returns index.html's path.
 
     Raises ValueError for a pattern that matches no claim or an unavailable device and OSError for an
@@ -368,6 +461,5 @@ def build_report(out_dir: str | os.PathLike, *, quick: bool = True, pattern: str
     claims = registry.select(pattern)
     check_device(device)
     out, cache = prepare_dirs(out_dir, cache_dir, use_cache)
-    outcomes = run_claims(claims, quick=quick, cache_dir=cache, executor=executor, device=device,
-                          on_done=on_done)
+    outcomes = run_claims(claims, quick=quick, cache_dir=cache, executor=executor, device=device, on_done=on_done)
     return write_report(out, outcomes, quick=quick)

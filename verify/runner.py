@@ -64,8 +64,10 @@ def check_device(device: str | None) -> None:
         jax.devices(device)
     except RuntimeError:
         seen = ", ".join(sorted({d.platform for d in jax.devices()}))
-        raise ValueError(f"--device {device}: JAX sees no {device.upper()} here (devices: {seen}); "
-                         f"install jax with GPU support (pip install -e '.[gpu]') or use --device cpu") from None
+        raise ValueError(
+            f"--device {device}: JAX sees no {device.upper()} here (devices: {seen}); "
+            f"install jax with GPU support (pip install -e '.[gpu]') or use --device cpu"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -86,8 +88,9 @@ def run_one(claim_id: str, quick: bool, seed: int, device: str | None = None) ->
 
 
 @contextlib.contextmanager
-def open_executor(kind: str = "local", *, scheduler: str | None = None, workers: int | None = None,
-                  timeout_s: float = 10.0) -> Iterator[cf.Executor | str]:
+def open_executor(
+    kind: str = "local", *, scheduler: str | None = None, workers: int | None = None, timeout_s: float = 10.0
+) -> Iterator[cf.Executor | str]:
     """The executor named ``kind``: ``"inline"`` (this process), ``"local"`` (a process pool of ``workers``)
     or ``"dask"`` (Dask distributed: the cluster at ``scheduler``, else a LocalCluster of ``workers``).
 
@@ -102,8 +105,9 @@ def open_executor(kind: str = "local", *, scheduler: str | None = None, workers:
     if kind == "inline":
         yield "inline"
     elif kind == "local":
-        with cf.ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1,
-                                    mp_context=multiprocessing.get_context("spawn")) as pool:
+        with cf.ProcessPoolExecutor(
+            max_workers=workers or os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
             yield pool
     else:
         with _dask_client(scheduler, workers, timeout_s) as client:
@@ -117,8 +121,12 @@ def _dask_client(scheduler: str | None, workers: int | None, timeout_s: float):
     except ImportError as exc:
         raise ImportError("--executor dask needs Dask distributed: pip install distributed") from exc
     if scheduler is None:
-        with LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             yield client
         return
     try:
@@ -129,9 +137,15 @@ def _dask_client(scheduler: str | None, workers: int | None, timeout_s: float):
         yield client
 
 
-def run_claims(claims: Sequence[Claim], *, quick: bool = True, cache_dir: str | os.PathLike | None = None,
-               executor: cf.Executor | str = "inline", device: str | None = None,
-               on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+def run_claims(
+    claims: Sequence[Claim],
+    *,
+    quick: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    executor: cf.Executor | str = "inline",
+    device: str | None = None,
+    on_done: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
     """Run each claim (cache first); a claim that raises becomes an ERROR outcome, the others go on.
 
     ``on_done(outcome)`` is called in this process as each claim finishes (progress bars). Returns the
@@ -172,7 +186,8 @@ def _settle(c: Claim, get: Callable[[], ClaimResult], quick: bool, cache_dir) ->
     try:
         result = get()
     except Exception as exc:  # a failing claim must not take the run down
-        return Outcome(c, None, error=f"{type(exc).__name__}: {exc}",
-                       traceback="".join(traceback.format_exception(exc)))
+        return Outcome(
+            c, None, error=f"{type(exc).__name__}: {exc}", traceback="".join(traceback.format_exception(exc))
+        )
     store(c, result, quick=quick, cache_dir=cache_dir)
     return Outcome(c, result)

@@ -11,12 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from dltheory.verify.evidence import Check
 from scipy import stats
 
-from dltheory.verify.evidence import Check
-
-__all__ = ["bonferroni", "z_two_sided", "standard_error", "deterministic", "mean_matches",
-           "distribution_matches", "RateFit", "fit_rate", "rate_matches", "limit_matches"]
+__all__ = [
+    "bonferroni",
+    "z_two_sided",
+    "standard_error",
+    "deterministic",
+    "mean_matches",
+    "distribution_matches",
+    "RateFit",
+    "fit_rate",
+    "rate_matches",
+    "limit_matches",
+]
 
 
 def bonferroni(alpha: float, m: int) -> float:
@@ -42,21 +51,32 @@ def standard_error(samples: np.ndarray, axis: int = 0) -> np.ndarray:
     return samples.std(axis=axis, ddof=1) / np.sqrt(n)
 
 
-def _worst(name: str, dev: np.ndarray, tol: np.ndarray, est: np.ndarray, theory: np.ndarray,
-           se: np.ndarray | None, seed, extra: str) -> Check:
+def _worst(
+    name: str,
+    dev: np.ndarray,
+    tol: np.ndarray,
+    est: np.ndarray,
+    theory: np.ndarray,
+    se: np.ndarray | None,
+    seed,
+    extra: str,
+) -> Check:
     ratio = np.abs(dev) / tol
     i = int(np.nanargmax(ratio)) if np.all(np.isfinite(ratio)) else int(np.argmax(~np.isfinite(ratio)))
     flat = np.unravel_index(i, ratio.shape) if ratio.ndim else ()
     se_txt = "" if se is None else f", SE={np.broadcast_to(se, ratio.shape)[flat]:.3g}"
-    detail = (f"worst of {ratio.size} point(s) at index {tuple(int(k) for k in flat)}: "
-              f"theory={np.broadcast_to(theory, ratio.shape)[flat]:.6g}, "
-              f"estimate={np.broadcast_to(est, ratio.shape)[flat]:.6g}{se_txt}, "
-              f"|dev|/tol={ratio[flat]:.3g}; {extra}; seed={seed}")
+    detail = (
+        f"worst of {ratio.size} point(s) at index {tuple(int(k) for k in flat)}: "
+        f"theory={np.broadcast_to(theory, ratio.shape)[flat]:.6g}, "
+        f"estimate={np.broadcast_to(est, ratio.shape)[flat]:.6g}{se_txt}, "
+        f"|dev|/tol={ratio[flat]:.3g}; {extra}; seed={seed}"
+    )
     return Check(name=name, statistic=float(ratio[flat]), threshold=1.0, relation="<=", detail=detail)
 
 
-def deterministic(name: str, value, prediction, *, atol: float = 0.0, rtol: float = 0.0, reason: str,
-                  seed=None) -> Check:
+def deterministic(
+    name: str, value, prediction, *, atol: float = 0.0, rtol: float = 0.0, reason: str, seed=None
+) -> Check:
     """Deterministic agreement |value - prediction| <= atol + rtol |prediction| at every point.
 
     Statistic: worst |dev| / tol (pass when <= 1). ``reason`` must say where the tolerance comes from.
@@ -66,12 +86,12 @@ def deterministic(name: str, value, prediction, *, atol: float = 0.0, rtol: floa
     if np.any(np.broadcast_to(tol, np.broadcast_shapes(value.shape, prediction.shape)) <= 0):
         raise ValueError("deterministic check needs atol > 0 or rtol > 0 with non-zero predictions")
     dev = np.where(np.isfinite(value), value - prediction, np.inf)
-    return _worst(name, dev, np.broadcast_to(tol, dev.shape), value, prediction, None, seed,
-                  f"tolerance: {reason}")
+    return _worst(name, dev, np.broadcast_to(tol, dev.shape), value, prediction, None, seed, f"tolerance: {reason}")
 
 
-def mean_matches(name: str, samples, prediction, *, alpha: float, bias=0.0, seed=None,
-                 bias_reason: str = "no finite-size bias") -> Check:
+def mean_matches(
+    name: str, samples, prediction, *, alpha: float, bias=0.0, seed=None, bias_reason: str = "no finite-size bias"
+) -> Check:
     """Sample mean over axis 0 (independent seeds) equals ``prediction`` at every remaining point.
 
     Tolerance per point: z(alpha / m) * SE + bias, Bonferroni over the m points; statistic is the worst
@@ -83,8 +103,16 @@ def mean_matches(name: str, samples, prediction, *, alpha: float, bias=0.0, seed
     z = z_two_sided(bonferroni(alpha, m))
     tol = z * se + np.asarray(bias, float)
     dev = mean - np.asarray(prediction, float)
-    return _worst(name, dev, np.broadcast_to(tol, dev.shape), mean, np.asarray(prediction, float), se, seed,
-                  f"z={z:.2f} (alpha={alpha:g}, Bonferroni over {m}); bias bound: {bias_reason}")
+    return _worst(
+        name,
+        dev,
+        np.broadcast_to(tol, dev.shape),
+        mean,
+        np.asarray(prediction, float),
+        se,
+        seed,
+        f"z={z:.2f} (alpha={alpha:g}, Bonferroni over {m}); bias bound: {bias_reason}",
+    )
 
 
 def distribution_matches(name: str, samples, reference, *, alpha: float, seed=None) -> Check:
@@ -125,10 +153,10 @@ class RateFit:
         lx, ly = np.log(self.x).mean(), self.intercept + self.slope * np.log(self.x).mean()
         line_x = np.geomspace(self.x.min(), self.x.max(), n_line)
         line = np.exp(ly + predicted_slope * (np.log(line_x) - lx))
-        return ([dict(panel=panel, series=label, x=x, theory=np.nan, simulated=e, se=s)
-                 for x, e, s in zip(self.x, self.error, se)]
-                + [dict(panel=panel, series=label, x=x, theory=v, simulated=np.nan, se=np.nan)
-                   for x, v in zip(line_x, line)])
+        return [
+            dict(panel=panel, series=label, x=x, theory=np.nan, simulated=e, se=s)
+            for x, e, s in zip(self.x, self.error, se)
+        ] + [dict(panel=panel, series=label, x=x, theory=v, simulated=np.nan, se=np.nan) for x, v in zip(line_x, line)]
 
 
 def fit_rate(x, errors) -> RateFit:
@@ -147,12 +175,26 @@ def fit_rate(x, errors) -> RateFit:
     if np.any(err <= 0) or not np.all(np.isfinite(err)):
         raise ValueError(f"errors must be positive and finite for a log-log fit, got {err.tolist()}")
     res = stats.linregress(np.log(x), np.log(err))
-    return RateFit(x=x, error=err, slope=float(res.slope), slope_se=float(res.stderr),
-                   intercept=float(res.intercept), dof=x.size - 2)
+    return RateFit(
+        x=x,
+        error=err,
+        slope=float(res.slope),
+        slope_se=float(res.stderr),
+        intercept=float(res.intercept),
+        dof=x.size - 2,
+    )
 
 
-def rate_matches(name: str, fit: RateFit, predicted_slope: float, *, alpha: float, floor: float = 0.0,
-                 floor_reason: str = "none", seed=None) -> Check:
+def rate_matches(
+    name: str,
+    fit: RateFit,
+    predicted_slope: float,
+    *,
+    alpha: float,
+    floor: float = 0.0,
+    floor_reason: str = "none",
+    seed=None,
+) -> Check:
     """|slope - predicted| <= t_{dof}(alpha) * SE(slope) + floor.
 
     ``floor`` is the known next-order bias of the slope over the fitted range (say why in floor_reason).
@@ -160,14 +202,15 @@ def rate_matches(name: str, fit: RateFit, predicted_slope: float, *, alpha: floa
     t = float(stats.t.isf(alpha / 2, fit.dof))
     tol = t * fit.slope_se + floor
     dev = abs(fit.slope - predicted_slope)
-    detail = (f"fitted slope={fit.slope:.4f} +- {fit.slope_se:.2g} (SE), predicted={predicted_slope:g}, "
-              f"t={t:.2f} (alpha={alpha:g}, dof={fit.dof}), floor={floor:g} ({floor_reason}); "
-              f"x={np.array2string(fit.x, precision=3)}; seed={seed}")
+    detail = (
+        f"fitted slope={fit.slope:.4f} +- {fit.slope_se:.2g} (SE), predicted={predicted_slope:g}, "
+        f"t={t:.2f} (alpha={alpha:g}, dof={fit.dof}), floor={floor:g} ({floor_reason}); "
+        f"x={np.array2string(fit.x, precision=3)}; seed={seed}"
+    )
     return Check(name=name, statistic=dev / tol, threshold=1.0, relation="<=", detail=detail)
 
 
-def limit_matches(name: str, x, values, se, prediction: float, *, order: float, alpha: float,
-                  seed=None) -> Check:
+def limit_matches(name: str, x, values, se, prediction: float, *, order: float, alpha: float, seed=None) -> Check:
     """The x -> 0 limit of ``values`` is ``prediction``: weighted fit values = a + b x^order, |a - pred| <= t SE(a).
 
     ``se`` are the standard errors of ``values`` (for deterministic values pass their numerical accuracy);
@@ -186,7 +229,8 @@ def limit_matches(name: str, x, values, se, prediction: float, *, order: float, 
     cov = np.linalg.inv(A.T @ A) * max(1.0, chi2)
     a, sa = coef[0], float(np.sqrt(cov[0, 0]))
     t = float(stats.t.isf(alpha / 2, max(dof, 1)))
-    detail = (f"extrapolated limit={a:.6g} +- {sa:.2g} (SE), predicted={prediction:.6g}, "
-              f"fit a + b x^{order:g}, reduced chi2={chi2:.3g}, t={t:.2f} (alpha={alpha:g}); seed={seed}")
-    return Check(name=name, statistic=abs(a - prediction) / (t * sa), threshold=1.0, relation="<=",
-                 detail=detail)
+    detail = (
+        f"extrapolated limit={a:.6g} +- {sa:.2g} (SE), predicted={prediction:.6g}, "
+        f"fit a + b x^{order:g}, reduced chi2={chi2:.3g}, t={t:.2f} (alpha={alpha:g}); seed={seed}"
+    )
+    return Check(name=name, statistic=abs(a - prediction) / (t * sa), threshold=1.0, relation="<=", detail=detail)

@@ -10,14 +10,12 @@ below). Standard errors are delta-method over the S independent networks.
 from __future__ import annotations
 
 import numpy as np
-
-from scipy import stats as sps
-
 from dltheory.simulators import abc_mlp as sim
 from dltheory.theory import finite_width as th
 from dltheory.verify import stats
 from dltheory.verify.evidence import Check, Panel
 from dltheory.verify.registry import ClaimContext, claim
+from scipy import stats as sps
 
 AREA = "infinite width: finite-width corrections"
 ALPHA = 1e-3
@@ -47,9 +45,11 @@ def z_check(name, est, se, bias, pred, alpha, seed, reason) -> Check:
     z = stats.z_two_sided(stats.bonferroni(alpha, m))
     ratio = np.abs(est - pred) / (z * se + bias)
     i = int(np.nanargmax(ratio)) if np.all(np.isfinite(ratio)) else int(np.argmax(~np.isfinite(ratio)))
-    detail = (f"worst of {m} point(s) at index {i}: theory={pred.flat[i]:.6g}, estimate={est.flat[i]:.6g}, "
-              f"SE={se.flat[i]:.3g}, bias bound={bias.flat[i]:.3g} ({reason}), z={z:.2f} (alpha={alpha:g}); "
-              f"seed={seed}")
+    detail = (
+        f"worst of {m} point(s) at index {i}: theory={pred.flat[i]:.6g}, estimate={est.flat[i]:.6g}, "
+        f"SE={se.flat[i]:.3g}, bias bound={bias.flat[i]:.3g} ({reason}), z={z:.2f} (alpha={alpha:g}); "
+        f"seed={seed}"
+    )
     return Check(name=name, statistic=float(ratio.flat[i]), threshold=1.0, relation="<=", detail=detail)
 
 
@@ -81,8 +81,10 @@ def limit_chi2_check(name, x, values, se, prediction, *, degree: int, alpha, see
     A1 = np.column_stack([np.ones_like(x), A * se[:, None]]) / se[:, None]
     coef, *_ = np.linalg.lstsq(A1, values / se, rcond=None)
     a_se = float(np.sqrt(np.linalg.inv(A1.T @ A1)[0, 0]))
-    detail = (f"limit fixed at {prediction:.6g}: chi2={chi2:.3g}, dof={dof}, p={p:.3g} (alpha={alpha:g}); "
-              f"free fit: limit={coef[0]:.6g} +- {a_se:.2g}; polynomial degree {degree} in x; seed={seed}")
+    detail = (
+        f"limit fixed at {prediction:.6g}: chi2={chi2:.3g}, dof={dof}, p={p:.3g} (alpha={alpha:g}); "
+        f"free fit: limit={coef[0]:.6g} +- {a_se:.2g}; polynomial degree {degree} in x; seed={seed}"
+    )
     return Check(name=name, statistic=p, threshold=alpha, relation=">=", detail=detail)
 
 
@@ -98,8 +100,9 @@ def _sampler_check(p, seed: np.random.SeedSequence, activation, C_W, claim_seed)
     kw = dict(activation=activation, C_W=C_W, C_b=0.0, n_nets=p["ks_nets"])
     g1 = sim.forward_gram(x, p["ks_widths"], seed=a, **kw).G[:, -1, 0, 0]
     g2 = sim.forward_full(x, p["ks_widths"], seed=b, **kw).G[:, -1, 0, 0]
-    return stats.distribution_matches(f"sampler in law == explicit weights (widths {p['ks_widths']})", g1, g2,
-                                      alpha=ALPHA / 4, seed=claim_seed)
+    return stats.distribution_matches(
+        f"sampler in law == explicit weights (widths {p['ks_widths']})", g1, g2, alpha=ALPHA / 4, seed=claim_seed
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -112,18 +115,33 @@ def _relu_exact(widths, wrong: bool):
     return exact[1:] if wrong else exact[:-1]
 
 
-@claim("pdlt.relu_kurtosis", area=AREA,
-       title="ReLU preactivation kurtosis E z^4/(E z^2)^2 = 3 prod_{j<l}(1 + 5/n_j) exactly at every depth and "
-             "width; the excess kurtosis falls as 1/n with limit n(R-3) -> 15(l-1)",
-       reference=f"Hanin & Nica 2019 (arXiv:1812.05994) product of chi-squares; {PDLT} eq. 5.106 [K] (5(l-1)/n "
-                 "normalised vertex = excess kurtosis / 3)",
-       control="the layer's own width included, 3 prod_{j<=l}(1 + 5/n_j); limit 5(l-1) (vertex mistaken for "
-               "excess kurtosis); width slope -1/2",
-       seed=20190521,
-       quick=dict(widths=[16, 32, 64, 128, 256], depth=6, mixed=[16, 64, 16, 64, 32, 128], n_nets=20000,
-                  ks_widths=[16, 16, 16, 16], ks_nets=3000),
-       full=dict(widths=[16, 32, 64, 128, 256, 512], depth=10, mixed=[16, 64, 16, 64, 32, 128, 32, 64, 16, 48],
-                 n_nets=100000, ks_widths=[16, 16, 16, 16, 16], ks_nets=20000))
+@claim(
+    "pdlt.relu_kurtosis",
+    area=AREA,
+    title="ReLU preactivation kurtosis E z^4/(E z^2)^2 = 3 prod_{j<l}(1 + 5/n_j) exactly at every depth and "
+    "width; the excess kurtosis falls as 1/n with limit n(R-3) -> 15(l-1)",
+    reference=f"Hanin & Nica 2019 (arXiv:1812.05994) product of chi-squares; {PDLT} eq. 5.106 [K] (5(l-1)/n "
+    "normalised vertex = excess kurtosis / 3)",
+    control="the layer's own width included, 3 prod_{j<=l}(1 + 5/n_j); limit 5(l-1) (vertex mistaken for "
+    "excess kurtosis); width slope -1/2",
+    seed=20190521,
+    quick=dict(
+        widths=[16, 32, 64, 128, 256],
+        depth=6,
+        mixed=[16, 64, 16, 64, 32, 128],
+        n_nets=20000,
+        ks_widths=[16, 16, 16, 16],
+        ks_nets=3000,
+    ),
+    full=dict(
+        widths=[16, 32, 64, 128, 256, 512],
+        depth=10,
+        mixed=[16, 64, 16, 64, 32, 128, 32, 64, 16, 48],
+        n_nets=100000,
+        ks_widths=[16, 16, 16, 16, 16],
+        ks_nets=20000,
+    ),
+)
 def relu_kurtosis(ctx: ClaimContext):
     p = ctx.params
     L, ns = p["depth"], np.array(p["widths"], float)
@@ -140,35 +158,83 @@ def relu_kurtosis(ctx: ClaimContext):
         for name, widths in configs.items():
             R, se, bias = est[name]
             pred = _relu_exact(widths, wrong)
-            checks.append(z_check(f"{name}: R_l = 3 prod(1+5/n_j), l = 2..{len(widths)}", R[1:], se[1:],
-                                   bias[1:], pred[1:], ALPHA / (2 * len(configs)), ctx.seed,
-                                   "first-order ratio-of-means bias (see kurtosis_ratio)"))
-            rows += [dict(panel="kurtosis", series=name, x=int(l), theory=t, simulated=r, se=e)
-                     for l, t, r, e in zip(ell, pred, R, se)]
+            checks.append(
+                z_check(
+                    f"{name}: R_l = 3 prod(1+5/n_j), l = 2..{len(widths)}",
+                    R[1:],
+                    se[1:],
+                    bias[1:],
+                    pred[1:],
+                    ALPHA / (2 * len(configs)),
+                    ctx.seed,
+                    "first-order ratio-of-means bias (see kurtosis_ratio)",
+                )
+            )
+            rows += [
+                dict(panel="kurtosis", series=name, x=int(l), theory=t, simulated=r, se=e)
+                for l, t, r, e in zip(ell, pred, R, se)
+            ]
         # width dependence of the deepest layer: slope -1 and limit n (R - 3) -> 15 (L - 1)
         R_L = np.array([est[f"n={int(n)}"][0][-1] for n in ns])
         se_L = np.array([est[f"n={int(n)}"][1][-1] for n in ns])
         exact_L = np.array([th.relu_kurtosis_exact([int(n)] * (L - 1))[-1] for n in ns])
         exact_slope = stats.fit_rate(ns, exact_L - 3).slope
-        checks.append(slope_check(
-            f"layer {L}: log-log slope of R - 3 vs n", ns, R_L - 3, se_L, -0.5 if wrong else exact_slope,
-            ALPHA / 4, ctx.seed, f"none: compared with the exact product's slope over the same widths "
-                                 f"({exact_slope:.3f}; -1 + O(l/n))"))
-        checks.append(limit_chi2_check(
-            f"layer {L}: n (R - 3) -> 15 (l - 1) as n -> inf", 1 / ns, ns * (R_L - 3), ns * se_L,
-            (5.0 if wrong else 15.0) * (L - 1), degree=3, alpha=ALPHA / 4, seed=ctx.seed))
-        rows += [dict(panel="width", series=f"layer {L}", x=n, theory=np.nan, simulated=r - 3, se=e)
-                 for n, r, e in zip(ns, R_L, se_L)]
+        checks.append(
+            slope_check(
+                f"layer {L}: log-log slope of R - 3 vs n",
+                ns,
+                R_L - 3,
+                se_L,
+                -0.5 if wrong else exact_slope,
+                ALPHA / 4,
+                ctx.seed,
+                f"none: compared with the exact product's slope over the same widths ({exact_slope:.3f}; -1 + O(l/n))",
+            )
+        )
+        checks.append(
+            limit_chi2_check(
+                f"layer {L}: n (R - 3) -> 15 (l - 1) as n -> inf",
+                1 / ns,
+                ns * (R_L - 3),
+                ns * se_L,
+                (5.0 if wrong else 15.0) * (L - 1),
+                degree=3,
+                alpha=ALPHA / 4,
+                seed=ctx.seed,
+            )
+        )
+        rows += [
+            dict(panel="width", series=f"layer {L}", x=n, theory=np.nan, simulated=r - 3, se=e)
+            for n, r, e in zip(ns, R_L, se_L)
+        ]
         n_fine = np.geomspace(ns.min(), ns.max(), 30)
-        rows += [dict(panel="width", series=f"layer {L}", x=n,
-                      theory=_relu_exact([int(round(n))] * L, wrong)[-1] - 3, simulated=np.nan, se=np.nan)
-                 for n in n_fine]
-        panels = (Panel("kurtosis", "layer l", "E z^4 / (E z^2)^2", "linear", "log",
-                        "ReLU, C_W = 2: exact product (lines) vs sampled networks (mean +- SE)"),
-                  Panel("width", "width n", "excess kurtosis R - 3", "log", "log",
-                        f"layer {L}: 1/n decay (line: exact product)"))
-        return ctx.evidence(checks, rows, panels, prediction="own width included / limit 5(l-1)" if wrong
-                            else "published")
+        rows += [
+            dict(
+                panel="width",
+                series=f"layer {L}",
+                x=n,
+                theory=_relu_exact([int(round(n))] * L, wrong)[-1] - 3,
+                simulated=np.nan,
+                se=np.nan,
+            )
+            for n in n_fine
+        ]
+        panels = (
+            Panel(
+                "kurtosis",
+                "layer l",
+                "E z^4 / (E z^2)^2",
+                "linear",
+                "log",
+                "ReLU, C_W = 2: exact product (lines) vs sampled networks (mean +- SE)",
+            ),
+            Panel(
+                "width", "width n", "excess kurtosis R - 3", "log", "log", f"layer {L}: 1/n decay (line: exact product)"
+            ),
+        )
+        return ctx.evidence(
+            checks, rows, panels, prediction="own width included / limit 5(l-1)" if wrong else "published"
+        )
 
     return judge(False), judge(True)
 
@@ -177,15 +243,19 @@ def relu_kurtosis(ctx: ClaimContext):
 # tanh at criticality: the four-point-vertex recursion at leading order
 
 
-@claim("pdlt.tanh_vertex", area=AREA,
-       title="tanh at criticality (C_W = 1, C_b = 0): excess kurtosis = 3 V^(l)/(n K^(l)2) from the single-input "
-             "four-point-vertex recursion, exact at l = 2 and the n -> inf limit of n kappa at every depth",
-       reference=f"{PDLT}, eq. 4.119 (four-point vertex recursion, single input) and sec. 5.3 (K* = 0 class) [K]",
-       control="the factor 3 dropped: kappa = V/(n K^2) (the normalised vertex mistaken for the excess kurtosis)",
-       seed=20210621,
-       quick=dict(widths=[16, 32, 64, 128, 256], depth=6, n_nets=20000, ks_widths=[16, 16, 16, 16], ks_nets=3000),
-       full=dict(widths=[16, 32, 64, 128, 256, 512], depth=10, n_nets=100000, ks_widths=[16, 16, 16, 16, 16],
-                 ks_nets=20000))
+@claim(
+    "pdlt.tanh_vertex",
+    area=AREA,
+    title="tanh at criticality (C_W = 1, C_b = 0): excess kurtosis = 3 V^(l)/(n K^(l)2) from the single-input "
+    "four-point-vertex recursion, exact at l = 2 and the n -> inf limit of n kappa at every depth",
+    reference=f"{PDLT}, eq. 4.119 (four-point vertex recursion, single input) and sec. 5.3 (K* = 0 class) [K]",
+    control="the factor 3 dropped: kappa = V/(n K^2) (the normalised vertex mistaken for the excess kurtosis)",
+    seed=20210621,
+    quick=dict(widths=[16, 32, 64, 128, 256], depth=6, n_nets=20000, ks_widths=[16, 16, 16, 16], ks_nets=3000),
+    full=dict(
+        widths=[16, 32, 64, 128, 256, 512], depth=10, n_nets=100000, ks_widths=[16, 16, 16, 16, 16], ks_nets=20000
+    ),
+)
 def tanh_vertex(ctx: ClaimContext):
     p = ctx.params
     L, ns = p["depth"], np.array(p["widths"], float)
@@ -204,26 +274,60 @@ def tanh_vertex(ctx: ClaimContext):
 
     def judge(wrong: bool):
         pred = np.array([predicted(n, wrong) for n in ns])
-        checks = [ks, z_check("layer 2 (exact at every width): kappa = 3 V^(2)/(n K^2)", kappa[:, 1], se[:, 1],
-                               bias[:, 1], pred[:, 1], ALPHA / 4, ctx.seed,
-                               "ratio-of-means bias only: the l = 2 recursion has no 1/n^2 term")]
+        checks = [
+            ks,
+            z_check(
+                "layer 2 (exact at every width): kappa = 3 V^(2)/(n K^2)",
+                kappa[:, 1],
+                se[:, 1],
+                bias[:, 1],
+                pred[:, 1],
+                ALPHA / 4,
+                ctx.seed,
+                "ratio-of-means bias only: the l = 2 recursion has no 1/n^2 term",
+            ),
+        ]
         a = ALPHA / 4 / (L - 2)
         for j in range(2, L):
-            checks.append(limit_chi2_check(
-                f"layer {j + 1}: n kappa -> n * recursion as n -> inf (n kappa = a + b/n + c/n^2)",
-                1 / ns, ns * kappa[:, j], ns * se[:, j], float(ns[0] * pred[0, j]), degree=2, alpha=a,
-                seed=ctx.seed))
+            checks.append(
+                limit_chi2_check(
+                    f"layer {j + 1}: n kappa -> n * recursion as n -> inf (n kappa = a + b/n + c/n^2)",
+                    1 / ns,
+                    ns * kappa[:, j],
+                    ns * se[:, j],
+                    float(ns[0] * pred[0, j]),
+                    degree=2,
+                    alpha=a,
+                    seed=ctx.seed,
+                )
+            )
         rows = []
         for i, n in enumerate(ns):
-            rows += [dict(panel="depth", series=f"n={int(n)}", x=int(l), theory=n * t, simulated=n * k, se=n * e)
-                     for l, t, k, e in zip(ell, pred[i], kappa[i], se[i])]
+            rows += [
+                dict(panel="depth", series=f"n={int(n)}", x=int(l), theory=n * t, simulated=n * k, se=n * e)
+                for l, t, k, e in zip(ell, pred[i], kappa[i], se[i])
+            ]
         for j in range(2, L):
-            rows += [dict(panel="width", series=f"layer {j + 1}", x=n, theory=pred[i, j], simulated=kappa[i, j],
-                          se=se[i, j]) for i, n in enumerate(ns)]
-        panels = (Panel("depth", "layer l", "n x excess kurtosis", title="tanh, C_W = 1: recursion (lines) vs "
-                        "sampled networks (mean +- SE) at each width"),
-                  Panel("width", "width n", "excess kurtosis", "log", "log",
-                        "leading-order recursion (lines) vs sampled networks"))
+            rows += [
+                dict(panel="width", series=f"layer {j + 1}", x=n, theory=pred[i, j], simulated=kappa[i, j], se=se[i, j])
+                for i, n in enumerate(ns)
+            ]
+        panels = (
+            Panel(
+                "depth",
+                "layer l",
+                "n x excess kurtosis",
+                title="tanh, C_W = 1: recursion (lines) vs sampled networks (mean +- SE) at each width",
+            ),
+            Panel(
+                "width",
+                "width n",
+                "excess kurtosis",
+                "log",
+                "log",
+                "leading-order recursion (lines) vs sampled networks",
+            ),
+        )
         return ctx.evidence(checks, rows, panels, prediction="factor 3 dropped" if wrong else "published")
 
     return judge(False), judge(True)

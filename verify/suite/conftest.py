@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from dltheory.verify import assertions
 
 
@@ -14,5 +13,7 @@ def pytest_runtest_call(item: pytest.Item):
     if assertions.checks_recorded() == 0:
         raise pytest.fail.Exception(
             f"{item.nodeid} recorded no check: claim tests must assert through "
-            "dltheory.verify.assertions.assert_claim / assert_evidence", pytrace=False)
+            "dltheory.verify.assertions.assert_claim / assert_evidence",
+            pytrace=False,
+        )
     return result
