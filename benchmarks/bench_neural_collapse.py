@@ -1,4 +1,4 @@
-"""Benchmark: dltheory.theory.neural_collapse.nc_metrics at N = 50,000, d = 512, K = 100 (issue 5: must take < 1 s).
+"""Benchmark: dltheory.theory.neural_collapse.nc_metrics at N = 50,000, d = 512, K = 100 (target: under 1 s).
 
 Run: python benchmarks/bench_neural_collapse.py   (prints best-of-repeat seconds per call and the verdict;
 also a naive per-sample-loop NC1/NC4 reference at a smaller N for the speed-up ratio). On a shared, loaded

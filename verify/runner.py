@@ -119,7 +119,7 @@ def _dask_client(scheduler: str | None, workers: int | None, timeout_s: float):
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:
-        raise ImportError("--executor dask needs Dask distributed: pip install distributed") from exc
+        raise ImportError("--executor dask needs Dask distributed: pip install 'dltheory[dask]'") from exc
     if scheduler is None:
         with (
             LocalCluster(

@@ -1,6 +1,6 @@
 """Statistics helpers: every tolerance is derived from the data (standard errors, alpha, a stated bias bound).
 
-Three error sources are budgeted separately (see DESIGN.md): deterministic numerics (``deterministic``),
+Three error sources are budgeted separately: deterministic numerics (``deterministic``),
 Monte Carlo noise (``mean_matches``, ``distribution_matches``: z(alpha) * SE from the samples) and finite-size
 bias (an explicit ``bias`` bound, or a rate fit with ``rate_matches`` + ``limit_matches``).
 Each helper returns a :class:`dltheory.verify.evidence.Check` whose ``detail`` carries theory, estimate, SE, z or p.
@@ -163,7 +163,7 @@ def fit_rate(x, errors) -> RateFit:
     """Fit the log-log slope of ``errors`` against ``x``.
 
     ``errors`` has shape (len(x),) or (n_seeds, len(x)); seeds are averaged BEFORE fitting. Needs >= 4
-    sizes spanning >= 1 decade (DESIGN.md), and positive errors.
+    sizes spanning >= 1 decade, and positive errors.
     """
     x = np.asarray(x, float)
     err = np.asarray(errors, float)

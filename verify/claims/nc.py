@@ -19,9 +19,9 @@ from scipy import stats as sps
 
 AREA = "neural collapse"
 ALPHA = 1e-3  # family-wise false-failure budget per claim, split (Bonferroni) over its checks
-PHD = "Papyan, Han & Donoho 2020 (PNAS)"
-ZHU = "Zhu et al. 2021 (NeurIPS), global-minimiser theorem"
-DANG = "Dang et al. 2023 (ICML), balanced/imbalanced theorems"
+PHD = "Papyan, Han & Donoho 2020 (PNAS, arXiv:2008.08186)"
+ZHU = "Zhu et al. 2021 (NeurIPS, arXiv:2105.02375), global-minimiser theorem"
+DANG = "Dang et al. 2023 (ICML, arXiv:2301.00437), balanced/imbalanced theorems"
 OPT_RTOL = 1e-6  # optimisation tolerance of converged GD (see the module docstring and each check's reason)
 OPT_REASON = (
     "heavy-ball GD with weight decay converges linearly; after the run the residual error of these "
@@ -69,7 +69,7 @@ def _collapsed(n: int, W: np.ndarray, H_mean: np.ndarray, Q: np.ndarray):
     area=AREA,
     title="NC metrics vanish on collapsed geometries (ETF; orthogonal frame with the uncentred NC3), follow "
     "the exact within-class noise law, and are invariant to rotations and relabelling",
-    reference=f"{PHD}, NC1-NC4 definitions; Zhu et al. 2021 ETF distance; dln_nc.md B1 pitfall",
+    reference=f"{PHD}, NC1-NC4 definitions; Zhu et al. 2021 (arXiv:2105.02375) ETF distance",
     control="centred NC3 expected 0 on the bias-free orthogonal frame, and E NC1 without the (n-1)/n factor",
     seed=20200101,
     quick=dict(K=4, d=7, n=5, eps=0.3, n_seeds=64),
@@ -239,7 +239,7 @@ def _ufm_case(n, K, lam, loss, bias, d, lr, n_steps, seed):
     area=AREA,
     title="GD on the CE and MSE unconstrained-features models converges to the closed-form optimum: Gram "
     "matrices W W^T and W H_mean match, NC1-NC4 vanish, W = H = 0 beyond the threshold",
-    reference=f"{ZHU} (CE: simplex ETF); Zhou et al. 2022 / Tirer & Bruna 2022 (MSE); norms: dln_nc.md B2-B3",
+    reference=f"{ZHU} (CE: simplex ETF); Zhou et al. 2022 (arXiv:2203.01238) / Tirer & Bruna 2022 (arXiv:2202.08087) (MSE)",
     control="CE norm with its (K-1)/K factor dropped; MSE optimum with the bias flag flipped (ETF <-> frame)",
     seed=20210101,
     quick=dict(K=4, n=25, d=8, lams=[5e-3, 0.06], lr=0.5, n_steps=20000),
@@ -345,7 +345,7 @@ def _aligned_init(K: int, d: int, n, depth: int, s0: float):
     title="Imbalanced bias-free MSE UFM: per-class lengths ||w_k||^2 = (sqrt(n_k lH/lW) - N lH)_+, minority "
     "classes collapse exactly at n_k = N^2 lW lH (continuous); at depth 2 the collapse is a jump at the "
     "predicted lambda*",
-    reference=f"Zhou et al. 2022 / {DANG} (imbalanced); threshold and jump: dln_nc.md B3, B6",
+    reference=f"Zhou et al. 2022 / {DANG} (imbalanced), per-class threshold and depth-2 jump",
     control="depth ignored: the depth-1 (continuous) law used at depth 2, whose collapse is at sqrt(n)/N",
     seed=20230303,
     quick=dict(
@@ -538,7 +538,7 @@ def imbalance(ctx: ClaimContext):
     title="Deep linear UFM (MSE, bias-free, imbalanced): every layer's top-K singular values equal the "
     "per-class s_k, W W^T = diag(s_k^{2M}), at depths 1-4; with an unregularised bias (balanced) a simplex "
     "ETF with b = 1/K; too small an init converges to W = H = 0",
-    reference=f"{DANG}; s_k = argmin (n_k lH/2)/(s^(2M) + N lH) + (M lW/2) s^2 (dln_nc.md B6)",
+    reference=f"{DANG}; s_k = argmin (n_k lH/2)/(s^(2M) + N lH) + (M lW/2) s^2 (per-class reduction)",
     control="depth ignored: the depth-1 singular values s_k^2 = (sqrt(n_k lH/lW) - N lH)_+ at every depth",
     seed=20230601,
     quick=dict(

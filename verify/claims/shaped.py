@@ -5,7 +5,7 @@ Finite networks are simulated with the exact reduced Gram-matrix chain (dltheory
 naive networks in tests/test_simulators_shaped.py), SDEs by Euler-Maruyama (dltheory.simulators.sde). Statistics are on
 scale-free quantities (correlations, log-norms). Finite-n bias is handled by a rate + limit over >= 4 widths
 spanning >= 1 decade, or by comparing with the exact finite-n law; EM bias at the step sizes used is below the
-Monte Carlo resolution (dt-halving KS <= 0.003 for the rho-SDE, reference note sec. 5.1).
+Monte Carlo resolution (dt-halving KS <= 0.003 for the rho-SDE).
 """
 
 from __future__ import annotations
