@@ -12,6 +12,7 @@ import argparse
 
 import numpy as np
 from _timing import best_of
+
 from dltheory.simulators import abc_mlp as sim
 
 

@@ -9,6 +9,7 @@ import argparse
 
 import numpy as np
 from _timing import best_of
+
 from dltheory.simulators import deep_linear as sim
 
 

@@ -10,6 +10,7 @@ import argparse
 import time
 
 import jax
+
 from dltheory.simulators import grokking as sim
 
 

@@ -13,6 +13,7 @@ import argparse
 import jax
 import numpy as np
 from _timing import best_of
+
 from dltheory.simulators import mlp as sim
 from dltheory.theory import infinite_width as iw
 

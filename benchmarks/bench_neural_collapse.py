@@ -13,6 +13,7 @@ import os
 import time
 
 import numpy as np
+
 from dltheory.theory.neural_collapse import nc_metrics
 
 

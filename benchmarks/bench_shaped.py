@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 from _timing import best_of
+
 from dltheory.simulators import sde
 from dltheory.simulators import shaped as sim
 from dltheory.theory import shaped as th

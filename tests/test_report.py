@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from dltheory.verify import registry, stats
 from dltheory.verify.cache import atomic_write, cached_run
 from dltheory.verify.evidence import Panel

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from dltheory.verify.cli import main
 
 pytestmark = pytest.mark.slow

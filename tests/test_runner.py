@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from dltheory.simulators.deep_linear import gaussian_product_sq_singular_values
 from dltheory.simulators.sweep import sweep
 from dltheory.verify import registry

@@ -4,6 +4,7 @@ import concurrent.futures as cf
 
 import numpy as np
 import pytest
+
 from dltheory.simulators.deep_linear import gaussian_product_sq_singular_values
 from dltheory.simulators.sweep import child_seeds, sweep
 

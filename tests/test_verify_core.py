@@ -4,6 +4,7 @@ import pathlib
 
 import numpy as np
 import pytest
+
 from dltheory.verify import registry, stats
 from dltheory.verify.evidence import Check, ClaimResult, Evidence, Panel
 

@@ -45,7 +45,9 @@ def _frame(columns: Sequence[str], rows: list[tuple]):
     try:
         import pandas as pd
     except ImportError as exc:
-        raise ImportError("DataFrames need pandas: pip install 'dltheory[dataframe]' (or use the Evidence records)") from exc
+        raise ImportError(
+            "DataFrames need pandas: pip install 'dltheory[dataframe]' (or use the Evidence records)"
+        ) from exc
     return pd.DataFrame(rows, columns=list(columns))
 
 

@@ -54,6 +54,7 @@ def claim_tests(claims: list[str]):
     rate of each check). Use as ``test_claim, test_claim_full, test_claim_fresh_seed = claim_tests(CLAIMS)``.
     """
     import pytest
+
     from dltheory.verify import registry
 
     @pytest.mark.parametrize("claim_id", claims)

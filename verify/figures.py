@@ -14,6 +14,7 @@ import textwrap
 from collections.abc import Sequence
 
 import numpy as np
+
 from dltheory.verify.evidence import ClaimResult, Panel
 
 __all__ = ["figure_png", "VERDICT_COLORS"]

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from dltheory.verify.evidence import Check
 from scipy import stats
+
+from dltheory.verify.evidence import Check
 
 __all__ = [
     "bonferroni",

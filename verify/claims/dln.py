@@ -9,6 +9,7 @@ slope of the GD-vs-flow error against eta is 1 and (ii) the error extrapolates t
 from __future__ import annotations
 
 import numpy as np
+
 from dltheory.simulators import deep_linear as sim
 from dltheory.theory import deep_linear as th
 from dltheory.verify import stats

@@ -12,12 +12,13 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from scipy import stats as scipy_stats
+
 from dltheory.simulators import grokking as sim
 from dltheory.theory import grokking as th
 from dltheory.verify import stats
 from dltheory.verify.evidence import Check, Panel
 from dltheory.verify.registry import ClaimContext, claim
-from scipy import stats as scipy_stats
 
 AREA = "grokking"
 ALPHA = 1e-3  # family-wise false-failure budget per claim, split (Bonferroni) over its checks

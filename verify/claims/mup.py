@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
+
 from dltheory.simulators import abc_mlp as sim
 from dltheory.theory import mup as th
 from dltheory.verify.claims.pdlt import slope_check

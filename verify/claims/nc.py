@@ -10,12 +10,13 @@ claim also checks that GD's final objective equals the closed-form optimal value
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats as sps
+
 from dltheory.simulators import neural_collapse as sim
 from dltheory.theory import neural_collapse as th
 from dltheory.verify import stats
 from dltheory.verify.evidence import Check, Panel
 from dltheory.verify.registry import ClaimContext, claim
-from scipy import stats as sps
 
 AREA = "neural collapse"
 ALPHA = 1e-3  # family-wise false-failure budget per claim, split (Bonferroni) over its checks

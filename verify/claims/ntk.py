@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+
 from dltheory.simulators import mlp as sim
 from dltheory.theory import infinite_width as th
 from dltheory.theory import kernel_dynamics as kd
@@ -19,7 +20,12 @@ from dltheory.verify.registry import ClaimContext, claim
 
 AREA = "infinite width"
 ALPHA = 1e-3  # family-wise false-failure budget per claim, split (Bonferroni) over its checks
-X4 = [[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0], [-1.0, 0.5, 0.5]]  # four unit-norm golden inputs (three orthogonal-ish, one negative overlap)
+X4 = [
+    [1.0, 0.0, 0.0],
+    [0.6, 0.8, 0.0],
+    [0.0, 0.0, 1.0],
+    [-1.0, 0.5, 0.5],
+]  # four unit-norm golden inputs (three orthogonal-ish, one negative overlap)
 IU = np.triu_indices(4)
 NTK_REF = "Jacot, Gabriel & Hongler 2018 (arXiv:1806.07572) Thm 1; Lee et al. 2018 (arXiv:1711.00165) sec. 2.3"
 # PDLT (Roberts, Yaida & Hanin, arXiv:2106.10165) ch. 4/8: finite-width corrections to the mean kernels are

@@ -10,12 +10,13 @@ below). Standard errors are delta-method over the S independent networks.
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats as sps
+
 from dltheory.simulators import abc_mlp as sim
 from dltheory.theory import finite_width as th
 from dltheory.verify import stats
 from dltheory.verify.evidence import Check, Panel
 from dltheory.verify.registry import ClaimContext, claim
-from scipy import stats as sps
 
 AREA = "infinite width: finite-width corrections"
 ALPHA = 1e-3

@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import stats as sps
+
 from dltheory.simulators import sde
 from dltheory.simulators import shaped as sim
 from dltheory.theory import shaped as th
 from dltheory.verify import stats
 from dltheory.verify.evidence import Panel
 from dltheory.verify.registry import ClaimContext, claim
-from scipy import stats as sps
 
 AREA = "shaped networks"
 ALPHA = 1e-3  # family-wise false-failure budget per claim, split (Bonferroni) over its checks

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from dltheory.simulators import abc_mlp as sim
 from dltheory.theory import signal_propagation as th
 from dltheory.theory.finite_width import gaussian_expectation
