@@ -1,8 +1,8 @@
 """Evidence records: what one claim check found, in a form pytest asserts on and the report draws.
 
 A claim run produces a :class:`ClaimResult`: the :class:`Evidence` of the check against the published
-prediction, and the Evidence of the same check against a deliberately wrong prediction (the negative
-control), which must be rejected. Evidence holds a list of :class:`Check` decisions plus tidy rows
+prediction, the Evidence of the same check against each control (a plausible wrong prediction, which must be
+rejected), and the claim's resolution. Evidence holds a list of :class:`Check` decisions plus tidy rows
 (theory vs simulation with standard errors) and plot hints for the report.
 """
 
@@ -135,20 +135,52 @@ class Evidence:
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """The evidence for a claim and its negative control, plus runtime in seconds."""
+    """A claim's run: the evidence against the published prediction, against each control, and the resolution.
+
+    ``resolution`` is (delta_minus, delta_plus): the smallest relative perturbations 1 - delta and 1 + delta
+    of the published prediction that the same judge rejects (NaN when the published prediction failed);
+    ``resolution_bound`` is what the claim declares it must reach.
+    """
 
     evidence: Evidence
-    control: Evidence
+    controls: tuple[Evidence, ...]
+    resolution: tuple[float, float] = (math.nan, math.nan)
+    resolution_bound: float = math.nan
     runtime_s: float = field(default=0.0, compare=False)
 
     @property
+    def resolution_delta(self) -> float:
+        """The claim's resolution: the worse of the two signs."""
+        return max(self.resolution)
+
+    @property
+    def resolved(self) -> bool:
+        return self.resolution_delta <= self.resolution_bound
+
+    @property
+    def controls_rejected(self) -> bool:
+        return bool(self.controls) and not any(c.passed for c in self.controls)
+
+    @property
     def ok(self) -> bool:
-        """The claim holds AND its negative control is rejected."""
-        return self.evidence.passed and not self.control.passed
+        """The claim holds, every control is rejected, and the resolution meets the declared bound."""
+        return self.evidence.passed and self.controls_rejected and self.resolved
 
     def to_dict(self) -> dict:
-        return {"evidence": self.evidence.to_dict(), "control": self.control.to_dict(), "runtime_s": self.runtime_s}
+        return {
+            "evidence": self.evidence.to_dict(),
+            "controls": [c.to_dict() for c in self.controls],
+            "resolution": list(self.resolution),
+            "resolution_bound": self.resolution_bound,
+            "runtime_s": self.runtime_s,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> ClaimResult:
-        return cls(Evidence.from_dict(d["evidence"]), Evidence.from_dict(d["control"]), float(d["runtime_s"]))
+        return cls(
+            Evidence.from_dict(d["evidence"]),
+            tuple(Evidence.from_dict(c) for c in d["controls"]),
+            tuple(float(x) for x in d["resolution"]),
+            float(d["resolution_bound"]),
+            float(d["runtime_s"]),
+        )

@@ -1,28 +1,48 @@
 """The claim registry: one source for `dltheory list`, `pytest verify` and `dltheory report`.
 
-A claim module in ``verify/claims/`` declares each claim with :func:`claim`. The decorated function
-takes a :class:`ClaimContext` (parameters, seed) and returns ``(evidence, control)``: the Evidence of
-its check against the published prediction and against a deliberately wrong one. It runs the
-simulation once and judges both predictions with the same code path.
+A claim is three parts, declared with :func:`claim` in a module of ``verify/claims/`` named after the claim
+id's prefix (``pdlt.*`` lives in ``verify/claims/pdlt.py``):
+
+- ``simulate(ctx) -> data``: runs the finite networks once (seeds from ``ctx.seed``);
+- ``predictions``: named :class:`~dltheory.verify.prediction.Prediction` objects (or a function of the
+  parameter set returning them): ``"published"`` and at least two controls, each named after the plausible
+  mistake it makes;
+- ``judge(ctx, data, prediction) -> Evidence``: the decorated function. It is called once per prediction with
+  the same ``data`` and never learns which prediction it judges.
+
+:func:`run` simulates once, judges every prediction, checks that no judge changed the data, and measures the
+claim's resolution: the smallest relative perturbation delta of the published prediction (see
+:meth:`~dltheory.verify.prediction.Prediction.perturbed`) that the same judge rejects on the same data, taken
+over both signs. A claim holds when the published prediction passes, every control is rejected, and the
+resolution is at most the bound the claim declares.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+import hashlib
 import importlib
+import math
+import pickle
 import pkgutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dltheory.verify.evidence import Check, ClaimResult, Evidence, Panel
+from dltheory.verify.prediction import Prediction
 
-__all__ = ["Claim", "ClaimContext", "claim", "all_claims", "get", "select", "run"]
+__all__ = ["Claim", "ClaimContext", "claim", "all_claims", "get", "select", "run", "resolution"]
+
+PUBLISHED = "published"
+RESOLUTION_RANGE = (1e-12, 1.0)  # the resolution search: delta below the floor counts as the floor, above 1 as inf
+RESOLUTION_STEP = 1.1  # bisection stops when the bracket's ratio is below this (resolution known to 10 %)
 
 
 @dataclass(frozen=True)
 class ClaimContext:
-    """What a claim function receives: its metadata, the parameter set, the seed and an executor.
+    """What simulate and judge receive: the claim, the parameter set, the seed and an executor.
 
     Claims that sweep (widths, depths, phase diagrams) pass ``executor`` to :func:`dltheory.simulators.sweep.sweep`;
     ``"inline"`` (the default) runs the tasks in this process, a ``concurrent.futures.Executor`` (local
@@ -35,15 +55,8 @@ class ClaimContext:
     quick: bool
     executor: object = "inline"
 
-    def evidence(
-        self,
-        checks: Sequence[Check],
-        rows: Sequence[dict] = (),
-        panels: Sequence[Panel] = (),
-        *,
-        prediction: str = "published",
-    ) -> Evidence:
-        """Package checks and tidy rows as an Evidence record for this claim."""
+    def evidence(self, checks: Sequence[Check], rows: Sequence[dict] = (), panels: Sequence[Panel] = ()) -> Evidence:
+        """Package checks and tidy rows as an Evidence record (the registry names the prediction)."""
         return Evidence(
             claim_id=self.claim.id,
             reference=self.claim.reference,
@@ -52,55 +65,90 @@ class ClaimContext:
             checks=tuple(checks),
             rows=tuple(rows),
             panels=tuple(panels),
-            prediction=prediction,
         )
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A published, falsifiable statement with its check.
+    """A published, falsifiable statement with its simulation, predictions and judge.
 
-    ``quick`` parameters are the default tier (CI, ``dltheory report --quick``); ``full`` the slow tier.
-    ``control`` says in words which wrong prediction the negative control uses.
+    ``quick`` parameters are the default tier (CI, ``dltheory report``); ``full`` the slow tier.
+    ``resolution`` is the bound the claim declares on its measured resolution (a relative error).
     """
 
     id: str
     area: str
     title: str
     reference: str
-    control: str
     seed: int
     quick: dict
     full: dict
-    fn: Callable[[ClaimContext], tuple[Evidence, Evidence]] = field(repr=False, compare=False)
+    resolution: float
+    simulate: Callable[[ClaimContext], object] = field(repr=False, compare=False)
+    judge: Callable[[ClaimContext, object, Prediction], Evidence] = field(repr=False, compare=False)
+    predictions: Mapping[str, Prediction] | Callable[[dict], Mapping[str, Prediction]] = field(
+        repr=False, compare=False
+    )
 
     def params(self, quick: bool = True) -> dict:
         return dict(self.quick if quick else self.full)
+
+    def predictions_for(self, params: dict) -> dict[str, Prediction]:
+        preds = dict(self.predictions(params) if callable(self.predictions) else self.predictions)
+        if PUBLISHED not in preds or len(preds) < 3:
+            raise ValueError(f"claim {self.id}: predictions need 'published' and >= 2 controls, got {sorted(preds)}")
+        bad = [k for k, v in preds.items() if not isinstance(v, Prediction)]
+        if bad:
+            raise TypeError(f"claim {self.id}: predictions {bad} are not Prediction objects")
+        return preds
+
+    @property
+    def controls(self) -> list[str]:
+        """The controls' names (each states the plausible mistake it makes)."""
+        return [k for k in self.predictions_for(self.quick) if k != PUBLISHED]
+
+    @property
+    def control(self) -> str:
+        return "; ".join(self.controls)
 
 
 _REGISTRY: dict[str, Claim] = {}
 
 
 def claim(
-    id: str, *, area: str, title: str, reference: str, control: str, seed: int, quick: dict, full: dict | None = None
+    id: str,
+    *,
+    area: str,
+    title: str,
+    reference: str,
+    seed: int,
+    quick: dict,
+    full: dict | None = None,
+    simulate: Callable[[ClaimContext], object],
+    predictions: Mapping[str, Prediction] | Callable[[dict], Mapping[str, Prediction]],
+    resolution: float,
 ) -> Callable:
-    """Register a claim function under ``id`` (decorator)."""
+    """Register the decorated ``judge(ctx, data, prediction) -> Evidence`` as claim ``id``."""
+    if not (isinstance(resolution, float | int) and 0 < resolution <= 1):
+        raise ValueError(f"claim {id}: resolution (the declared bound) must lie in (0, 1], got {resolution!r}")
 
-    def decorate(fn: Callable[[ClaimContext], tuple[Evidence, Evidence]]) -> Callable:
-        if id in _REGISTRY and _REGISTRY[id].fn.__qualname__ != fn.__qualname__:
+    def decorate(judge: Callable) -> Callable:
+        if id in _REGISTRY and _REGISTRY[id].judge.__qualname__ != judge.__qualname__:
             raise ValueError(f"claim id {id!r} registered twice")
         _REGISTRY[id] = Claim(
             id=id,
             area=area,
             title=title,
             reference=reference,
-            control=control,
             seed=seed,
             quick=dict(quick),
             full=dict(full if full is not None else quick),
-            fn=fn,
+            resolution=float(resolution),
+            simulate=simulate,
+            judge=judge,
+            predictions=predictions,
         )
-        return fn
+        return judge
 
     return decorate
 
@@ -109,7 +157,8 @@ def _load() -> None:
     import dltheory.verify.claims as pkg
 
     for mod in pkgutil.iter_modules(pkg.__path__):
-        importlib.import_module(f"{pkg.__name__}.{mod.name}")
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{pkg.__name__}.{mod.name}")
 
 
 def all_claims() -> list[Claim]:
@@ -139,6 +188,44 @@ def select(pattern: str | None = None) -> list[Claim]:
     return chosen
 
 
+def _fingerprint(data) -> str:
+    return hashlib.sha256(pickle.dumps(data, protocol=5)).hexdigest()
+
+
+def _judge(c: Claim, ctx: ClaimContext, data, prediction: Prediction, name: str) -> Evidence:
+    evidence = c.judge(ctx, data, prediction)
+    if not isinstance(evidence, Evidence):
+        raise TypeError(f"claim {c.id}: judge must return an Evidence, got {type(evidence).__name__}")
+    return dataclasses.replace(evidence, prediction=name)
+
+
+def _rejects(c: Claim, ctx: ClaimContext, data, prediction: Prediction) -> bool:
+    try:
+        return not c.judge(ctx, data, prediction).passed
+    except (ArithmeticError, ValueError):  # a perturbed prediction the judge cannot even evaluate is rejected
+        return True
+
+
+def resolution(c: Claim, ctx: ClaimContext, data, published: Prediction) -> tuple[float, float]:
+    """Smallest delta in RESOLUTION_RANGE with the published prediction scaled by 1 - delta, resp. 1 + delta,
+    rejected (to 10 %, by bisection in log delta); inf where even delta = 1 is accepted."""
+    lo_end, hi_end = RESOLUTION_RANGE
+    out = []
+    for sign in (-1.0, 1.0):
+        if not _rejects(c, ctx, data, published.perturbed(sign * hi_end)):
+            out.append(math.inf)
+            continue
+        if _rejects(c, ctx, data, published.perturbed(sign * lo_end)):
+            out.append(lo_end)
+            continue
+        lo, hi = lo_end, hi_end
+        while hi / lo > RESOLUTION_STEP:
+            mid = math.sqrt(lo * hi)
+            lo, hi = (lo, mid) if _rejects(c, ctx, data, published.perturbed(sign * mid)) else (mid, hi)
+        out.append(hi)
+    return out[0], out[1]
+
+
 def run(
     claim_id: str | Claim,
     *,
@@ -147,7 +234,7 @@ def run(
     params: dict | None = None,
     executor: object = "inline",
 ) -> ClaimResult:
-    """Run one claim (simulation + both verdicts) and time it. No caching here; see dltheory.verify.cache."""
+    """Run one claim: simulate once, judge every prediction on the same data, measure the resolution."""
     c = claim_id if isinstance(claim_id, Claim) else get(claim_id)
     ctx = ClaimContext(
         claim=c,
@@ -157,7 +244,14 @@ def run(
         executor=executor,
     )
     start = time.perf_counter()
-    evidence, control = c.fn(ctx)
-    if control.prediction == "published":
-        raise RuntimeError(f"claim {c.id}: the negative control must name its wrong prediction")
-    return ClaimResult(evidence, control, runtime_s=time.perf_counter() - start)
+    preds = c.predictions_for(ctx.params)
+    data = c.simulate(ctx)
+    before = _fingerprint(data)
+    evidence = _judge(c, ctx, data, preds[PUBLISHED], PUBLISHED)
+    controls = tuple(_judge(c, ctx, data, p, name) for name, p in preds.items() if name != PUBLISHED)
+    res = resolution(c, ctx, data, preds[PUBLISHED]) if evidence.passed else (math.nan, math.nan)
+    if _fingerprint(data) != before:
+        raise RuntimeError(f"claim {c.id}: a judge changed the simulated data (judges must not mutate it)")
+    return ClaimResult(
+        evidence, controls, resolution=res, resolution_bound=c.resolution, runtime_s=time.perf_counter() - start
+    )

@@ -15,7 +15,7 @@ import numpy as np
 
 from dltheory.simulators import abc_mlp as sim
 from dltheory.theory import signal_propagation as th
-from dltheory.theory.finite_width import gaussian_expectation
+from dltheory.theory.gaussian import gaussian_expectation
 from dltheory.verify.claims.pdlt import limit_chi2_check
 from dltheory.verify.evidence import Panel
 from dltheory.verify.registry import ClaimContext, claim

@@ -822,7 +822,7 @@ def minority_collapse(ctx: ClaimContext):
 # 6. Terminal phase of training in a nonlinear MLP
 
 
-def _terminal_logs(run: sim.MLPRun, y) -> tuple[int, np.ndarray]:
+def _terminal_logs(run: sim.FeatureHistory, y) -> tuple[int, np.ndarray]:
     """(index of the first record with zero training error, log NC1/NC2/NC3 at each record)."""
     i0 = int(np.argmax(run.train_error == 0)) if np.any(run.train_error == 0) else -1
     logs = []
