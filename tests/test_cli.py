@@ -2,50 +2,51 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 from dltheory.verify import registry
 from dltheory.verify.cli import main
 from dltheory.verify.evidence import Check
+from dltheory.verify.prediction import Prediction
 
 
-def _evidence(ctx: registry.ClaimContext, statistic: float, prediction: str):
-    check = Check(
-        "estimate vs theory",
-        statistic=statistic,
-        threshold=1.0,
-        relation="<=",
-        detail=f"|dev|/tol={statistic}; seed={ctx.seed}",
-    )
-    row = dict(panel="p", series="s", x=1.0, theory=1.0, simulated=1.0 + 0.1 * statistic, se=0.1)
-    return ctx.evidence([check], [row], prediction=prediction)
+def _simulate(ctx):
+    return {"estimate": 1.0}
 
 
-@registry.claim(
+def _judge(ctx: registry.ClaimContext, data, prediction):
+    """|estimate - prediction| / 0.1, a tolerance of 10 % of the prediction 1."""
+    statistic = abs(data["estimate"] - prediction["value"]) / 0.1
+    check = Check("estimate vs theory", statistic=statistic, threshold=1.0, relation="<=", detail=f"seed={ctx.seed}")
+    row = dict(panel="p", series="s", x=1.0, theory=prediction["value"], simulated=data["estimate"], se=0.1)
+    return ctx.evidence([check], [row])
+
+
+CONTROLS = {"prediction doubled": Prediction(value=2.0), "prediction halved": Prediction(value=0.5)}
+registry.claim(
     "test.cli.holds",
     area="testing",
     title="A claim that holds",
     reference="Fake 2024, eq. 1",
-    control="prediction doubled",
     seed=3,
     quick={"n": 4},
-)
-def _holds(ctx):
-    return _evidence(ctx, 0.5, "published"), _evidence(ctx, 4.0, "doubled")
-
-
-@registry.claim(
+    simulate=_simulate,
+    predictions={"published": Prediction(value=1.0), **CONTROLS},
+    resolution=0.2,
+)(_judge)
+registry.claim(
     "test.cli.fails",
     area="testing",
     title="A claim that fails",
     reference="Fake 2024, eq. 2",
-    control="prediction halved",
     seed=3,
     quick={"n": 4},
-)
-def _fails(ctx):
-    return _evidence(ctx, 3.0, "published"), _evidence(ctx, 4.0, "halved")
+    simulate=_simulate,
+    predictions={"published": Prediction(value=1.3), **CONTROLS},
+    resolution=0.2,
+)(_judge)
 
 
 def test_list_shows_claims(capsys):
@@ -54,7 +55,35 @@ def test_list_shows_claims(capsys):
     assert "== testing (" in out
     block = out[out.index("\ntest.cli.holds\n") :].split("\n\n")[0]
     assert "A claim that holds" in block and "reference: Fake 2024, eq. 1" in block
-    assert "negative control: prediction doubled" in block
+    assert "control: prediction doubled" in block and "control: prediction halved" in block
+    assert "resolution: declared <= 20 %" in block
+
+
+def test_list_resolution_reads_the_cache(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    assert (
+        main(
+            [
+                "report",
+                "--executor",
+                "inline",
+                "--claims",
+                "test.cli.holds",
+                "--out",
+                str(tmp_path / "o"),
+                "--cache-dir",
+                str(cache),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["list", "--claims", "test.cli.*", "--resolution", "--cache-dir", str(cache)]) == 0
+    out = capsys.readouterr().out
+    holds = out[out.index("test.cli.holds") :].split("\n\n")[0]
+    # |1 - (1 + d)| / 0.1 > 1 from d = 10 %; bisection brackets it within a factor 1.1 from above
+    assert re.search(r"measured 1[01] % \(rejects 1 - 1[01] % and 1 \+ 1[01] %\)", holds), holds
+    assert "not in" in out[out.index("test.cli.fails") :]
 
 
 def test_report_on_passing_claim_exits_0(tmp_path, capsys):

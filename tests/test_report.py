@@ -13,6 +13,7 @@ import pytest
 from dltheory.verify import registry, stats
 from dltheory.verify.cache import atomic_write, cached_run
 from dltheory.verify.evidence import Panel
+from dltheory.verify.prediction import Prediction
 from dltheory.verify.report import ROW_COLUMNS, SUMMARY_COLUMNS, build_report
 
 CALLS: Counter[str] = Counter()  # claim id -> number of times its function ran
@@ -22,62 +23,77 @@ PANELS = (
 )
 
 
-def _decay_evidence(ctx: registry.ClaimContext, rate: float, prediction: str):
-    """Noisy samples of exp(-t) at two widths judged against exp(-rate t); error ~ 1/n on a log-log panel."""
+def _simulate_decay(ctx):
+    """Noisy samples of exp(-t) at two widths; a finite-width error ~ 2/n for the log-log panel."""
+    CALLS[ctx.claim.id] += 1
     rng = np.random.default_rng(ctx.seed)
-    t, dense = np.linspace(0.0, 2.0, 6), np.linspace(0.0, 2.0, 41)
+    t = np.linspace(0.0, 2.0, 6)
+    samples = {w: np.exp(-t) + noise * rng.standard_normal((ctx.params["n_seeds"], t.size)) for w, noise in NOISE}
+    n = np.array([16, 64, 256, 1024])
+    return {"t": t, "samples": samples, "n": n, "err": 2.0 / n * (1 + 0.05 * rng.standard_normal(n.size))}
+
+
+NOISE = ((64, 0.08), (256, 0.04))
+
+
+def _judge_decay(ctx, data, prediction):
+    """Each width's mean loss against exp(-rate t)."""
+    rate, t, dense = prediction["rate"], data["t"], np.linspace(0.0, 2.0, 41)
     rows, checks = [], []
-    for width, noise in ((64, 0.08), (256, 0.04)):
-        samples = np.exp(-t) + noise * rng.standard_normal((ctx.params["n_seeds"], t.size))
+    for width, _ in NOISE:
+        samples = data["samples"][width]
         checks.append(
             stats.mean_matches(f"loss at width {width}", samples, np.exp(-rate * t), alpha=1e-3, seed=ctx.seed)
         )
-        se = stats.standard_error(samples)
+        label = f"n={width}"
         rows += [
-            dict(panel="loss", series=f"n={width}", x=x, theory=np.exp(-rate * x), simulated=np.nan, se=np.nan)
-            for x in dense
+            dict(panel="loss", series=label, x=x, theory=np.exp(-rate * x), simulated=np.nan, se=np.nan) for x in dense
         ]
         rows += [
-            dict(panel="loss", series=f"n={width}", x=x, theory=np.nan, simulated=m, se=s)
-            for x, m, s in zip(t, samples.mean(axis=0), se)
+            dict(panel="loss", series=label, x=x, theory=np.nan, simulated=m, se=s)
+            for x, m, s in zip(t, samples.mean(axis=0), stats.standard_error(samples))
         ]
-    if prediction == "published":
-        n = np.array([16, 64, 256, 1024])
-        err = 2.0 / n * (1 + 0.05 * rng.standard_normal(n.size))
-        rows += [
-            dict(panel="rate", series="error", x=x, theory=2.0 / x, simulated=e, se=0.05 * e if i else np.nan)
-            for i, (x, e) in enumerate(zip(n, err))
-        ]
-    return ctx.evidence(checks, rows, PANELS, prediction=prediction)
+    rows += [
+        dict(panel="rate", series="error", x=x, theory=2.0 / x, simulated=e, se=0.05 * e if i else np.nan)
+        for i, (x, e) in enumerate(zip(data["n"], data["err"]))
+    ]
+    return ctx.evidence(checks, rows, PANELS)
 
 
-@registry.claim(
+registry.claim(
     "test.report.decay",
     area="testing",
     title="Loss decays as exp(-t) at every width",
     reference="Fake et al. 2024, eq. 3",
-    control="decay rate off by 20 %",
     seed=7,
     quick={"n_seeds": 32},
     full={"n_seeds": 128},
-)
-def _decay(ctx):
+    simulate=_simulate_decay,
+    predictions={
+        "published": Prediction(rate=1.0),
+        "rate x1.2": Prediction(rate=1.2),
+        "rate x0.8": Prediction(rate=0.8),
+    },
+    resolution=0.25,
+)(_judge_decay)
+
+
+def _diverges(ctx):
     CALLS[ctx.claim.id] += 1
-    return _decay_evidence(ctx, 1.0, "published"), _decay_evidence(ctx, 1.2, "rate x1.2")
+    raise FloatingPointError("simulation diverged at step 3 (lr=10)")
 
 
-@registry.claim(
+registry.claim(
     "test.report.broken",
     area="testing",
     title="A claim whose simulation diverges",
     reference="Fake 2024",
-    control="none",
     seed=1,
     quick={"steps": 3},
-)
-def _broken(ctx):
-    CALLS[ctx.claim.id] += 1
-    raise FloatingPointError("simulation diverged at step 3 (lr=10)")
+    simulate=_diverges,
+    predictions={"published": Prediction(x=1.0), "a": Prediction(x=2.0), "b": Prediction(x=3.0)},
+    resolution=0.1,
+)(_judge_decay)
 
 
 @pytest.fixture
@@ -100,7 +116,7 @@ def test_report_writes_html_figure_and_tidy_csv(tmp_path):
 
     rows = _read_csv(tmp_path / "out" / "test.report.decay.csv")
     assert tuple(rows[0]) == ROW_COLUMNS
-    assert {r["prediction"] for r in rows} == {"published", "rate x1.2"}
+    assert {r["prediction"] for r in rows} == {"published", "rate x1.2", "rate x0.8"}
     assert {r["panel"] for r in rows} == {"loss", "rate"}
     assert all(r["claim_id"] == "test.report.decay" for r in rows)
 
@@ -178,17 +194,13 @@ def test_bad_pattern_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@registry.claim(
-    "test.report.phase",
-    area="testing",
-    title="A phase diagram with a predicted boundary",
-    reference="Fake 2024, eq. 9",
-    control="boundary shifted",
-    seed=2,
-    quick={"n": 4},
-)
-def _phase(ctx):
+def _phase_grid(ctx):
     xs, ys = np.linspace(0.1, 0.9, ctx.params["n"]), np.geomspace(1e-3, 1e-1, 3)
+    return {"xs": xs, "ys": ys, "boundary": 0.5}
+
+
+def _judge_phase(ctx, data, prediction):
+    xs, ys = data["xs"], data["ys"]
     rows = [
         dict(
             panel="phase",
@@ -204,13 +216,37 @@ def _phase(ctx):
         for y in ys
     ]
     rows += [
-        dict(panel="phase", series="theory boundary", x=0.5, y=y, theory=np.nan, simulated=np.nan, se=np.nan)
+        dict(
+            panel="phase",
+            series="theory boundary",
+            x=prediction["boundary"],
+            y=y,
+            theory=np.nan,
+            simulated=np.nan,
+            se=np.nan,
+        )
         for y in (ys[0], ys[-1])
     ]
     panels = (Panel("phase", "training fraction", "weight decay", yscale="log", kind="heatmap", clabel="generalised"),)
-    check = stats.deterministic("boundary", 0.5, 0.5, atol=1e-12, reason="exact")
-    wrong = stats.deterministic("boundary", 0.5, 0.6, atol=1e-12, reason="exact")
-    return ctx.evidence([check], rows, panels), ctx.evidence([wrong], rows, panels, prediction="shifted")
+    check = stats.deterministic("boundary", data["boundary"], prediction["boundary"], atol=1e-12, reason="exact")
+    return ctx.evidence([check], rows, panels)
+
+
+registry.claim(
+    "test.report.phase",
+    area="testing",
+    title="A phase diagram with a predicted boundary",
+    reference="Fake 2024, eq. 9",
+    seed=2,
+    quick={"n": 4},
+    simulate=_phase_grid,
+    predictions={
+        "published": Prediction(boundary=0.5),
+        "boundary shifted up": Prediction(boundary=0.6),
+        "boundary shifted down": Prediction(boundary=0.4),
+    },
+    resolution=1e-6,
+)(_judge_phase)
 
 
 def test_heatmap_panel_and_markdown_summary(tmp_path):

@@ -12,6 +12,7 @@ from dltheory.simulators.sweep import sweep
 from dltheory.verify import registry
 from dltheory.verify.cli import main
 from dltheory.verify.evidence import Check
+from dltheory.verify.prediction import Prediction
 from dltheory.verify.runner import check_device, open_executor, run_claims
 
 REAL = ["dln.learning_times", "dln.end_to_end"]  # two cheap real claims (well under a second each)
@@ -19,7 +20,7 @@ SWEEP = [{"N": 8, "L": L, "n_samples": 40} for L in (1, 2, 3, 4)]
 
 
 def _numbers(outcomes) -> list[str]:
-    return [json.dumps(o.result.to_dict()["evidence"]) + json.dumps(o.result.to_dict()["control"]) for o in outcomes]
+    return [json.dumps({**o.result.to_dict(), "runtime_s": None}) for o in outcomes]
 
 
 def _sweep(executor) -> list[np.ndarray]:
@@ -82,31 +83,31 @@ def test_bad_device_name():
 INTERRUPT = {"armed": True}
 
 
-def _ok(ctx, prediction):
-    return ctx.evidence([Check("c", 0.5 if prediction == "published" else 2.0, 1.0, "<=", "d")], prediction=prediction)
-
-
-@registry.claim(
-    "test.runner.a_first", area="testing", title="finishes", reference="Fake 2024", control="x2", seed=1, quick={"n": 1}
-)
-def _first(ctx):
-    return _ok(ctx, "published"), _ok(ctx, "x2")
-
-
-@registry.claim(
-    "test.runner.b_interrupted",
-    area="testing",
-    title="interrupted once",
-    reference="Fake 2024",
-    control="x2",
-    seed=1,
-    quick={"n": 1},
-)
-def _interrupted(ctx):
-    if INTERRUPT["armed"]:
+def _once(ctx):
+    if ctx.claim.id.endswith("interrupted") and INTERRUPT["armed"]:
         INTERRUPT["armed"] = False
         raise KeyboardInterrupt
-    return _ok(ctx, "published"), _ok(ctx, "x2")
+    return 1.0
+
+
+def _ok(ctx, data, prediction):
+    statistic = abs(data - prediction["x"]) / 0.1
+    return ctx.evidence([Check("c", statistic, 1.0, "<=", "d")])
+
+
+PREDICTIONS = {"published": Prediction(x=1.0), "x2": Prediction(x=2.0), "x0.5": Prediction(x=0.5)}
+for _id, _title in (("test.runner.a_first", "finishes"), ("test.runner.b_interrupted", "interrupted once")):
+    registry.claim(
+        _id,
+        area="testing",
+        title=_title,
+        reference="Fake 2024",
+        seed=1,
+        quick={"n": 1},
+        simulate=_once,
+        predictions=PREDICTIONS,
+        resolution=0.2,
+    )(_ok)
 
 
 def test_ctrl_c_stops_cleanly_and_a_rerun_resumes_from_the_cache(tmp_path, capsys):
@@ -129,7 +130,8 @@ def test_python_api_returns_evidence_and_tidy_frames():
     assert [o.claim.id for o in outcomes] == ["dln.learning_times"] and outcomes[0].result.ok
     tidy = api.tidy_frame(outcomes)
     assert list(tidy.columns)[:5] == ["claim_id", "prediction", "panel", "series", "x"]
-    assert set(tidy["prediction"]) == {"published", outcomes[0].result.control.prediction}
-    assert len(tidy) == len(outcomes[0].result.evidence.rows) + len(outcomes[0].result.control.rows)
+    result = outcomes[0].result
+    assert set(tidy["prediction"]) == {"published", *(c.prediction for c in result.controls)}
+    assert len(tidy) == sum(len(ev.rows) for ev in (result.evidence, *result.controls))
     checks = api.checks_frame(outcomes)
     assert checks["check_passed"][checks["prediction"] == "published"].all()

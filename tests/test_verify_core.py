@@ -1,5 +1,6 @@
 """Unit tests of the verify core: statistics helpers, evidence records, registry, the no-check hook."""
 
+import json
 import pathlib
 
 import numpy as np
@@ -49,21 +50,11 @@ def test_distribution_matches():
     assert stats.distribution_matches("ks2", x, g.normal(size=2000), alpha=1e-3).passed
 
 
-def test_rate_fit_and_limit():
-    x = np.array([0.1, 0.05, 0.02, 0.01, 0.005])
-    fit = stats.fit_rate(x, 3 * x + 0.5 * x**2)
-    assert stats.rate_matches("r", fit, 1.0, alpha=1e-3).passed
-    assert not stats.rate_matches("r", fit, 2.0, alpha=1e-3).passed
-    err = 3 * x + 0.5 * x**2
-    assert stats.limit_matches("l", x, err, 1e-12 + 0 * x, 0.0, order=1, alpha=1e-3).passed
-    assert not stats.limit_matches("l", x, err + 0.01, 1e-12 + 0 * x, 0.0, order=1, alpha=1e-3).passed
-
-
 def test_rate_fit_rejects_bad_input():
     with pytest.raises(ValueError, match="decade"):
         stats.fit_rate([1, 2, 3, 4], [1, 2, 3, 4])
     with pytest.raises(ValueError, match="positive"):
-        stats.fit_rate([1, 3, 10, 30], [1, 0, 3, 4])
+        stats.fit_rate([1, 3, 10, 30, 100], [1, 0, 3, 4, 5])
     with pytest.raises(ValueError, match="alpha"):
         stats.bonferroni(1.5, 2)
 
@@ -83,8 +74,9 @@ def test_evidence_roundtrip_and_verdict():
     )
     assert not ev.passed and ev.failures() == [bad]
     ctrl = Evidence("c", "ref", {}, 3, (bad,), prediction="wrong")
-    res = ClaimResult(ev, ctrl, 1.0)
-    assert ClaimResult.from_dict(res.to_dict()) == res
+    res = ClaimResult(ev, (ctrl, ctrl), (0.01, float("inf")), 0.1, 1.0)
+    back = ClaimResult.from_dict(json.loads(json.dumps(res.to_dict())))
+    assert back == res and back.resolution_delta == float("inf") and not back.resolved
     assert not Evidence("c", "r", {}, 0, ()).passed  # no check means no pass
 
 
@@ -111,3 +103,37 @@ def test_readme_lists_every_claim():
     readme = (pathlib.Path(registry.__file__).parents[1] / "README.md").read_text()
     missing = [c.id for c in registry.all_claims() if not c.id.startswith("test.") and f"`{c.id}`" not in readme]
     assert not missing, f"README.md's claims table lacks {missing}"
+
+
+def test_rate_matches_uses_known_ses_and_rejects_a_wrong_slope():
+    rng = np.random.default_rng(0)
+    n = np.array([16.0, 32, 64, 128, 256, 512])
+    se = 0.01 / n
+    values = 1.0 / n + se * rng.standard_normal(n.size)
+    assert stats.rate_matches("slope", n, values, se, -1.0, alpha=1e-3).passed
+    # a 5 % error in the exponent is far outside the slope's SE (~0.005): a t(dof=4) test would pass it
+    assert not stats.rate_matches("slope", n, values, se, -1.05, alpha=1e-3).passed
+
+
+def test_limit_matches_extrapolates_with_known_ses():
+    x = 1.0 / np.array([8.0, 16, 32, 64, 128])
+    values, se = 2.0 + 3.0 * x, np.full(5, 1e-3)
+    assert stats.limit_matches("limit", x, values, se, 2.0, alpha=1e-3).passed
+    assert not stats.limit_matches("limit", x, values, se, 2.02, alpha=1e-3).passed
+    assert stats.fixed_limit_matches("fixed", x, values, se, 2.0, degree=1, alpha=1e-3).passed
+    assert not stats.fixed_limit_matches("fixed", x, values, se, 2.02, degree=1, alpha=1e-3).passed
+
+
+def test_local_slope_matches_the_order_of_a_deterministic_error():
+    eta = 0.04 / 2.0 ** np.arange(6)
+    err = 3.0 * eta * (1 + 5.0 * eta)  # O(eta) with an O(eta^2) correction
+    assert stats.local_slope_matches("order", eta, err, 1.0).passed
+    assert not stats.local_slope_matches("order", eta, err, 1.1).passed
+    assert not stats.local_slope_matches("order", eta, err + 1e-2, 1.0).passed  # error not tending to 0
+
+
+def test_binomial_and_two_proportions():
+    assert stats.binomial_matches("rate", 52, 1000, 0.05, alpha=1e-3).passed
+    assert not stats.binomial_matches("rate", 52, 1000, 0.2, alpha=1e-3).passed
+    assert stats.proportions_match("same", 10, 1000, 12, 1000, alpha=1e-3).passed
+    assert not stats.proportions_match("differ", 10, 1000, 40, 1000, alpha=1e-3).passed

@@ -1,6 +1,9 @@
 """Command line: ``dltheory list`` shows the claims, ``dltheory report`` runs them and renders the report.
 
-Exit codes of ``report``: 0 every claim holds (and its negative control is rejected), 1 some claim failed
+``dltheory list --resolution`` adds each claim's measured resolution from the result cache (the last
+``dltheory report`` of this code version), next to the bound it declares.
+
+Exit codes of ``report``: 0 every claim holds (its controls rejected, its resolution within its bound), 1 some claim failed
 or errored, 2 bad input (a pattern matching no claim, an unwritable directory, an unreachable scheduler, a
 device JAX cannot see), with nothing written, 130 interrupted (finished claims stay cached: rerun to resume).
 """
@@ -13,14 +16,15 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from dltheory.verify import registry, report, runner
+from dltheory.verify import cache, registry, report, runner
+from dltheory.verify.evidence import percent
 
 __all__ = ["main"]
 
 
 def _list(args: argparse.Namespace) -> int:
-    """One block per claim, grouped by area: id, then title, reference and control wrapped to the terminal."""
-    claims = registry.all_claims()
+    """One block per claim, grouped by area: id, then title, reference, controls and resolution, wrapped."""
+    claims = registry.select(args.claims)
     if not claims:
         print("no claims registered")
         return 0
@@ -39,12 +43,26 @@ def _list(args: argparse.Namespace) -> int:
                         c.id,
                         wrap.fill(c.title),
                         wrap.fill(f"reference: {c.reference}"),
-                        wrap.fill(f"negative control: {c.control}"),
+                        *(wrap.fill(f"control: {name}") for name in c.controls),
+                        wrap.fill(f"resolution: {_resolution(c, args)}"),
                     ]
                 )
             )
     print("\n\n".join(blocks))
     return 0
+
+
+def _resolution(c: registry.Claim, args: argparse.Namespace) -> str:
+    """The declared bound and, with --resolution, the measured value from the quick tier's cache entry."""
+    text = f"declared <= {percent(c.resolution)}"
+    if not args.resolution:
+        return text
+    cache_dir = args.cache_dir or "reports/_cache"
+    result = cache.lookup(c, quick=True, cache_dir=cache_dir)
+    if result is None:
+        return f"{text}; measured: not in {cache_dir} for this code version (run `dltheory report --claims {c.id}`)"
+    lo, hi = result.resolution
+    return f"{text}; measured {percent(result.resolution_delta)} (rejects 1 - {percent(lo)} and 1 + {percent(hi)})"
 
 
 def _progress_bar(total: int):
@@ -95,7 +113,13 @@ def _report(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dltheory", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list every claim with its reference and negative control").set_defaults(func=_list)
+    lst = sub.add_parser("list", help="list every claim with its reference, controls and resolution bound")
+    lst.add_argument("--claims", metavar="PATTERN", help="glob over claim ids (substring if no wildcard)")
+    lst.add_argument(
+        "--resolution", action="store_true", help="add the measured resolution from the result cache (quick tier)"
+    )
+    lst.add_argument("--cache-dir", help="result cache directory (default: reports/_cache)")
+    lst.set_defaults(func=_list)
     rep = sub.add_parser("report", help="run claims and write an HTML theory-vs-simulation report")
     rep.add_argument("--out", default="reports/latest", help="output directory (default: %(default)s)")
     tier = rep.add_mutually_exclusive_group()

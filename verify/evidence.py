@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Check", "Evidence", "ClaimResult", "Panel"]
+__all__ = ["Check", "Evidence", "ClaimResult", "Panel", "percent"]
 
 
 def _plain(value: Any) -> Any:
@@ -184,3 +184,12 @@ class ClaimResult:
             float(d["resolution_bound"]),
             float(d["runtime_s"]),
         )
+
+
+def percent(delta: float) -> str:
+    """A relative error for display: "2.1 %", "3.0e-09", "> 100 %" (inf), "n/a" (NaN)."""
+    if delta != delta:  # NaN: the published prediction failed, so no resolution was measured
+        return "n/a"
+    if delta == float("inf"):
+        return "> 100 %"
+    return f"{delta * 100:.2g} %" if delta >= 1e-4 else f"{delta:.1e}"

@@ -2,7 +2,7 @@
 
 Line panels draw theory as lines and simulation as markers with SE bars, one colour per series; heatmap
 panels draw the grid's cell values with any other series as theory lines on top. The claim's verdict and
-its negative control's are in the figure title, coloured, so a figure read alone still says what it shows.
+the verdict on its controls are in the figure title, coloured, so a figure read alone still says what it shows.
 """
 
 from __future__ import annotations
@@ -26,23 +26,20 @@ def _finite(value) -> bool:
     return isinstance(value, numbers.Real) and math.isfinite(value)
 
 
-def _panel_rows(result: ClaimResult) -> list[tuple[Panel, list[dict], bool]]:
-    """(panel, rows to draw, rows-are-from-the-control) for each panel that has rows.
+def _panel_rows(result: ClaimResult) -> list[tuple[Panel, list[dict]]]:
+    """(panel, rows to draw) for each panel of the published prediction's evidence that has rows.
 
-    Panels come from ``evidence.panels`` (or, if none are declared, from the rows' panel names); a panel
-    shows the evidence rows, or the control's when the evidence has none for it.
+    Panels come from ``evidence.panels`` (or, if none are declared, from the rows' panel names).
     """
-    ev, ctl = result.evidence, result.control
+    ev = result.evidence
     panels = ev.panels or tuple(
-        Panel(name=str(n), xlabel="x", ylabel="value")
-        for n in dict.fromkeys(r.get("panel") for r in ev.rows + ctl.rows)
+        Panel(name=str(n), xlabel="x", ylabel="value") for n in dict.fromkeys(r.get("panel") for r in ev.rows)
     )
     out = []
     for p in panels:
-        own = [r for r in ev.rows if str(r.get("panel")) == p.name]
-        rows = own or [r for r in ctl.rows if str(r.get("panel")) == p.name]
+        rows = [r for r in ev.rows if str(r.get("panel")) == p.name]
         if rows:
-            out.append((p, rows, not own))
+            out.append((p, rows))
     return out
 
 
@@ -177,7 +174,7 @@ def figure_png(o) -> bytes | None:
     ncols = min(len(panels), 2)  # wider figures get scaled down in the HTML page until fonts are tiny
     nrows = math.ceil(len(panels) / ncols)
     wide_legends = len(
-        {i % ncols for i, (_, rows, _) in enumerate(panels) if len(_series(rows)) > _BIG_LEGEND}
+        {i % ncols for i, (_, rows) in enumerate(panels) if len(_series(rows)) > _BIG_LEGEND}
     )  # columns that need room for an outside legend
     rc = {
         "font.size": 13,
@@ -193,14 +190,12 @@ def figure_png(o) -> bytes | None:
         # one-panel figures get the width of 1.6 panels so the title does not wrap into a tower
         fig = Figure(figsize=(max(5.8 * ncols, 9.3) + 2.4 * wide_legends, 4.6 * nrows + 1.0), layout="constrained")
         FigureCanvasAgg(fig)
-        for i, (panel, rows, from_control) in enumerate(panels):
+        for i, (panel, rows) in enumerate(panels):
             title = textwrap.fill(panel.title or panel.name, 52)
-            if from_control:
-                title += f"\n(negative control: {o.result.control.prediction})"
             draw = _draw_heatmap if panel.kind == "heatmap" else _draw_panel
             draw(fig.add_subplot(nrows, ncols, i + 1), panel, rows, title)
         width = int(fig.get_figwidth() * 7.2)  # characters per line of the 15 pt bold title
-        head = f"{o.verdict} (control {o.control_verdict}): {o.claim.title}"
+        head = f"{o.verdict} (controls {o.control_verdict}): {o.claim.title}"
         ref = textwrap.shorten(o.claim.reference, max(width - len(o.claim.id) - 3, 20), placeholder=" …")
         fig.suptitle(
             "\n".join([*textwrap.wrap(head, width), f"{o.claim.id} · {ref}"]),

@@ -2,8 +2,8 @@
 
 ``out_dir`` receives ``index.html`` (self-contained apart from the figures beside it), ``summary.md`` (the
 same summary for a code host), ``summary.csv`` (one row per check) and, per claim, ``<id>.png`` (one panel
-per :class:`~dltheory.verify.evidence.Panel`) and ``<id>.csv`` (tidy rows of the evidence and of the negative
-control). Every file is written atomically and the two pages last, so an interrupted run never leaves a
+per :class:`~dltheory.verify.evidence.Panel`) and ``<id>.csv`` (tidy rows of the evidence against the published
+prediction and against each control). Every file is written atomically and the two pages last, so an interrupted run never leaves a
 half-written page. The figures and pages draw the same :class:`~dltheory.verify.evidence.ClaimResult` that pytest
 asserts on.
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from dltheory.verify import registry
 from dltheory.verify.cache import atomic_write, code_version, package_version
-from dltheory.verify.evidence import Check, ClaimResult
+from dltheory.verify.evidence import Check, ClaimResult, percent
 from dltheory.verify.figures import figure_png
 from dltheory.verify.runner import Outcome, run_claims
 
@@ -51,6 +51,8 @@ SUMMARY_COLUMNS = (
     "reference",
     "verdict",
     "control_verdict",
+    "resolution",
+    "resolution_bound",
     "prediction",
     "check",
     "statistic",
@@ -129,7 +131,7 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
 
 
 def tidy_rows(result: ClaimResult) -> list[tuple]:
-    """The evidence's and the control's plotted points as tuples in ``ROW_COLUMNS`` order."""
+    """The plotted points of the evidence and of every control as tuples in ``ROW_COLUMNS`` order."""
     return [
         (
             ev.claim_id,
@@ -143,7 +145,7 @@ def tidy_rows(result: ClaimResult) -> list[tuple]:
             r.get("se"),
             r.get("label"),
         )
-        for ev in (result.evidence, result.control)
+        for ev in (result.evidence, *result.controls)
         for r in ev.rows
     ]
 
@@ -153,14 +155,16 @@ def summary_rows(outcomes: Sequence[Outcome]) -> list[tuple]:
     rows = []
     for o in outcomes:
         c = o.claim
-        head = (c.id, c.area, c.reference, o.verdict, o.control_verdict)
         if o.result is None:
+            head = (c.id, c.area, c.reference, o.verdict, o.control_verdict, None, c.resolution)
             rows.append((*head, "", "", None, "", None, "", "", c.seed, o.cached, o.error))
             continue
+        res = o.result
+        head = (c.id, c.area, c.reference, o.verdict, o.control_verdict, res.resolution_delta, res.resolution_bound)
         tail = (o.result.runtime_s, o.result.evidence.seed, o.cached, "")
         rows += [
             (*head, ev.prediction, k.name, float(k.statistic), k.relation, float(k.threshold), k.passed, *tail)
-            for ev in (o.result.evidence, o.result.control)
+            for ev in (res.evidence, *res.controls)
             for k in ev.checks
         ]
     return rows
@@ -284,11 +288,27 @@ def _reasons(result: ClaimResult) -> list[str]:
             if result.evidence.checks
             else "the evidence holds no check"
         )
-    if result.control.passed:
+    reasons += [
+        f"the control '{c.prediction}' was ACCEPTED: this check cannot tell the published prediction from it"
+        for c in result.controls
+        if c.passed
+    ]
+    if result.evidence.passed and not result.resolved:
         reasons.append(
-            "the negative control was ACCEPTED: this check cannot tell the published prediction from a wrong one"
+            f"resolution {result.resolution_delta:.3g} is worse than the declared bound {result.resolution_bound:.3g}"
         )
     return reasons
+
+
+def _resolution_sentence(result: ClaimResult) -> str:
+    lo, hi = result.resolution
+    if lo != lo:
+        return "Resolution not measured: the published prediction failed."
+    return (
+        f"Resolution {percent(result.resolution_delta)} (declared bound {percent(result.resolution_bound)}): "
+        f"the same judge on the same data rejects the published prediction scaled by 1 - {percent(lo)} and by "
+        f"1 + {percent(hi)} (exponents shifted, zeros offset by as much)."
+    )
 
 
 def _section(o: Outcome, figure: str | Exception | None) -> str:
@@ -320,10 +340,14 @@ def _section(o: Outcome, figure: str | Exception | None) -> str:
         f'<p class="meta">seed {r.evidence.seed} · runtime {_duration(r.runtime_s)}'
         f"{' (from cache)' if o.cached else ' (computed now)'} · "
         f'tidy data: <a href="{_e(stem(o.claim.id))}.csv">{_e(stem(o.claim.id))}.csv</a></p>{fig}'
+        f'<p class="meta">{_e(_resolution_sentence(r))}</p>'
         f"<h3>Checks against the published prediction</h3>{_checks_table(r.evidence.checks)}"
-        f"<h3>Negative control: {_e(r.control.prediction)} {_badge(o.control_verdict)}</h3>"
-        f'<p class="meta">{_e(c.control)} — must be REJECTED.</p>{_checks_table(r.control.checks)}'
-        f"<h3>Parameters</h3><table>{params}</table></section>"
+        + "".join(
+            f"<h3>Control: {_e(k.prediction)} {_badge('ACCEPTED' if k.passed else 'REJECTED')}</h3>"
+            f'<p class="meta">a plausible mistake — must be REJECTED.</p>{_checks_table(k.checks)}'
+            for k in r.controls
+        )
+        + f"<h3>Parameters</h3><table>{params}</table></section>"
     )
 
 
@@ -336,7 +360,9 @@ def _html(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[str, s
     summary = "".join(
         f'<tr><td><a href="#{_e(stem(o.claim.id))}">{_e(o.claim.id)}</a></td><td>{_e(o.claim.area)}</td>'
         f"<td>{_e(o.claim.reference)}</td><td>{_badge(o.verdict)}</td>"
-        f'<td class="detail">{_e(_tightest_text(o))}</td><td>{_badge(o.control_verdict)}</td>'
+        f'<td class="detail">{_e(_tightest_text(o))}</td><td>{_badge(o.control_verdict.split()[0] if o.result else "")}'
+        f"{_e(o.control_verdict.partition(' ')[2])}</td>"
+        f'<td class="num">{_e(o.resolution_text or "–")}</td>'
         f'<td class="num">{"–" if o.result is None else _duration(o.result.runtime_s)}'
         f"{' (cached)' if o.cached else ''}</td>"
         f'<td class="num">{o.claim.seed if o.result is None else o.result.evidence.seed}</td></tr>'
@@ -352,7 +378,7 @@ def _html(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[str, s
         f'<a href="summary.md">summary.md</a> · <a href="summary.csv">summary.csv</a></p>'
         f'<div class="env">{env_items}</div>'
         f"<table><tr><th>claim</th><th>area</th><th>paper, equation</th><th>verdict</th>"
-        f"<th>tightest check: statistic vs threshold</th><th>negative control</th><th>runtime</th>"
+        f"<th>tightest check: statistic vs threshold</th><th>controls</th><th>resolution vs bound</th><th>runtime</th>"
         f"<th>seed</th></tr>{summary}</table>"
         f"{sections}</body></html>\n"
     )
@@ -369,13 +395,14 @@ def _markdown(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[st
         "# dltheory: theory vs simulation",
         "",
         f"**{summary_line(outcomes)}** ({env['tier']} tier). Every claim is checked against its published "
-        "prediction and against a deliberately wrong one (the negative control), which must be REJECTED.",
+        "prediction and against at least two controls (plausible mistakes), which must all be REJECTED; its "
+        "resolution is the smallest relative error in the published prediction that the same check rejects.",
         "",
         " · ".join(f"**{k}** {_md(v)}" for k, v in env.items()),
         "",
         "| claim | area | paper, equation | verdict | tightest check: statistic vs threshold "
-        "| negative control | runtime | seed |",
-        "|---|---|---|---|---|---|---|---|",
+        "| controls | resolution vs bound | runtime | seed |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         runtime = "–" if o.result is None else _duration(o.result.runtime_s) + (" (cached)" if o.cached else "")
@@ -383,7 +410,7 @@ def _markdown(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[st
         lines.append(
             f"| [`{o.claim.id}`](#{stem(o.claim.id).replace('.', '')}) | {_md(o.claim.area)} "
             f"| {_md(o.claim.reference)} | **{o.verdict}** | {_md(_tightest_text(o))} "
-            f"| {o.control_verdict or '–'} | {runtime} | {seed} |"
+            f"| {o.control_verdict or '–'} | {o.resolution_text or '–'} | {runtime} | {seed} |"
         )
     for o in outcomes:
         lines += [
@@ -397,7 +424,11 @@ def _markdown(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[st
         if o.result is None:
             lines += ["", f"Error: `{_md(o.error)}`"]
             continue
-        lines[-1] += f"; negative control ({_md(o.claim.control)}): **{o.control_verdict}**"
+        lines[-1] += f"; controls: **{o.control_verdict}**"
+        lines += ["", _md(_resolution_sentence(o.result)), ""]
+        lines += [
+            f"- control *{_md(k.prediction)}*: {'ACCEPTED' if k.passed else 'REJECTED'}" for k in o.result.controls
+        ]
         lines += [f"- {_md(text)}" for text in _reasons(o.result)]
         figure = figures.get(o.claim.id)
         if isinstance(figure, str):

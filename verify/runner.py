@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from dltheory.verify import registry
 from dltheory.verify.cache import lookup, store
-from dltheory.verify.evidence import ClaimResult
+from dltheory.verify.evidence import ClaimResult, percent
 from dltheory.verify.registry import Claim
 
 __all__ = ["Outcome", "EXECUTORS", "DEVICES", "check_device", "open_executor", "run_claims"]
@@ -39,17 +39,28 @@ class Outcome:
 
     @property
     def verdict(self) -> str:
-        """PASS when the claim holds and its negative control is rejected, FAIL otherwise, ERROR if it raised."""
+        """PASS when the claim holds, every control is rejected and the resolution meets its bound; FAIL
+        otherwise; ERROR if it raised."""
         if self.result is None:
             return "ERROR"
         return "PASS" if self.result.ok else "FAIL"
 
     @property
     def control_verdict(self) -> str:
-        """REJECTED (good) or ACCEPTED (bad: the check cannot tell right from wrong); empty on ERROR."""
+        """REJECTED (good: every control rejected) or "ACCEPTED k of n" (bad); empty on ERROR."""
         if self.result is None:
             return ""
-        return "ACCEPTED" if self.result.control.passed else "REJECTED"
+        accepted = sum(c.passed for c in self.result.controls)
+        return "REJECTED" if self.result.controls_rejected else f"ACCEPTED {accepted} of {len(self.result.controls)}"
+
+    @property
+    def resolution_text(self) -> str:
+        """``"2.1 % <= 10 %"``: the measured resolution against the declared bound; empty on ERROR."""
+        if self.result is None:
+            return ""
+        return f"{percent(self.result.resolution_delta)} {'<=' if self.result.resolved else '>'} " + percent(
+            self.result.resolution_bound
+        )
 
 
 def check_device(device: str | None) -> None:
