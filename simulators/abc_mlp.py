@@ -23,28 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from dltheory.simulators._seeding import rng
+from dltheory.theory.spec import get_activation
 
-__all__ = ["ForwardStats", "forward_full", "forward_gram", "phi_numpy", "train_abc", "ACTIVATION_NAMES"]
-
-ACTIVATION_NAMES = ("linear", "relu", "tanh", "erf", "selu", "softplus")
-
-
-def phi_numpy(name: str, selu_lambda: float = 1.0507009873554805, selu_alpha: float = 1.6732632423543772):
-    """The activation ``name`` as a numpy function (SELU constants: Klambauer et al. 2017)."""
-    from scipy.special import erf
-
-    table = {
-        "linear": lambda z: z,
-        "relu": lambda z: np.maximum(z, 0.0),
-        "tanh": np.tanh,
-        "erf": erf,
-        "softplus": lambda z: np.logaddexp(0.0, z),
-        "selu": lambda z: selu_lambda * np.where(z > 0, z, selu_alpha * np.expm1(np.minimum(z, 0.0))),
-    }
-    if name not in table:
-        raise ValueError(f"activation must be one of {sorted(table)}, got {name!r}")
-    return table[name]
+__all__ = ["ForwardStats", "forward_full", "forward_gram", "train_abc"]
 
 
 @dataclass(frozen=True)
@@ -80,7 +63,7 @@ def _check_forward(x, widths, C_W, C_b, n_nets, activation):
             raise ValueError(f"{name} must be finite and {'> 0' if strict else '>= 0'}, got {v!r}")
     if isinstance(n_nets, bool) or int(n_nets) != n_nets or n_nets < 2:
         raise ValueError(f"n_nets must be an integer >= 2, got {n_nets!r}")
-    return x, [int(n) for n in widths], phi_numpy(activation)
+    return x, [int(n) for n in widths], get_activation(activation).phi
 
 
 def _psd_sqrt(G: np.ndarray) -> np.ndarray:
@@ -160,13 +143,6 @@ def forward_full(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: 
 # ----------------------------------------------------------------------------- abc training
 
 
-def _dphi_numpy(name: str):
-    table = {"linear": np.ones_like, "relu": lambda z: (z > 0).astype(z.dtype), "tanh": lambda z: 1.0 / np.cosh(z) ** 2}
-    if name not in table:
-        raise ValueError(f"activation for training must be one of {sorted(table)}, got {name!r}")
-    return table[name]
-
-
 def _exponents(name: str, v, L: int) -> np.ndarray:
     arr = np.full(L + 1, float(v)) if np.ndim(v) == 0 else np.asarray(v, float)
     if arr.shape != (L + 1,) or not np.all(np.isfinite(arr)):
@@ -221,7 +197,8 @@ def train_abc(
     for name, v in (("n_steps", n_steps), ("n_seeds", n_seeds)):
         if isinstance(v, bool) or int(v) != v or v < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    phi, dphi = phi_numpy(activation), _dphi_numpy(activation)
+    act = get_activation(activation)
+    phi, dphi = act.phi, act.dphi
     n, (_B, d), S = int(width), X.shape, int(n_seeds)
     mult, lr = float(n) ** -a, eta * float(n) ** -c
     std = float(n) ** -b / np.sqrt(np.r_[d, np.ones(L)])

@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from dltheory.simulators._seeding import rng
 from numba import njit
 from numba.typed import List
 
+from dltheory.simulators._seeding import rng
+
 __all__ = [
     "LinearTask",
-    "Trajectory",
+    "WeightTrajectory",
     "make_task",
     "random_orthogonal",
     "init_decoupled",
@@ -45,7 +46,7 @@ class LinearTask:
 
 
 @dataclass(frozen=True)
-class Trajectory:
+class WeightTrajectory:
     """GD record. ``t = eta * steps``; ``W_tot[k]`` is the end-to-end map at ``steps[k]``.
 
     ``crossing_step[a]``: first step at which mode a's strength reached its target (-1: never / untracked).
@@ -243,7 +244,7 @@ def train(
     record_every: int = 1,
     targets=None,
     stop_when_crossed: bool = False,
-) -> Trajectory:
+) -> WeightTrajectory:
     """Run ``n_steps`` of full-batch GD from ``weights`` (not modified) on ``task``.
 
     Records W_tot and balancedness every ``record_every`` steps (and at the last step). ``targets``
@@ -285,7 +286,7 @@ def train(
     steps = np.arange(0, last + 1, record_every)
     if steps[-1] != last:
         steps = np.append(steps, last)
-    return Trajectory(
+    return WeightTrajectory(
         steps=steps,
         t=eta * steps,
         W_tot=W_rec[:k],

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
-    "MLPRun",
+    "ModularMLPRun",
     "train_modular_addition",
     "modular_addition_trainer_spec",
     "PHASES",
@@ -41,7 +41,7 @@ _OPTIMIZERS = ("gd", "adamw")
 
 
 @dataclass(frozen=True)
-class MLPRun:
+class ModularMLPRun:
     """Records of shape (n_seeds, n_records) at ``steps``; final weights per seed; the training masks (p, p)."""
 
     steps: np.ndarray
@@ -208,7 +208,7 @@ def train_modular_addition(
     betas: tuple[float, float] = (0.9, 0.98),
     n_seeds: int = 1,
     seed: int,
-) -> MLPRun:
+) -> ModularMLPRun:
     """Train ``n_seeds`` independent networks (vmapped; each its own init and training split) for ``n_steps``.
 
     Raises FloatingPointError naming the first record (step) with a non-finite loss or weight norm.
@@ -243,7 +243,7 @@ def train_modular_addition(
             f"fraction={fraction}, lr={lr}, weight_decay={weight_decay}, optimizer={optimizer})"
         )
     W1, W2 = np.asarray(W1, float), np.asarray(W2, float)
-    return MLPRun(
+    return ModularMLPRun(
         steps=steps,
         train_acc=tr_acc,
         test_acc=te_acc,

@@ -28,30 +28,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dltheory.theory.spec import ACTIVATIONS
+
 __all__ = [
     "MLP",
-    "ACTIVATIONS",
     "init",
     "outputs",
     "empirical_nngp",
     "empirical_ntk",
     "layer_kernels",
     "train",
-    "Trajectory",
+    "OutputTrajectory",
 ]
-
-_SELU_LAMBDA = 1.0507009873554804934193349852946
-_SELU_ALPHA = 1.6732632423543772848170429916717
-
-ACTIVATIONS: dict[str, Callable] = {
-    "relu": jax.nn.relu,
-    "abs": jnp.abs,
-    "erf": jax.scipy.special.erf,
-    "tanh": jnp.tanh,
-    "gelu": functools.partial(jax.nn.gelu, approximate=False),
-    "selu": lambda x: _SELU_LAMBDA * jnp.where(x > 0, x, _SELU_ALPHA * jnp.expm1(jnp.minimum(x, 0))),
-    "softplus": jax.nn.softplus,
-}
 
 
 @dataclass(frozen=True)
@@ -85,7 +73,7 @@ class MLP:
 
     @property
     def phi(self) -> Callable:
-        return ACTIVATIONS[self.activation] if isinstance(self.activation, str) else self.activation
+        return ACTIVATIONS[self.activation].jax_phi if isinstance(self.activation, str) else self.activation
 
     @property
     def fan_ins(self) -> list[int]:
@@ -216,7 +204,7 @@ def empirical_ntk(mlp: MLP, params, x1, x2=None, *, batch_size: int | None = Non
 
 
 @dataclass(frozen=True)
-class Trajectory:
+class OutputTrajectory:
     """GD record: ``f_train[k]`` / ``f_test[k]`` (n_nets, n_points, n_out) at ``steps[k]``; t = eta * steps."""
 
     steps: np.ndarray
@@ -256,7 +244,9 @@ def _gd(mlp, params, x_train, y_train, x_test, eta, n_steps, every):
     return params, f, ft
 
 
-def train(mlp: MLP, params, x_train, y_train, x_test, *, eta: float, n_steps: int, record_every: int = 1) -> Trajectory:
+def train(
+    mlp: MLP, params, x_train, y_train, x_test, *, eta: float, n_steps: int, record_every: int = 1
+) -> OutputTrajectory:
     """Full-batch GD on L = 1/(2N) ||f(X) - Y||^2 (N = Y.size) for every network of the ensemble.
 
     Records train and test outputs at steps 0, record_every, ..., n_steps (n_steps must be a multiple of
@@ -287,7 +277,7 @@ def train(mlp: MLP, params, x_train, y_train, x_test, *, eta: float, n_steps: in
             f"gradient descent diverged: non-finite outputs at step {steps[np.argmax(bad)]} "
             f"(eta={eta}, width={mlp.width}, depth={mlp.depth}); use eta < 2N/lambda_max(NTK)"
         )
-    return Trajectory(steps=steps, t=eta * steps, f_train=f, f_test=ft, params=params, eta=float(eta))
+    return OutputTrajectory(steps=steps, t=eta * steps, f_train=f, f_test=ft, params=params, eta=float(eta))
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -19,9 +19,10 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from dltheory.simulators._seeding import rng
 
-__all__ = ["UFMRun", "train_ufm", "LPMRun", "train_layer_peeled", "gaussian_mixture", "MLPRun", "train_mlp"]
+__all__ = ["UFMRun", "train_ufm", "LPMRun", "train_layer_peeled", "gaussian_mixture", "FeatureHistory", "train_mlp"]
 
 
 def _check(name: str, value, allowed: str, ok) -> None:
@@ -309,7 +310,7 @@ def gaussian_mixture(K: int, n: int, dim: int, *, separation: float = 3.0, seed)
 
 
 @dataclass(frozen=True)
-class MLPRun:
+class FeatureHistory:
     """Per-record history: epochs, training error, loss; features (last hidden layer, N x width) and the
     classifier (W, b) at each record, for NC metrics."""
 
@@ -363,7 +364,7 @@ def train_mlp(
     n_epochs: int = 3000,
     record_every: int = 50,
     seed,
-) -> MLPRun:
+) -> FeatureHistory:
     """Full-batch heavy-ball GD (one step = one epoch) on a ReLU MLP with CE loss and weight decay on the
     weights (not the biases); He init. Records training error, loss and last-hidden-layer features."""
     X = np.asarray(X, float)
@@ -384,4 +385,4 @@ def train_mlp(
             for a in _mlp_run(params, X, jnp.asarray(y), weight_decay, lr, momentum, n_chunks=n_chunks, every=every)
         )
     _raise_if_diverged(loss, every, f"MLP GD (lr={lr}, weight_decay={weight_decay})")
-    return MLPRun(every * np.arange(1, n_chunks + 1), err, loss, feats, W, b)
+    return FeatureHistory(every * np.arange(1, n_chunks + 1), err, loss, feats, W, b)

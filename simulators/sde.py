@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
 from dltheory.simulators._seeding import rng
 
 __all__ = ["euler_maruyama_scalar", "euler_maruyama_matrix", "MatrixPaths", "structured_noise"]

@@ -22,7 +22,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from dltheory.simulators._seeding import rng
+from dltheory.theory.spec import relu_slopes
 
 __all__ = [
     "relu_slopes",
@@ -72,21 +74,6 @@ def _chol_psd(V: np.ndarray) -> np.ndarray:
         return np.linalg.cholesky(V)
     except np.linalg.LinAlgError:
         return _sqrt_psd(V)
-
-
-def relu_slopes(c_plus, c_minus, n: int, *, unshaped: bool = False) -> tuple[float, float, float]:
-    """(s_+, s_-, c): shaped ReLU slopes 1 + c_pm/sqrt(n) with c = 2/(s_+^2 + s_-^2), or He-ReLU (1, 0, 2)."""
-    n = _int_at_least("n", n, 2)
-    if unshaped:
-        return 1.0, 0.0, 2.0
-    c_plus, c_minus = _finite("c_plus", c_plus), _finite("c_minus", c_minus)
-    s_plus, s_minus = 1 + c_plus / math.sqrt(n), 1 + c_minus / math.sqrt(n)
-    if s_plus <= 0 or s_minus <= 0:
-        raise ValueError(
-            f"shaping constants must satisfy c_plus, c_minus > -sqrt(n) = {-math.sqrt(n):.4g}, "
-            f"got c_plus={c_plus}, c_minus={c_minus}"
-        )
-    return s_plus, s_minus, 2.0 / (s_plus**2 + s_minus**2)
 
 
 def relu_mlp_chain(

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from dltheory.simulators import abc_mlp as sim
 
 X2 = np.array([[1.0, 0.3, -0.5, 0.2], [0.2, -1.0, 0.7, 0.1]])
@@ -111,7 +112,7 @@ def test_forward_bad_input(kwargs, match):
         (dict(eta=-1.0), "eta"),
         (dict(n_steps=0), "n_steps"),
         (dict(X=np.full((4, 8), np.nan)), "finite"),
-        (dict(activation="erf"), "activation"),
+        (dict(activation="swish"), "activation"),
     ],
 )
 def test_train_bad_input(kwargs, match):

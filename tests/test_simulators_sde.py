@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+
 from dltheory.simulators import sde
 from dltheory.theory import shaped as th
 

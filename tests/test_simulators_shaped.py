@@ -4,8 +4,9 @@ import math
 
 import numpy as np
 import pytest
-from dltheory.simulators import shaped as sim
 from scipy import stats
+
+from dltheory.simulators import shaped as sim
 
 ALPHA = 1e-3  # per-test false-failure budget, Bonferroni over the KS family inside each test
 V3 = np.array([[1.0, 0.3, 0.1], [0.3, 1.0, 0.5], [0.1, 0.5, 1.0]])

@@ -3,6 +3,10 @@
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.integrate import solve_ivp
+
 from dltheory.theory.deep_linear import (
     _learning_time_quad,
     _mode_strength_ode,
@@ -16,9 +20,6 @@ from dltheory.theory.deep_linear import (
     mode_strength,
     mode_strength_expr,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from scipy.integrate import solve_ivp
 
 
 def _psd_sqrt(A):

@@ -4,20 +4,23 @@ import math
 
 import numpy as np
 import pytest
-from dltheory.theory import finite_width as fw
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import binom
+
+from dltheory.theory import finite_width as fw
+from dltheory.theory import spec
+from dltheory.theory.gaussian import gaussian_expectation
 
 K_values = st.floats(0.01, 50.0)
 
 
 @given(K_values)
 def test_gaussian_expectation_closed_forms(K):
-    relu = fw.ACTIVATIONS["relu"]
-    assert fw.gaussian_expectation(lambda z: z * z, K) == pytest.approx(K, rel=1e-13)
-    assert fw.gaussian_expectation(relu.phi, K, relu.kinks) == pytest.approx(math.sqrt(K / (2 * math.pi)), rel=1e-13)
-    assert fw.gaussian_expectation(lambda z: relu.phi(z) ** 4, K, relu.kinks) == pytest.approx(1.5 * K * K, rel=1e-12)
+    relu = spec.ACTIVATIONS["relu"]
+    assert gaussian_expectation(lambda z: z * z, K) == pytest.approx(K, rel=1e-13)
+    assert gaussian_expectation(relu.phi, K, relu.kinks) == pytest.approx(math.sqrt(K / (2 * math.pi)), rel=1e-13)
+    assert gaussian_expectation(lambda z: relu.phi(z) ** 4, K, relu.kinks) == pytest.approx(1.5 * K * K, rel=1e-12)
 
 
 @given(K_values)
@@ -71,9 +74,9 @@ def test_scale_invariant_vertex_is_linear_in_depth(name, coeff):
 
 def test_layer_two_vertex_is_exact():
     """E z^4 at layer 2 from n i.i.d. sigma's: kappa_2 = 3 (<s^4> - <s^2>^2) / (n <s^2>^2) exactly."""
-    act, n = fw.ACTIVATIONS["tanh"], 12
-    s2 = fw.gaussian_expectation(lambda z: act.phi(z) ** 2, 0.8)
-    s4 = fw.gaussian_expectation(lambda z: act.phi(z) ** 4, 0.8)
+    act, n = spec.ACTIVATIONS["tanh"], 12
+    s2 = gaussian_expectation(lambda z: act.phi(z) ** 2, 0.8)
+    s4 = gaussian_expectation(lambda z: act.phi(z) ** 4, 0.8)
     r = fw.four_point_recursion(0.8, [n], C_W=1.7, C_b=0.0, activation="tanh")
     assert r["kappa"][1] == pytest.approx(3 * (s4 - s2**2) / (n * s2**2), rel=1e-12)
 
@@ -96,8 +99,8 @@ def test_relu_exact_golden_n32():
 
 
 def test_selu_closed_forms():
-    assert fw.SELU_LAMBDA == pytest.approx(1.0507009873555, abs=1e-12)
-    assert fw.SELU_ALPHA == pytest.approx(1.6732632423544, abs=1e-12)
+    assert spec.SELU_LAMBDA == pytest.approx(1.0507009873555, abs=1e-12)
+    assert spec.SELU_ALPHA == pytest.approx(1.6732632423544, abs=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +115,7 @@ def test_selu_closed_forms():
         (lambda: fw.four_point_recursion(1.0, [4, 0], C_W=1, C_b=0, activation="tanh"), "widths"),
         (lambda: fw.four_point_recursion(1.0, 4, C_W=1, C_b=0, activation="tanh"), "widths"),
         (lambda: fw.relu_kurtosis_exact([3, 2.5]), "widths"),
-        (lambda: fw.gaussian_expectation(np.tanh, float("inf")), "K"),
+        (lambda: gaussian_expectation(np.tanh, float("inf")), "K"),
     ],
 )
 def test_bad_input_raises(call, match):

@@ -4,10 +4,11 @@ import math
 
 import numpy as np
 import pytest
-from dltheory.theory import grokking as th
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.integrate import quad
+
+from dltheory.theory import grokking as th
 
 # ----------------------------------------------------------------------------- linear estimator (Levi et al.)
 

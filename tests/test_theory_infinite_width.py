@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 import scipy.linalg as sl
-from dltheory.theory import infinite_width as iw
-from dltheory.theory import kernel_dynamics as kd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, special
+
+from dltheory.theory import infinite_width as iw
+from dltheory.theory import kernel_dynamics as kd
+from dltheory.theory import spec
 
 X = np.array([[1.0, 0, 0], [0.6, 0.8, 0], [0, 0, 1], [-1, 0.5, 0.5]])
 IU = np.triu_indices(4)
@@ -83,11 +85,11 @@ def test_golden_values_neural_tangents(act):
     np.testing.assert_allclose(np.diag(s.ntk), sp_diag, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("spec", ["relu", "erf", "abs", iw.leaky_relu(0.2), iw.ab_relu(-0.3, 1.7)])
-def test_kink_split_quadrature_matches_closed_forms(spec):
-    act = iw.get_activation(spec)
+@pytest.mark.parametrize("activation", ["relu", "erf", "abs", spec.leaky_relu(0.2), spec.ab_relu(-0.3, 1.7)])
+def test_kink_split_quadrature_matches_closed_forms(activation):
+    act = spec.get_activation(activation)
     k = iw.kernels(X, activation=act, **NET)
-    q = iw.kernels(X, activation=iw.numerical(act.fn), **NET)
+    q = iw.kernels(X, activation=iw.numerical(act.jax_phi), **NET)
     np.testing.assert_allclose(q.nngp, k.nngp, rtol=0, atol=1e-12)
     np.testing.assert_allclose(q.ntk, k.ntk, rtol=0, atol=1e-12)
 
@@ -95,7 +97,7 @@ def test_kink_split_quadrature_matches_closed_forms(spec):
 _NP = {
     "tanh": np.tanh,
     "gelu": lambda x: 0.5 * x * (1 + special.erf(x / np.sqrt(2))),
-    "selu": lambda x: iw._SELU_LAMBDA * np.where(x > 0, x, iw._SELU_ALPHA * np.expm1(np.minimum(x, 0))),
+    "selu": lambda x: spec.SELU_LAMBDA * np.where(x > 0, x, spec.SELU_ALPHA * np.expm1(np.minimum(x, 0))),
     "softplus": lambda x: np.logaddexp(0, x),
 }
 

@@ -2,9 +2,10 @@
 
 import pytest
 import sympy as sp
-from dltheory.theory import mup
 from hypothesis import given
 from hypothesis import strategies as st
+
+from dltheory.theory import mup
 
 R = sp.Rational
 

@@ -4,9 +4,10 @@ import math
 
 import numpy as np
 import pytest
-from dltheory.theory import neural_collapse as th
 from hypothesis import given
 from hypothesis import strategies as st
+
+from dltheory.theory import neural_collapse as th
 
 # ----------------------------------------------------------------------------- golden values (B2, B3, B6)
 

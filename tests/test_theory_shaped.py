@@ -5,12 +5,13 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
-from dltheory.theory import shaped as th
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.integrate import quad
 from scipy.special import polygamma, psi, roots_hermitenorm
 from scipy.stats import binom
+
+from dltheory.theory import shaped as th
 
 V3 = np.array([[1.2, 0.3, 0.1], [0.3, 0.8, 0.5], [0.1, 0.5, 1.0]])
 

@@ -4,10 +4,12 @@ import math
 
 import numpy as np
 import pytest
-from dltheory.theory import signal_propagation as sp
-from dltheory.theory.finite_width import SELU_ALPHA, SELU_LAMBDA, gaussian_expectation
 from hypothesis import given
 from hypothesis import strategies as st
+
+from dltheory.theory import signal_propagation as sp
+from dltheory.theory.gaussian import bivariate_expectation, gaussian_expectation
+from dltheory.theory.spec import SELU_ALPHA, SELU_LAMBDA
 
 
 @pytest.mark.parametrize(
@@ -49,17 +51,17 @@ def test_relu_c_map_equals_split_quadrature(c, q):
 @given(st.floats(0.1, 3.0), st.floats(0.1, 3.0), st.floats(-0.99, 0.99))
 def test_bivariate_expectation_moments(q11, q22, c):
     q12 = c * math.sqrt(q11 * q22)
-    assert sp.bivariate_expectation(lambda u: u, lambda u: u, q11, q22, q12) == pytest.approx(q12, abs=1e-12)
+    assert bivariate_expectation(lambda u: u, lambda u: u, q11, q22, q12) == pytest.approx(q12, abs=1e-12)
     step = lambda u: (u > 0).astype(float)
     # P(u1 > 0, u2 > 0) = 1/4 + arcsin(c)/(2 pi) (Sheppard): exact only with the kink-split inner panels
-    assert sp.bivariate_expectation(step, step, q11, q22, q12, (0.0,)) == pytest.approx(
+    assert bivariate_expectation(step, step, q11, q22, q12, (0.0,)) == pytest.approx(
         0.25 + math.asin(c) / (2 * math.pi), abs=1e-12
     )
 
 
 def test_degenerate_correlation_reduces_to_one_dimension():
     f = lambda u: np.tanh(u) ** 2
-    assert sp.bivariate_expectation(np.tanh, np.tanh, 0.7, 0.7, 0.7) == pytest.approx(
+    assert bivariate_expectation(np.tanh, np.tanh, 0.7, 0.7, 0.7) == pytest.approx(
         gaussian_expectation(f, 0.7), abs=1e-14
     )
 
@@ -98,9 +100,9 @@ def test_selu_constants_solved_from_defining_equations():
         (lambda: sp.q_map(1.0, sigma_w2=-1.0, sigma_b2=0.0, activation="tanh"), "sigma_w2"),
         (lambda: sp.q_map(1.0, sigma_w2=1.0, sigma_b2=-0.1, activation="tanh"), "sigma_b2"),
         (lambda: sp.q_map(float("nan"), sigma_w2=1.0, sigma_b2=0.0, activation="tanh"), "q"),
-        (lambda: sp.q_map(1.0, sigma_w2=1.0, sigma_b2=0.0, activation="gelu"), "activation"),
+        (lambda: sp.q_map(1.0, sigma_w2=1.0, sigma_b2=0.0, activation="swish"), "activation"),
         (lambda: sp.kernel_iterates(1.0, 1.0, 0.5, 0, sigma_w2=1.0, sigma_b2=0.0, activation="tanh"), "depth"),
-        (lambda: sp.bivariate_expectation(np.tanh, np.tanh, 1.0, 1.0, 1.5), "q12"),
+        (lambda: bivariate_expectation(np.tanh, np.tanh, 1.0, 1.0, 1.5), "q12"),
         (lambda: sp.relu_critical_correlation(1.5, 3), "c0"),
         (lambda: sp.selu(-1.0, 1.0), "lam"),
     ],

@@ -29,10 +29,11 @@ from collections.abc import Callable
 
 import numpy as np
 import sympy as sp
-from dltheory.theory._validate import integer_at_least, nonnegative, positive, real_scalar
 from scipy.integrate import quad, solve_ivp
 from scipy.linalg import cholesky, solve_triangular
 from scipy.special import expit, exprel
+
+from dltheory.theory._validate import integer_at_least, nonnegative, positive, real_scalar
 
 __all__ = [
     "mode_strength",

@@ -21,88 +21,23 @@ below are always that sequence (n_1, ..., n_{L-1}) for a network whose last prea
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
+
 from dltheory.theory._validate import integer_at_least, real_scalar
-from scipy.special import erf, erfc, expit
+from dltheory.theory.gaussian import gaussian_expectation, standard_normal_rule
+from dltheory.theory.spec import Activation, get_activation
 
 __all__ = [
-    "Activation",
-    "get_activation",
-    "ACTIVATIONS",
-    "gaussian_expectation",
     "kernel_recursion",
+    "sigma_moments",
     "chi_parallel",
     "chi_perp",
     "criticality",
     "four_point_recursion",
     "relu_kurtosis_exact",
-    "SELU_LAMBDA",
-    "SELU_ALPHA",
 ]
-
-# Klambauer et al. 2017 (arXiv:1706.02515) closed forms of the (mu, nu) = (0, 1) fixed point (eq. 14 [K]);
-# dltheory.theory.signal_propagation.selu_parameters re-solves them from the defining equations.
-_E = math.e
-SELU_ALPHA = -math.sqrt(2 / math.pi) / (erfc(1 / math.sqrt(2)) * math.exp(0.5) - 1)
-SELU_LAMBDA = (
-    (1 - erfc(1 / math.sqrt(2)) * math.sqrt(_E))
-    * math.sqrt(2 * math.pi)
-    / math.sqrt(
-        2 * erfc(math.sqrt(2)) * _E**2
-        + math.pi * erfc(1 / math.sqrt(2)) ** 2 * _E
-        - 2 * (2 + math.pi) * erfc(1 / math.sqrt(2)) * math.sqrt(_E)
-        + math.pi
-        + 2
-    )
-)
-
-
-@dataclass(frozen=True)
-class Activation:
-    """An activation sigma with its derivative, kinks (points where sigma' jumps) and universality class.
-
-    ``universality``: "scale_invariant" (sigma(lambda z) = lambda sigma(z), lambda > 0: relu, linear),
-    "k0" (sigma(0) = 0, sigma'(0) != 0, smooth: tanh, erf; [PDLT] sec. 5.3) or "none".
-    """
-
-    name: str
-    phi: Callable[[np.ndarray], np.ndarray]
-    dphi: Callable[[np.ndarray], np.ndarray]
-    kinks: tuple[float, ...] = ()
-    universality: str = "none"
-
-
-def _selu(lam: float, alpha: float) -> Activation:
-    return Activation(
-        "selu",
-        lambda z: lam * np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0))),
-        lambda z: lam * np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0))),
-        (0.0,),
-    )
-
-
-ACTIVATIONS: dict[str, Activation] = {
-    "linear": Activation("linear", lambda z: z, np.ones_like, (), "scale_invariant"),
-    "relu": Activation(
-        "relu", lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(float), (0.0,), "scale_invariant"
-    ),
-    "tanh": Activation("tanh", np.tanh, lambda z: 1.0 / np.cosh(z) ** 2, (), "k0"),
-    "erf": Activation("erf", erf, lambda z: 2 / math.sqrt(math.pi) * np.exp(-z * z), (), "k0"),
-    "softplus": Activation("softplus", lambda z: np.logaddexp(0.0, z), expit, ()),
-    "selu": _selu(SELU_LAMBDA, SELU_ALPHA),
-}
-
-
-def get_activation(spec: str | Activation) -> Activation:
-    """Look up an activation by name (``ACTIVATIONS``) or pass an :class:`Activation` through."""
-    if isinstance(spec, Activation):
-        return spec
-    if not isinstance(spec, str) or spec not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or an Activation, got {spec!r}")
-    return ACTIVATIONS[spec]
 
 
 # ----------------------------------------------------------------------------- validation
@@ -114,48 +49,19 @@ def _widths(widths: Sequence[int]) -> list[int]:
     return [integer_at_least("widths[i]", n, 1) for n in widths]
 
 
-# ----------------------------------------------------------------------------- Gaussian averages
-
-_T = 12.0  # integrate z/sqrt(K) over [-12, 12]: the Gaussian tail beyond is < 1e-32
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(160)
-
-
-def _panels(lo: float, hi: float, cuts: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes/weights on [lo, hi] split at ``cuts`` (kinks), one 160-point panel each."""
-    edges = [lo, *sorted(c for c in cuts if lo < c < hi), hi]
-    t, w = [], []
-    for a, b in zip(edges[:-1], edges[1:]):
-        t.append((b - a) / 2 * _NODES + (a + b) / 2)
-        w.append((b - a) / 2 * _WEIGHTS)
-    return np.concatenate(t), np.concatenate(w)
-
-
-def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], K: float, kinks: Sequence[float] = ()) -> float:
-    """<f(z)>_K = E f(z), z ~ N(0, K), by Gauss-Legendre panels split at 0 and at the kinks of f.
-
-    Exact to ~1e-14 for f smooth on each panel with at most polynomial/exponential-linear growth; the
-    split makes it exact for kinked f (ReLU, SELU), where plain Gauss-Hermite is not. K = 0 gives f(0).
-    """
-    K = real_scalar("K", K, lower=0.0)
-    if K == 0.0:
-        return float(f(np.zeros(1))[0])
-    s = math.sqrt(K)
-    t, w = _panels(-_T, _T, [0.0, *(k / s for k in kinks)])
-    return float(np.sum(w * np.exp(-t * t / 2) * f(s * t)) / math.sqrt(2 * math.pi))
-
-
 # ----------------------------------------------------------------------------- kernel and susceptibilities
 
 
-def _sigma_moments(act: Activation, K: float) -> tuple[float, float, float]:
-    """(<sigma^2>_K, <sigma^4>_K, chi_parallel / C_W) in one pass."""
+def sigma_moments(activation: str | Activation, K: float) -> tuple[float, float, float]:
+    """(<sigma^2>_K, <sigma^4>_K, chi_parallel(K) / C_W) in one pass over the quadrature nodes."""
+    act = get_activation(activation)
+    K = real_scalar("K", K, lower=0.0)
     if K == 0.0:
         s0 = float(act.phi(np.zeros(1))[0])
         d0 = float(act.dphi(np.zeros(1))[0])
         return s0**2, s0**4, d0**2  # chi_parallel/C_W -> sigma'(0)^2 + sigma(0) sigma''(0); sigma(0)=0 classes
     s = math.sqrt(K)
-    t, w = _panels(-_T, _T, [0.0, *(k / s for k in act.kinks)])
-    g = w * np.exp(-t * t / 2) / math.sqrt(2 * math.pi)
+    t, g = standard_normal_rule(s, act.kinks)
     sig2 = act.phi(s * t) ** 2
     # chi_parallel = d<sigma^2>_K/dK * C_W = (C_W / (2K)) <sigma^2 (z^2/K - 1)>_K   ([PDLT] eq. 5.50, Stein)
     return float(g @ sig2), float(g @ sig2**2), float(g @ (sig2 * (t * t - 1))) / (2 * K)
@@ -168,7 +74,7 @@ def _check_cs(C_W, C_b) -> tuple[float, float]:
 def chi_parallel(K: float, *, C_W: float, activation: str | Activation) -> float:
     """chi_parallel(K) = dK^(l+1)/dK^(l) = (C_W / 2K^2) <sigma(z)^2 (z^2 - K)>_K  ([PDLT] eq. 5.50 [K])."""
     C_W, _ = _check_cs(C_W, 0.0)
-    return C_W * _sigma_moments(get_activation(activation), real_scalar("K", K, lower=0.0))[2]
+    return C_W * sigma_moments(activation, K)[2]
 
 
 def chi_perp(K: float, *, C_W: float, activation: str | Activation) -> float:
@@ -184,7 +90,7 @@ def kernel_recursion(K1: float, depth: int, *, C_W: float, C_b: float, activatio
     C_W, C_b = _check_cs(C_W, C_b)
     K = [real_scalar("K1", K1, lower=0.0)]
     for _ in range(integer_at_least("depth", depth, 1) - 1):
-        K.append(C_b + C_W * _sigma_moments(act, K[-1])[0])
+        K.append(C_b + C_W * sigma_moments(act, K[-1])[0])
     return np.array(K)
 
 
@@ -234,7 +140,7 @@ def four_point_recursion(
     K = [real_scalar("K1", K1, lower=0.0, strict=True)]
     v = [0.0]
     for n in widths:
-        s2, s4, chi = _sigma_moments(act, K[-1])
+        s2, s4, chi = sigma_moments(act, K[-1])
         v.append(C_W**2 * (s4 - s2**2) / n + (C_W * chi) ** 2 * v[-1])
         K.append(C_b + C_W * s2)
     K, v = np.array(K), np.array(v)

@@ -12,7 +12,7 @@ paper's gradient-flow form (eqs. 4-9, 15: eta_0 = eta, factor exp(-2 eta (nu + g
 of discrete GD over the MP spectrum. A sample is classified correctly when (D^T x)^2 < eps; accuracy
 reaches Erf(sqrt 2) = 95.45 % exactly when L = eps/4 (eq. 10), which defines the grokking times.
 
-Erratum (checked against exact GD, reference note sec. 2): with |T|^2 = 1/2, eq. 15 gives the floors
+Erratum (checked against exact GD in tests/test_theory_grokking.py): with |T|^2 = 1/2, eq. 15 gives the floors
 gamma^2/(8(1-lam)) and gamma^2/(8(1-lam)^3), half of eq. 16. Eq. 12 is only the eps -> 0 limit of the delay.
 """
 
@@ -22,9 +22,10 @@ import math
 from functools import lru_cache
 
 import numpy as np
-from dltheory.theory._validate import nonnegative, positive, real_scalar
 from scipy.optimize import brentq
 from scipy.special import erf, ive, logsumexp, roots_legendre
+
+from dltheory.theory._validate import nonnegative, positive, real_scalar
 
 __all__ = [
     "mp_edges",
@@ -169,7 +170,7 @@ def linear_estimator_delay_asymptote(lam, lr, *, weight_decay=0.0) -> float:
     """Leading eps -> 0 grokking delay: log(1/(1 - sqrt lam)) / (2 eta (1 - sqrt lam)^2) ([LBB23] eq. 12).
 
     With weight decay the paper's eq. 16 replaces the log by log(1 + sqrt lam). Converges slowly in eps: at
-    eps = 1e-3 the exact delay is 0.5-0.7 times this (reference note sec. 2); do not compare simulations to it.
+    eps = 1e-3 the exact delay is 0.5-0.7 times this (exact discrete GD, [LBB23] eq. 10); do not compare simulations to it.
     """
     lam, lr = _lam(lam), positive("lr", lr)
     gamma = nonnegative("weight_decay", weight_decay)
@@ -198,7 +199,7 @@ def linear_estimator_loss_floors_small_gamma(lam, weight_decay) -> tuple[float, 
 
 def linear_estimator_critical_weight_decay(lam, eps) -> float:
     """gamma_c: the generalisation floor equals eps/4, so gamma < gamma_c groks to 95.45 % and gamma > gamma_c
-    never does. Exact MP root; small-gamma form sqrt(2 eps (1 - lam)^3) (reference note sec. 2)."""
+    never does. Exact MP root; small-gamma form sqrt(2 eps (1 - lam)^3) (from the floors of [LBB23] eq. 15)."""
     lam, eps = _lam(lam), positive("eps", eps)
     guess = math.sqrt(2 * eps * (1 - lam) ** 3)
     f = lambda g: linear_estimator_loss_floors(lam, g)[1] - eps / 4  # noqa: E731

@@ -21,8 +21,9 @@ import math
 import operator
 
 import numpy as np
-from dltheory.theory._validate import integer_at_least
 from scipy.special import log_softmax
+
+from dltheory.theory._validate import integer_at_least
 
 __all__ = [
     "check_prime",
@@ -270,7 +271,7 @@ def tian_energy(w, M) -> float:
     one-hot of g1 + g2 (Y~ = P_perp Y, P_perp = I - 11^T/n). ``w`` = [u; v] in R^{2M}.
 
     With these literal conventions the maxima on ||w|| = 1 are w = [u; +-P u], (P u)[h] = u[-h], u a single
-    frequency, with E* = M/4 (reference note sec. 6: Tian's M/16 corresponds to ||w||^2 = 1/2 or inputs x/sqrt 2).
+    frequency, with E* = M/4 (Tian 2025, Thm 2, states M/16, which corresponds to ||w||^2 = 1/2 or inputs x/sqrt 2).
     """
     M = operator.index(M)
     w = np.asarray(w, float)
@@ -294,8 +295,8 @@ def tian_single_frequency(M, k, *, phase=0.0, sign=1.0) -> np.ndarray:
 
 def rubin_modular_phase_boundaries(P, N, sigma_a2, gamma) -> tuple[float, float]:
     """(sigma_c^2, sigma_II^2): onset of the mixed (GMFL-I) phase and of GMFL-II for Rubin, Seroussi & Ringel's
-    quadratic-network modular-addition model (arXiv:2310.03789, eqs. 16, 38; closed form from the reference note
-    sec. 3): sigma_c^2 = P sigma_a / (sqrt(N) (gamma/3)^{1/4}), sigma_II^2 = sigma_c^2 - 3 sigma_a^2 / gamma."""
+    quadratic-network modular-addition model (arXiv:2310.03789, eqs. 16, 38, solved
+    in closed form): sigma_c^2 = P sigma_a / (sqrt(N) (gamma/3)^{1/4}), sigma_II^2 = sigma_c^2 - 3 sigma_a^2 / gamma."""
     for name, v in (("P", P), ("N", N), ("sigma_a2", sigma_a2), ("gamma", gamma)):
         if not np.isfinite(v) or v <= 0:
             raise ValueError(f"{name} must be finite and > 0, got {v!r}")
@@ -305,7 +306,7 @@ def rubin_modular_phase_boundaries(P, N, sigma_a2, gamma) -> tuple[float, float]
 
 def rubin_unlearned_fraction(sigma2, P, N, sigma_a2, gamma) -> np.ndarray:
     """a(sigma^2), minus the unlearned fraction of the target: -1 above sigma_c^2, -sigma^2/sigma_c^2 in the mixed
-    phase (down to sigma_II^2; below it GMFL-II, not covered: NaN). Reference note sec. 3 (from eqs. 16, 38)."""
+    phase (down to sigma_II^2; below it GMFL-II, not covered: NaN). Rubin, Seroussi & Ringel 2023, arXiv:2310.03789, eqs. 16, 38."""
     sigma_c2, sigma_ii2 = rubin_modular_phase_boundaries(P, N, sigma_a2, gamma)
     s = np.asarray(sigma2, float)
     return np.where(s >= sigma_c2, -1.0, np.where(s >= sigma_ii2, -s / sigma_c2, np.nan))

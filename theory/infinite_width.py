@@ -24,23 +24,26 @@ and T'(K) = E[phi'(u) phi'(v)] for (u, v) ~ N(0, [[K11, K12], [K12, K22]]):
   Sigma^{l+1} = weight_var T(Sigma^l) + bias_var, Theta^{l+1} = Sigma^{l+1} + weight_var T'(Sigma^l) Theta^l;
 - "standard" parameterisation [SDP20], W ~ N(0, weight_var / fan_in), b ~ N(0, bias_var), learning rate 1 per
   parameter: the NNGP is the same; Theta^1 = x.x' + 1 and Theta^{l+1} = n T(Sigma^l) + 1 + weight_var T' Theta^l
-  with n = ``width`` the hidden fan-in (neural-tangents' kernel_fn uses the declared layer width; its golden
-  values in references/ntk.md have n = 1). Biases are always trainable, so they add 1 even if bias_var = 0.
+  with n = ``width`` the hidden fan-in (neural-tangents' kernel_fn uses the declared layer width [NXH20]).
+  Biases are always trainable, so they add 1 even if bias_var = 0.
 - the NNGP is E[f(x) f(x')] over initialisations; the NTK of a network with several outputs is Theta (x) I.
 
 Numerics
 --------
-This module uses JAX (an exception to theory/'s numpy/scipy rule, asked for by issue 3: jit-compiled, batched
-Gram matrices). Everything runs in float64 under a local ``jax.enable_x64(True)`` context (jax >= 0.9; the
+This module uses JAX (an exception to theory/'s numpy/scipy rule: jit-compiled, batched Gram matrices).
+Activations, their closed-form kernel maps (T, T') and the registry by name are defined once, in
+dltheory.theory.spec. Everything runs in float64 under a local ``jax.enable_x64(True)`` context (jax >= 0.9; the
 global flag is never touched), jit-compiled per (activation object, depth, parameterisation); factories such as
-``leaky_relu(0.2)`` build a new Activation per call, so reuse the object to reuse the compilation. relu / leaky relu /
+``spec.leaky_relu(0.2)`` build a new Activation per call, so reuse the object to reuse the compilation. relu / leaky relu /
 ab-relu and erf use closed forms; every other activation (tanh, gelu, selu, softplus, any JAX-traceable
 elementwise callable) uses a bivariate quadrature that is exact for kinks at 0: in polar coordinates
 (u, v) = r (sqrt(K11) cos t, sqrt(K22) (rho cos t + sqrt(1 - rho^2) sin t)) both kink lines u = 0 and v = 0
 are rays, so the angle is split into the four sectors they bound (Gauss-Legendre in each) and the radius
 uses composite Gauss-Legendre on [0, 12] with weight r exp(-r^2/2) (tail < 1e-30). Kinks away from 0 are not
 split (accuracy then degrades to algebraic convergence). Pairs of identical inputs get rho = 1 exactly, so
-the diagonal is free of the sqrt(round-off) error of arccos near 1.
+the diagonal is free of the sqrt(round-off) error of arccos near 1. This polar rule is a genuinely
+two-variable computation over whole Gram matrices inside one jit; the diagonal reuses it at rho = 1 so the
+recursion stays compiled. One-variable averages elsewhere in theory/ use dltheory.theory.gaussian (numpy).
 """
 
 from __future__ import annotations
@@ -52,116 +55,34 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
-from dltheory.theory._validate import integer_at_least, nonnegative, positive, real_scalar
 
-__all__ = [
-    "Activation",
-    "Kernel",
-    "kernels",
-    "get_activation",
-    "ab_relu",
-    "leaky_relu",
-    "numerical",
-    "gaussian_expectations",
-    "ACTIVATIONS",
-]
+from dltheory.theory._validate import integer_at_least, nonnegative, positive
+from dltheory.theory.spec import ACTIVATIONS, Activation, get_activation
 
-_SELU_LAMBDA = 1.0507009873554804934193349852946
-_SELU_ALPHA = 1.6732632423543772848170429916717
+__all__ = ["Kernel", "kernels", "numerical", "gaussian_expectations"]
+
 _N_THETA = 32  # Gauss-Legendre nodes per angular sector
 _R_MAX, _R_PANELS, _R_NODES = 12.0, 12, 12  # radial composite Gauss-Legendre on [0, _R_MAX]
 _ROW_BATCH = 8  # rows of the Gram matrix per quadrature batch (bounds memory: rows x n2 x nodes)
-
-
-@dataclass(frozen=True)
-class Activation:
-    """An elementwise activation phi.
-
-    ``fn``: JAX-traceable elementwise function. ``closed``: optional closed form
-    ``(s1, s2, rho) -> (T, T')`` with K11 = s1^2, K22 = s2^2, K12 = s1 s2 rho; without it the kink-split
-    quadrature is used (phi' by forward-mode autodiff of ``fn``).
-    """
-
-    name: str
-    fn: Callable
-    closed: Callable | None = None
-
-
-def _ab_relu_closed(a: float, b: float) -> Callable:
-    """a min(x, 0) + b max(x, 0) ([CS09] n = 1 generalised; neural-tangents ABRelu).
-
-    T = (a-b)^2/(2 pi) sqrt(K11 K22 - K12^2) + [(a^2+b^2)/2 - (a-b)^2 theta/(2 pi)] K12, T' = the bracket,
-    theta = arccos(K12 / sqrt(K11 K22)). relu (a, b) = (0, 1): T = sqrt(K11 K22)/(2 pi) [sin theta +
-    (pi - theta) cos theta], T' = (pi - theta)/(2 pi) (half of Cho & Saul's k_1 and k_0 / pi).
-    """
-
-    def closed(s1, s2, rho):
-        theta = jnp.arccos(rho)
-        bracket = (a * a + b * b) / 2 - (a - b) ** 2 * theta / (2 * jnp.pi)
-        T = s1 * s2 * ((a - b) ** 2 / (2 * jnp.pi) * jnp.sqrt(1 - rho * rho) + bracket * rho)
-        return T, bracket + 0 * T
-
-    return closed
-
-
-def _erf_closed(s1, s2, rho):
-    """erf ([W97]): T = (2/pi) arcsin(2 K12 / sqrt((1+2K11)(1+2K22))), T' = (4/pi)/sqrt((1+2K11)(1+2K22) - 4K12^2)."""
-    k11, k22, k12 = s1 * s1, s2 * s2, s1 * s2 * rho
-    prod = (1 + 2 * k11) * (1 + 2 * k22)
-    return 2 / jnp.pi * jnp.arcsin(2 * k12 / jnp.sqrt(prod)), 4 / jnp.pi / jnp.sqrt(prod - 4 * k12 * k12)
-
-
-def ab_relu(a: float, b: float) -> Activation:
-    """phi(x) = a min(x, 0) + b max(x, 0), closed form (neural-tangents ABRelu(a, b))."""
-    a, b = real_scalar("a", a), real_scalar("b", b)
-    return Activation(
-        f"ab_relu({a:g},{b:g})", lambda x: a * jnp.minimum(x, 0) + b * jnp.maximum(x, 0), _ab_relu_closed(a, b)
-    )
-
-
-def leaky_relu(alpha: float) -> Activation:
-    """phi(x) = max(x, 0) + alpha min(x, 0), closed form (neural-tangents LeakyRelu(alpha))."""
-    return ab_relu(alpha, 1.0)
 
 
 def numerical(fn: Callable, name: str | None = None) -> Activation:
     """Any JAX-traceable elementwise ``fn`` through the kink-split quadrature (kinks at 0 handled exactly)."""
     if not callable(fn):
         raise ValueError(f"activation must be a name in {sorted(ACTIVATIONS)}, an Activation or a callable, got {fn!r}")
-    return Activation(name or getattr(fn, "__name__", "callable"), fn)
+    return Activation(name or getattr(fn, "__name__", "callable"), fn, _derivative(fn), fn)
 
 
-def _selu(x):
-    return _SELU_LAMBDA * jnp.where(x > 0, x, _SELU_ALPHA * jnp.expm1(jnp.minimum(x, 0)))
-
-
-def _gelu(x):  # exact gelu x Phi(x) (neural-tangents Gelu)
-    return 0.5 * x * (1 + jax.scipy.special.erf(x / jnp.sqrt(2.0)))
-
-
-ACTIVATIONS: dict[str, Activation] = {
-    "relu": Activation("relu", lambda x: jnp.maximum(x, 0), _ab_relu_closed(0.0, 1.0)),
-    "abs": Activation("abs", jnp.abs, _ab_relu_closed(-1.0, 1.0)),
-    "erf": Activation("erf", jax.scipy.special.erf, _erf_closed),
-    "tanh": Activation("tanh", jnp.tanh),
-    "gelu": Activation("gelu", _gelu),
-    "selu": Activation("selu", _selu),
-    "softplus": Activation("softplus", jax.nn.softplus),
-}
-
-
-def get_activation(spec) -> Activation:
-    """An :class:`Activation` from a name in :data:`ACTIVATIONS`, an Activation, or a callable (quadrature)."""
-    if isinstance(spec, Activation):
-        return spec
-    if isinstance(spec, str):
+def _activation(activation) -> Activation:
+    """An Activation from a name in :data:`ACTIVATIONS`, an Activation, or a JAX-traceable callable (quadrature)."""
+    if isinstance(activation, str | Activation):
         try:
-            return ACTIVATIONS[spec]
-        except KeyError:
+            return get_activation(activation)
+        except ValueError:
             raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)} (or an Activation / callable), got {spec!r}"
+                f"activation must be one of {sorted(ACTIVATIONS)} (or an Activation / callable), got {activation!r}"
             ) from None
-    return numerical(spec)
+    return numerical(activation)
 
 
 # ----------------------------------------------------------------------------- quadrature
@@ -179,11 +100,18 @@ def _rules() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return t_nodes, t_weights, r.ravel(), wr.ravel()
 
 
-def _quadrature(fn: Callable) -> Callable:
-    """(s1, s2, rho) -> (T, T') by the kink-split polar rule (module docstring)."""
+def _derivative(fn: Callable) -> Callable:
+    """phi' of an elementwise JAX-traceable phi by forward-mode autodiff."""
 
     def dfn(x):
         return jax.jvp(fn, (x,), (jnp.ones_like(x),))[1]
+
+    return dfn
+
+
+def _quadrature(fn: Callable) -> Callable:
+    """(s1, s2, rho) -> (T, T') by the kink-split polar rule (module docstring)."""
+    dfn = _derivative(fn)
 
     def pair(s1, s2, rho):
         t_nodes, t_weights, r, wr = (jnp.asarray(a) for a in _rules())
@@ -204,7 +132,7 @@ def _quadrature(fn: Callable) -> Callable:
 
 
 def _pair_fn(act: Activation) -> Callable:
-    return act.closed if act.closed is not None else _quadrature(act.fn)
+    return act.kernel_map if act.kernel_map is not None else _quadrature(act.jax_phi)
 
 
 # ----------------------------------------------------------------------------- recursion
@@ -213,7 +141,7 @@ def _pair_fn(act: Activation) -> Callable:
 @functools.lru_cache(maxsize=64)
 def _compiled(act: Activation, depth: int, standard: bool) -> Callable:
     pair = _pair_fn(act)
-    batched = act.closed is None
+    batched = act.kernel_map is None
 
     def layer_pair(q1, q2, k12, same):
         s1, s2 = jnp.sqrt(q1)[:, None], jnp.sqrt(q2)[None, :]
@@ -291,7 +219,7 @@ def kernels(
     if parameterization not in ("ntk", "standard"):
         raise ValueError(f"parameterization must be 'ntk' or 'standard', got {parameterization!r}")
     width = positive("width", width)
-    act = get_activation(activation)
+    act = _activation(activation)
     _, ids = np.unique(np.concatenate([x1, x2]), axis=0, return_inverse=True)
     ids = ids.ravel()
     same = ids[: x1.shape[0], None] == ids[None, x1.shape[0] :]  # identical input pairs: rho = 1 exactly
@@ -315,7 +243,7 @@ def gaussian_expectations(k11, k22, k12, activation) -> tuple[np.ndarray, np.nda
         raise ValueError("k11 and k22 must be >= 0")
     if np.any(k12 * k12 > k11 * k22 * (1 + 1e-12)):
         raise ValueError("the covariance must be PSD: k12^2 <= k11 k22")
-    act = get_activation(activation)
+    act = _activation(activation)
     with jax.enable_x64(True):
         s1, s2 = np.sqrt(k11), np.sqrt(k22)
         d = s1 * s2

@@ -6,7 +6,7 @@ References
   ICML 2021, arXiv:2011.14522, sec. 3 (abc-parametrisation, Def. 3.1 [K]), Def. 3.2 (r), Thm 3.3
   (stability / nontriviality conditions), Cor. 3.9 (dichotomy: feature learning iff r = 0) [K].
 - [TP5] G. Yang et al., "Tensor Programs V: Tuning large neural networks via zero-shot hyperparameter
-  transfer", arXiv:2203.03466, Table 3 (practical muP rules) [K; reconstructed in references/ntk.md sec. 5.2].
+  transfer", arXiv:2203.03466, Table 3 (practical muP rules) [K].
 
 Conventions
 -----------
@@ -118,7 +118,7 @@ def is_stable(p: ABC) -> bool:
     """[TP4] Thm 3.3 [K]: at init a_1 + b_1 = 0, a_l + b_l = 1/2 (2 <= l <= L), a_{L+1} + b_{L+1} >= 1/2; during
     training r >= 0 (features) and a_{L+1} + b_{L+1} + r >= 1, 2 a_{L+1} + c >= 1 (the output's two update terms).
 
-    The last two conditions are missing from references/ntk.md sec. 5.1; without them SP with c = 0 and L = 1
+    The last two conditions are easy to drop from a summary of [TP4] Thm 3.3; without them SP with c = 0 and L = 1
     (r = 0) would count as stable, although its readout update alone moves f by Theta(n^{1 - 2a_{L+1} - c}) =
     Theta(n) after one step [D]. Nontriviality is equality in one of them (is_nontrivial)."""
     ok = p.a[0] + p.b[0] == 0 and all(p.a[l] + p.b[l] == half for l in range(1, p.L))

@@ -36,8 +36,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from dltheory.theory._validate import integer_at_least, nonnegative
 from scipy import sparse
+
+from dltheory.theory._validate import integer_at_least, nonnegative
 
 __all__ = [
     "nc_metrics",
@@ -255,7 +256,7 @@ class UFMOptimum:
 
 
 def ce_ufm_weight_norm_sq(n: int, K: int, lambda_W: float, lambda_H: float) -> float:
-    """||w_k||^2 at the CE-UFM optimum, balanced classes [ZDZ21 structure theorem; norm derived in dln_nc.md B2].
+    """||w_k||^2 at the CE-UFM optimum, balanced classes [ZDZ21] structure theorem; the norm is derived below.
 
     With rho = sqrt(n lW lH): ||w_k||^2 = ((K-1)/K) sqrt(n lH/lW) ln[(1 - (K-1) rho)/rho] if rho < 1/K, else 0
     (then W = H = 0). Derivation: with h = sqrt(lW/(n lH)) w_k and a = ||w_k||^2 the objective is
@@ -270,7 +271,7 @@ def ce_ufm_weight_norm_sq(n: int, K: int, lambda_W: float, lambda_H: float) -> f
 
 
 def _f_deep(s, n_k, N, lambda_W, lambda_H, M):
-    """Per-class objective f_k(s) = (n_k lH/2)/(s^{2M} + N lH) + (M lW/2) s^2 [DTO23, per-class reduction (dln_nc.md B6)]."""
+    """Per-class objective f_k(s) = (n_k lH/2)/(s^{2M} + N lH) + (M lW/2) s^2 [DTO23, per-class reduction]."""
     s = np.asarray(s, float)
     return 0.5 * n_k * lambda_H / (s ** (2 * M) + N * lambda_H) + 0.5 * M * lambda_W * s**2
 
@@ -351,7 +352,7 @@ def orthogonal_frame_nc3(K: int) -> float:
     """Centred NC3 at a bias-free orthogonal-frame optimum: sqrt(2 - 2 sqrt((K-1)/K)) (0.5176 at K = 4).
 
     W = c I and M = c' I give W/||W|| = I/sqrt(K), Mdot/||Mdot|| = (I - 11^T/K)/sqrt(K-1); their inner product
-    is sqrt((K-1)/K). The metric is not 0 although the features are perfectly self-dual (dln_nc.md B1 pitfall).
+    is sqrt((K-1)/K). The metric is not 0 although the features are perfectly self-dual ([PHD20]'s NC3 compares W with the centred means).
     """
     K = integer_at_least("K", K, 2)
     return math.sqrt(2.0 - 2.0 * math.sqrt((K - 1) / K))
@@ -471,7 +472,7 @@ def ufm_objective(layers, H, y, lambda_W, lambda_H, *, b=None, loss: str = "ce")
 
 
 def mse_decomposition(H, y, W, b, lam: float) -> dict:
-    """Exact split of the regularised MSE loss into L_NC1 + L_NC2/3 + L_perp [HPD22; as in the neuralcollapse notebook, dln_nc.md B4].
+    """Exact split of the regularised MSE loss into L_NC1 + L_NC2/3 + L_perp [HPD22].
 
     Loss L(W, b) = 1/(2N) sum_i ||W h_i + b - e_{y_i}||^2 + lam/2 (||W||^2 + ||b||^2), features H N x d.
     With (W_LS, b_LS) the ridge-optimal classifier for the current features, weights pi_c = n_c/N (1/K when

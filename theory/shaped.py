@@ -12,8 +12,8 @@ References
 - [N22] L. Noci et al., "Signal propagation in transformers: theoretical perspectives and the role of rank
   collapse", NeurIPS 2022, arXiv:2206.03126 (rank collapse of unshaped attention).
 
-The papers' theorem statements could not be read in full; the formulas here were re-derived (see
-shared/references/shaped.md) and this library proves them against exact finite-width simulation
+The papers' theorem statements could not be read in full; the formulas here were re-derived from
+the papers' set-ups and this library proves them against exact finite-width simulation
 (verify/claims/shaped.py). Where a constant depends on a convention, the convention is stated.
 
 Conventions
@@ -36,9 +36,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from dltheory.theory._validate import integer_at_least, positive, real_scalar
 from scipy.special import polygamma, psi, roots_jacobi
 from scipy.stats import binom
+
+from dltheory.theory._validate import integer_at_least, positive, real_scalar
+from dltheory.theory.spec import relu_slopes
 
 __all__ = [
     "ReluCorrelationSDE",
@@ -98,25 +100,8 @@ def _shaping(c_plus, c_minus) -> tuple[float, float]:
 # ----------------------------------------------------------------------------- shaped ReLU [LNR22]
 
 
-def relu_slopes(c_plus, c_minus, n) -> tuple[float, float, float]:
-    """(s_+, s_-, c) of the shaped ReLU at width n: s_pm = 1 + c_pm / sqrt(n), c = 2 / (s_+^2 + s_-^2).
-
-    Raises ValueError unless both slopes are > 0 (i.e. c_pm > -sqrt(n)), the regime where phi_s is a
-    shaped ReLU, an invertible perturbation of the identity [LNR22, sec. 2].
-    """
-    c_plus, c_minus = _shaping(c_plus, c_minus)
-    n = integer_at_least("n", n, 2)
-    s_plus, s_minus = 1 + c_plus / math.sqrt(n), 1 + c_minus / math.sqrt(n)
-    if s_plus <= 0 or s_minus <= 0:
-        raise ValueError(
-            f"shaping constants must satisfy c_plus, c_minus > -sqrt(n) = {-math.sqrt(n):.4g} "
-            f"(slopes > 0), got c_plus={c_plus}, c_minus={c_minus}, n={n}"
-        )
-    return s_plus, s_minus, 2.0 / (s_plus**2 + s_minus**2)
-
-
 def relu_kappa(c_plus, c_minus, n) -> float:
-    """kappa_n = (s_+ - s_-)^2 / (2 (s_+^2 + s_-^2)), the exact weight of the arc-cosine term (ref. note sec. 1.2).
+    """kappa_n = (s_+ - s_-)^2 / (2 (s_+^2 + s_-^2)), the exact weight of the arc-cosine term ([LNR22] sec. 2).
 
     n kappa_n -> (c_+ - c_-)^2 / 4 with relative error -(c_+ + c_-)/sqrt(n) + O(1/n).
     """
@@ -139,7 +124,7 @@ def _arc(rho: np.ndarray) -> np.ndarray:
 def relu_correlation_map(rho, c_plus, c_minus, n):
     """Exact one-layer correlation map at finite n: K(rho) = rho + kappa_n (2/pi)(sqrt(1-rho^2) - rho arccos rho).
 
-    K(rho) = c E[phi_s(g1) phi_s(g2)] for unit-variance Gaussians with correlation rho (ref. note sec. 1.2).
+    K(rho) = c E[phi_s(g1) phi_s(g2)] for unit-variance Gaussians with correlation rho ([LNR22] sec. 2; Cho & Saul 2009).
     """
     return _rho(rho) + relu_kappa(c_plus, c_minus, n) * (2 / math.pi) * _arc(_rho(rho))
 
@@ -175,7 +160,7 @@ def relu_correlation_sde(c_plus, c_minus, *, n=None, ito: bool = True) -> ReluCo
 
     ``n=None``: the limit, strength (c_+ - c_-)^2. ``n`` given: the moment-matched SDE whose per-layer drift equals
     the exact finite-n one (strength 4 n kappa_n), which removes the O(n^{-1/2}) bias of asymmetric shapings
-    (c_+ + c_- != 0) and leaves O(1/n) (ref. note sec. 5.1).
+    (c_+ + c_- != 0) and leaves O(1/n) ([LNR22] main theorem).
     """
     c_plus, c_minus = _shaping(c_plus, c_minus)
     strength = (
@@ -208,7 +193,7 @@ def wishart_diffusion(V) -> np.ndarray:
 
 
 def smooth_drift(V, phi2, phi3, a) -> np.ndarray:
-    """Drift of phi_s(x) = s phi(x/s), s = a sqrt(n), c = 1 (derived in ref. note sec. 1.6; [LNR22] smooth case).
+    """Drift of phi_s(x) = s phi(x/s), s = a sqrt(n), c = 1 ([LNR22] smooth case, derived by Taylor expansion).
 
     b(V)^{ab} = (1/a^2)[(phi''(0)^2/4)(V^aa V^bb + 2 (V^ab)^2) + (phi'''(0)/2) V^ab (V^aa + V^bb)], with the same
     Sigma_lin diffusion. ``phi2``, ``phi3`` are phi''(0), phi'''(0); phi'(0) = 1 and phi(0) = 0 are assumed.
@@ -220,7 +205,7 @@ def smooth_drift(V, phi2, phi3, a) -> np.ndarray:
 
 
 def smooth_norm_beta(phi2, phi3, a) -> float:
-    """beta = (3/4 phi''(0)^2 + phi'''(0)) / a^2: the diagonal obeys dV = beta V^2 dt + sqrt(2) V dB (note sec. 1.6)."""
+    """beta = (3/4 phi''(0)^2 + phi'''(0)) / a^2: the diagonal obeys dV = beta V^2 dt + sqrt(2) V dB ([LNR22] smooth case)."""
     return (0.75 * real_scalar("phi2", phi2) ** 2 + real_scalar("phi3", phi3)) / positive("a", a) ** 2
 
 
@@ -236,7 +221,7 @@ def smooth_norm_blows_up(phi2, phi3, a) -> bool:
 
 
 def shaped_log_norm_law(T, V0=1.0) -> tuple[float, float]:
-    """(mean, variance) of log V_T^{aa} for a shaped ReLU MLP: N(log V0 - T, 2T) [LNR22; ref. note sec. 1.5].
+    """(mean, variance) of log V_T^{aa} for a shaped ReLU MLP: N(log V0 - T, 2T) [LNR22; HN19].
 
     b^{aa} = 0 and Sigma^{aa,aa} = 2 (V^{aa})^2, so V^{aa} is a geometric Brownian motion with E V_T = V0.
     """
@@ -280,7 +265,7 @@ def shaped_relu_log_norm_moments(c_plus, c_minus, n, depth) -> tuple[float, floa
     """Exact (mean, variance) of log(V_d^{aa} / V_0^{aa}) for the shaped ReLU MLP of width n and depth d.
 
     V_d^{aa} = V_0^{aa} prod_l F_l with F_l iid (:func:`relu_log_factor_moments`): the ratio's law does not depend
-    on V (positive homogeneity), so the finite-n law is a product of iid factors (ref. note sec. 1.5).
+    on V (positive homogeneity), so the finite-n law is a product of iid factors ([HN19]).
     """
     s_plus, s_minus, _ = relu_slopes(c_plus, c_minus, n)
     depth = integer_at_least("depth", depth, 1)
@@ -346,7 +331,7 @@ def attention_drift(V, gamma, tau0, *, check: bool = True) -> np.ndarray:
 
     v = diag(V), w = V P d, d = diag(P V P). Equivalently (gamma^2/tau0^2)(E[D1 V D1^T] + E[D2] V + V E[D2]^T) with
     the softmax expansion A = I + eps D1 + eps^2 D2, eps = 1/(tau0 sqrt n). Degree-3 homogeneous in V
-    (the reference note says degree 2; Z ~ V, so E[Z V Z^T] ~ V^3: checked in tests). Accepts a stack (..., m, m);
+    (not degree 2: Z ~ V, so E[Z V Z^T] ~ V^3: checked in tests). Accepts a stack (..., m, m);
     ``check=False`` skips the symmetric-PSD validation (for integrators that project onto the PSD cone).
     """
     V = _covariance("V", V) if check else np.asarray(V, dtype=float)
@@ -392,7 +377,7 @@ def attention_diffusion(V, gamma, tau0) -> np.ndarray:
 
 
 def block_drift(V, gamma, tau0, c_plus, c_minus, *, check: bool = True) -> np.ndarray:
-    """Shaped transformer block drift b = b_attn + gamma^2 b_ReLU (ref. note sec. 2.4; [N23] with an MLP sub-layer).
+    """Shaped transformer block drift b = b_attn + gamma^2 b_ReLU ([N23] with an MLP sub-layer).
 
     Drifts of the two sub-layers add: the second acts on V + O(n^{-1/2}) with a conditionally mean-zero noise.
     """
@@ -405,7 +390,7 @@ def block_noise_scales(gamma, tau0) -> tuple[float, float]:
     """(g_lin, g_attn) of the block's structured noise: g_lin^2 = gamma^2 (2 - gamma^2) + 2 gamma^2.
 
     The two-matrix MLP branch adds 2 gamma^2 Sigma_lin (cross term 2 lam^2 gamma^2 plus Wishart terms 2 gamma^4); a
-    single-matrix branch would add gamma^2 (2 - gamma^2) (ref. note sec. 2.4: the paper's convention is unverified).
+    single-matrix branch would add gamma^2 (2 - gamma^2) ([N23]'s convention for this is unverified).
     """
     gamma, tau0 = _attention_params(gamma, tau0)
     return gamma * math.sqrt(4 - gamma**2), gamma**2 / tau0
@@ -425,7 +410,7 @@ def unshaped_attention_collapse_factor(V, lam, gamma, tau0, n) -> float:
 
     = lam^2 + gamma^2 tr(PVPV) / (tau0^2 n m^2) + O(n^-2): no identity and no centring, so P A = O(n^{-1/2}) and
     token differences contract by lam^2 per LAYER (not per unit of t = l/n): rank collapse [N22]. Derived by
-    the softmax expansion A = 1 1^T/m + eps Z P/m + O(eps^2) with E[Z B Z^T] = tr(VB) V (ref. note sec. 2.1).
+    the softmax expansion A = 1 1^T/m + eps Z P/m + O(eps^2) with E[Z B Z^T] = tr(VB) V ([N23] Thm 4.2).
     """
     V = _covariance("V", V)
     gamma, tau0 = _attention_params(gamma, tau0)

@@ -20,29 +20,18 @@ c^l = q^l_ab / sqrt(q^l_aa q^l_bb). Layer index l counts weight layers.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
-from dltheory.theory._validate import integer_at_least, real_scalar
-from dltheory.theory.finite_width import (
-    _NODES,
-    _T,
-    _WEIGHTS,
-    Activation,
-    _check_cs,
-    _panels,
-    _selu,
-    _sigma_moments,
-    chi_perp,
-    gaussian_expectation,
-    get_activation,
-)
 from scipy.optimize import brentq
+
+from dltheory.theory._validate import integer_at_least, real_scalar
+from dltheory.theory.finite_width import chi_perp, sigma_moments
+from dltheory.theory.gaussian import bivariate_expectation, gaussian_expectation
+from dltheory.theory.spec import Activation, get_activation, selu
 
 __all__ = [
     "q_map",
     "q_fixed_point",
-    "bivariate_expectation",
     "kernel_iterates",
     "c_map",
     "c_fixed_point",
@@ -60,16 +49,13 @@ RELU_CRITICAL_CONSTANT = 9 * math.pi**2 / 2  # lim (1 - c^l) l^2 on the ReLU edg
 
 
 def _sw_sb(sigma_w2, sigma_b2) -> tuple[float, float]:
-    try:
-        return _check_cs(sigma_w2, sigma_b2)
-    except ValueError as err:
-        raise ValueError(str(err).replace("C_W", "sigma_w2").replace("C_b", "sigma_b2")) from None
+    return real_scalar("sigma_w2", sigma_w2, lower=0.0, strict=True), real_scalar("sigma_b2", sigma_b2, lower=0.0)
 
 
 def q_map(q: float, *, sigma_w2: float, sigma_b2: float, activation: str | Activation) -> float:
     """q^l = sigma_w2 int Dz phi(sqrt(q^{l-1}) z)^2 + sigma_b2  ([P16] eq. 3)."""
     sw, sb = _sw_sb(sigma_w2, sigma_b2)
-    return sb + sw * _sigma_moments(get_activation(activation), real_scalar("q", q, lower=0.0))[0]
+    return sb + sw * sigma_moments(get_activation(activation), real_scalar("q", q, lower=0.0))[0]
 
 
 def q_fixed_point(*, sigma_w2: float, sigma_b2: float, activation: str | Activation, q0: float = 1.0) -> float:
@@ -82,7 +68,7 @@ def q_fixed_point(*, sigma_w2: float, sigma_b2: float, activation: str | Activat
     sw, sb = _sw_sb(sigma_w2, sigma_b2)
     q = real_scalar("q0", q0, lower=0.0)
     for _ in range(10_000):
-        s2, _, chi = _sigma_moments(act, q)
+        s2, _, chi = sigma_moments(act, q)
         new = sb + sw * s2
         if not math.isfinite(new) or new > 1e12:
             break
@@ -96,33 +82,6 @@ def q_fixed_point(*, sigma_w2: float, sigma_b2: float, activation: str | Activat
         f"the q-map has no attracting finite fixed point from q0={q0} "
         f"(sigma_w2={sw}, sigma_b2={sb}, activation={act.name})"
     )
-
-
-def bivariate_expectation(f: Callable, g: Callable, q11: float, q22: float, q12: float, kinks: tuple = ()) -> float:
-    """E f(u1) g(u2), (u1, u2) ~ N(0, [[q11, q12], [q12, q22]]), by Gauss-Legendre panels.
-
-    u1 = sqrt(q11) z1, u2 = sqrt(q22) (c z1 + s z2), c = q12/sqrt(q11 q22), s = sqrt(1 - c^2). The outer
-    z1 panels split at 0 and the kinks of f and g; the inner z2 panels split where u2 crosses a kink, so
-    kinked or jumping integrands (ReLU and its step derivative) are integrated exactly to ~1e-13.
-    """
-    q11, q22 = real_scalar("q11", q11, lower=0.0, strict=True), real_scalar("q22", q22, lower=0.0, strict=True)
-    c = real_scalar("q12", q12) / math.sqrt(q11 * q22)
-    if abs(c) > 1 + 1e-12:
-        raise ValueError(f"|q12| must be <= sqrt(q11 q22), got correlation {c}")
-    c = min(1.0, max(-1.0, c))
-    s = math.sqrt(max(0.0, 1 - c * c))
-    r1, r2 = math.sqrt(q11), math.sqrt(q22)
-    z1, w1 = _panels(-_T, _T, [0.0, *(k / r1 for k in kinks)])
-    g1 = w1 * np.exp(-z1 * z1 / 2) / math.sqrt(2 * math.pi)
-    if s < 1e-14:
-        return float(g1 @ (f(r1 * z1) * g(r2 * c * z1)))
-    cuts = np.sort(np.clip([(k / r2 - c * z1) / s for k in (0.0, *kinks)], -_T, _T), axis=0)  # (m, n1)
-    edges = np.vstack([np.full_like(z1, -_T), cuts, np.full_like(z1, _T)])
-    lo, hi = edges[:-1, :, None], edges[1:, :, None]  # (panels, n1, 1)
-    z2 = (hi - lo) / 2 * _NODES + (hi + lo) / 2
-    w2 = (hi - lo) / 2 * _WEIGHTS * np.exp(-z2 * z2 / 2) / math.sqrt(2 * math.pi)
-    inner = np.sum(w2 * g(r2 * (c * z1[None, :, None] + s * z2)), axis=(0, 2))
-    return float(g1 @ (f(r1 * z1) * inner))
 
 
 def kernel_iterates(
@@ -164,9 +123,11 @@ def c_fixed_point(*, q_star: float, sigma_w2: float, sigma_b2: float, activation
     below 1 when chi_1 > 1 bracket it; for odd phi and sigma_b2 = 0 it is c* = 0 (c = -1 is a repelling
     fixed point of odd phi too, hence the bracket starts at 0)."""
     act = get_activation(activation)
-    if chi_perp(q_star, C_W=sigma_w2, activation=act) <= 1.0:
+    sw, sb = _sw_sb(sigma_w2, sigma_b2)
+    q = real_scalar("q_star", q_star, lower=0.0, strict=True)
+    if chi_perp(q, C_W=sw, activation=act) <= 1.0:
         return 1.0
-    F = lambda c: c_map(c, q_star=q_star, sigma_w2=sigma_w2, sigma_b2=sigma_b2, activation=act) - c
+    F = lambda c: c_map(c, q_star=q, sigma_w2=sw, sigma_b2=sb, activation=act) - c
     if abs(F(0.0)) < 1e-15:
         return 0.0
     return brentq(F, 0.0, 1.0 - 1e-6, xtol=1e-14)
@@ -182,7 +143,7 @@ def depth_scales(*, sigma_w2: float, sigma_b2: float, activation: str | Activati
     act = get_activation(activation)
     sw, sb = _sw_sb(sigma_w2, sigma_b2)
     q = q_fixed_point(sigma_w2=sw, sigma_b2=sb, activation=act)
-    chi_par = sw * _sigma_moments(act, q)[2]
+    chi_par = sw * sigma_moments(act, q)[2]
     chi1 = chi_perp(q, C_W=sw, activation=act)
     cs = c_fixed_point(q_star=q, sigma_w2=sw, sigma_b2=sb, activation=act)
     slope_c = chi1 if cs == 1.0 else sw * bivariate_expectation(act.dphi, act.dphi, q, q, cs * q, act.kinks)
@@ -230,11 +191,6 @@ def relu_critical_correlation(c0: float, depth: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- SELU
-
-
-def selu(lam: float, alpha: float) -> Activation:
-    """selu(x) = lam x (x > 0), lam alpha (e^x - 1) (x <= 0) as an Activation."""
-    return _selu(real_scalar("lam", lam, lower=0.0, strict=True), real_scalar("alpha", alpha, lower=0.0))
 
 
 def selu_parameters() -> tuple[float, float]:
