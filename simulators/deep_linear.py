@@ -30,6 +30,7 @@ __all__ = [
     "train_reference",
     "balancedness",
     "gaussian_product_sq_singular_values",
+    "gaussian_product_moments",
     "orthogonal_product_singular_values",
 ]
 
@@ -330,6 +331,31 @@ def gaussian_product_sq_singular_values(N: int, L: int, n_samples: int, *, seed)
         for _ in range(L):
             P = g.standard_normal((N, N)) @ P / np.sqrt(N)
         out[k] = np.linalg.svd(P, compute_uv=False) ** 2
+    return out
+
+
+def gaussian_product_moments(N: int, L: int, n_samples: int, orders=(1, 2, 3), *, seed) -> np.ndarray:
+    """Spectral moments (1/N) tr((P^T P)^m) of P = W_L ... W_1, i.i.d. N(0, 1/N) entries; shape (n_samples, len(orders)).
+
+    The same draws as :func:`gaussian_product_sq_singular_values` (same seed, same order), so that function is its
+    reference: its squared singular values x give mean(x^m). Traces of powers of the symmetric A = P^T P, no SVD.
+    """
+    for name, v in (("N", N), ("L", L), ("n_samples", n_samples)):
+        if int(v) != v or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    orders = [int(m) for m in orders]
+    if not orders or min(orders) < 1:
+        raise ValueError(f"orders must be integers >= 1, got {orders}")
+    g = rng(seed)
+    out = np.empty((n_samples, len(orders)))
+    for k in range(n_samples):
+        P = np.eye(N)
+        for _ in range(L):
+            P = g.standard_normal((N, N)) @ P / np.sqrt(N)
+        powers = [np.eye(N), P.T @ P]  # A^0, A^1, ... up to A^ceil(max/2); tr A^m = sum(A^ceil(m/2) * A^floor(m/2))
+        while len(powers) <= (max(orders) + 1) // 2:
+            powers.append(powers[-1] @ powers[1])
+        out[k] = [np.sum(powers[(m + 1) // 2] * powers[m // 2]) / N for m in orders]
     return out
 
 

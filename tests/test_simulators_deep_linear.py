@@ -60,6 +60,36 @@ def test_crossing_steps_and_early_stop(task):
     assert u[-1, 0] >= task.s[0] / 2 > u[-2, 0]
 
 
+def test_gaussian_product_moments_match_the_svd_reference():
+    sq = sim.gaussian_product_sq_singular_values(12, 3, 4, seed=3)
+    moments = sim.gaussian_product_moments(12, 3, 4, (1, 2, 3, 5), seed=3)
+    np.testing.assert_allclose(moments, np.stack([(sq**m).mean(axis=1) for m in (1, 2, 3, 5)], axis=1), rtol=1e-12)
+
+
+def _exact_second_moment(N: int, L: int) -> float:
+    """E (1/N) tr((P^T P)^2) for P = W_L ... W_1, N(0, 1/N) entries, at finite N (Wick). With B = P P^T before a
+    layer W: E tr((W^T W B)^2) = (1 + 1/N) tr(B^2) + (tr B)^2 / N and E (tr W^T W B)^2 = (tr B)^2 + 2 tr(B^2) / N."""
+    z, y = float(N), float(N) ** 2  # E tr(B^2), E (tr B)^2 at B = I
+    for _ in range(L):
+        z, y = (1 + 1 / N) * z + y / N, y + 2 * z / N
+    return z / N
+
+
+def test_exact_second_moment_tends_to_fuss_catalan():
+    assert _exact_second_moment(5, 1) == pytest.approx(2 + 1 / 5, rel=1e-14)
+    assert [round(_exact_second_moment(10**7, L), 4) for L in (1, 2, 4)] == [2.0, 3.0, 5.0]
+
+
+@pytest.mark.parametrize("N, L", [(8, 1), (8, 3), (32, 2)])
+def test_gaussian_product_moments_at_finite_width(N, L):
+    """E (1/N) tr(P^T P) = 1 at every N (the 1/N normalisation), and the second moment is the exact finite-N value.
+    z-test at 4.4 SE (alpha ~ 1e-5 per moment)."""
+    m = sim.gaussian_product_moments(N, L, 2000, (1, 2), seed=11)
+    se = m.std(axis=0, ddof=1) / np.sqrt(m.shape[0])
+    assert abs(m[:, 0].mean() - 1.0) < 4.4 * se[0]
+    assert abs(m[:, 1].mean() - _exact_second_moment(N, L)) < 4.4 * se[1]
+
+
 def test_seeds_reproduce():
     a = sim.gaussian_product_sq_singular_values(8, 2, 3, seed=7)
     b = sim.gaussian_product_sq_singular_values(8, 2, 3, seed=np.random.SeedSequence(7))
@@ -110,3 +140,7 @@ def test_bad_shapes_and_parameters(task):
         sim.init_small_random([5, 6, 4], 0.0, seed=0)
     with pytest.raises(ValueError, match="N must"):
         sim.gaussian_product_sq_singular_values(0, 1, 1, seed=0)
+    with pytest.raises(ValueError, match="L must"):
+        sim.gaussian_product_moments(4, 0, 1, seed=0)
+    with pytest.raises(ValueError, match="orders"):
+        sim.gaussian_product_moments(4, 1, 1, (0, 2), seed=0)

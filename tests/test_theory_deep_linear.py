@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.integrate import solve_ivp
+from scipy.integrate import quad, solve_ivp
 
 from dltheory.theory.deep_linear import (
     _learning_time_quad,
@@ -82,6 +82,31 @@ def test_deep_limit_bracket_and_convergence():
     gaps = [abs(D * learning_time(2.0, 0.5, 1.8, depth=D) - bracket) for D in (10, 100, 1000)]
     assert gaps[2] < gaps[1] < gaps[0] < 2e-3
     assert gaps[2] < 1e-4  # the gap is O(1/D)
+
+
+@pytest.mark.parametrize(
+    "s, u0, uf, n_layers, tau", [(2.0, 0.5, 1.8, 4, 1.0), (3.0, 1e-3, 1.5, 7, 2.5), (0.5, 0.1, 0.49, 30, 1.0)]
+)
+def test_deep_limit_is_the_integral_of_eq16(s, u0, uf, n_layers, tau):
+    """Eq. 17 against an independent quadrature of eq. 16, tau du/dt = N_l u^2 (s - u): catches any wrong constant."""
+    integral, _ = quad(lambda u: 1.0 / (u**2 * (s - u)), u0, uf, epsabs=0.0, epsrel=1e-13, limit=200)
+    assert learning_time_deep_limit(s, u0, uf, n_layers=n_layers, tau=tau) == pytest.approx(
+        tau * integral / n_layers, rel=1e-10
+    )
+
+
+def test_deep_limit_is_the_large_depth_limit_of_eq15():
+    """N_l t(eq. 17) and D t(eq. 15, depth D) share the large-depth limit (their ratio tends to 1 as O(1/D))."""
+    gaps = [
+        abs(
+            D
+            * learning_time(2.0, 0.5, 1.8, depth=D)
+            / ((D + 1) * learning_time_deep_limit(2.0, 0.5, 1.8, n_layers=D + 1))
+            - 1
+        )
+        for D in (10, 100, 1000)
+    ]
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 1e-4
 
 
 def test_deep_limit_tau_and_array():

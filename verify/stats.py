@@ -357,3 +357,286 @@ def local_slope_matches(name: str, x, errors, predicted_slope: float, *, rtol: f
     return Check(
         name=name, statistic=abs(slopes[-1] - predicted_slope) / tol, threshold=1.0, relation="<=", detail=detail
     )
+
+
+def richardson_limit_matches(
+    name: str,
+    x,
+    values,
+    prediction,
+    *,
+    order: float = 1.0,
+    next_order: float = 2.0,
+    atol: float,
+    atol_reason: str,
+    seed=None,
+) -> Check:
+    """Deterministic values v(x) = L + a x^p + b x^q + ... (p = ``order`` < q = ``next_order``) at sizes x that
+    shrink by one fixed ratio r (e.g. GD step sizes halving) have the x -> 0 limit L = ``prediction``.
+
+    ``values`` has one row per size (any number of points per row: the sup norm is taken over them);
+    ``prediction`` is the predicted limit, broadcast to a row. One Richardson step on the finest pair removes the
+    known order p: R = (v(x_f) - r^p v(x_f / r)) / (1 - r^p) = L + O(x_f^q); the same step on the next pair gives
+    R', and R - L = (R - R') r^q / (1 - r^q) to leading order. Tolerance: twice that estimate (sup norm over the
+    points; room for the order after q) plus ``atol`` (the values' round-off, say where it comes from in
+    ``atol_reason``) times the Richardson weights (1 + r^p) / (1 - r^p). Statistic: max |R - prediction| / tol.
+    A prediction off by delta in its limit is rejected once delta exceeds about the tolerance, so the check
+    resolves O(x_f^q), where a direct comparison at the finest size resolves only O(x_f^p). The sizes follow
+    the rules of the rate fits (>= 5 over >= 1 decade); the three finest must share one ratio.
+    """
+    x = _sizes(x)
+    if not 0 < order < next_order:
+        raise ValueError(f"{name}: need 0 < order < next_order, got order={order}, next_order={next_order}")
+    if not (np.isfinite(atol) and atol > 0):
+        raise ValueError(f"{name}: atol (the values' round-off) must be positive and finite, got {atol!r}")
+    v = np.asarray(values, float)
+    if v.ndim == 0 or v.shape[0] != x.size:
+        raise ValueError(f"{name}: values need one row per size ({x.size}), got shape {v.shape}")
+    idx = np.argsort(x)[::-1]
+    x, v = x[idx], v[idx].reshape(x.size, -1)
+    r = x[-1] / x[-2]
+    if not np.isclose(x[-2] / x[-3], r, rtol=1e-9, atol=0.0):
+        raise ValueError(f"{name}: the three finest sizes must shrink by one ratio, got {x[-3:].tolist()}")
+    pred = np.broadcast_to(np.asarray(prediction, float), np.shape(values)[1:]).reshape(-1)
+    rp = r**order
+    fine = (v[-1] - rp * v[-2]) / (1 - rp)
+    coarse = (v[-2] - rp * v[-3]) / (1 - rp)
+    estimate = float(np.max(np.abs(fine - coarse))) * r**next_order / (1 - r**next_order)
+    roundoff = atol * (1 + rp) / (1 - rp)
+    tol = 2 * estimate + roundoff
+    dev = np.where(np.isfinite(fine), np.abs(fine - pred), np.inf)
+    i = int(np.argmax(dev))
+    detail = (
+        f"Richardson limit (order {order:g} removed) at x={x[-1]:.4g}: worst of {dev.size} point(s) at index {i}: "
+        f"extrapolated={fine[i]:.6g}, predicted={pred[i]:.6g}, |dev|={dev[i]:.3g}; next-order bound "
+        f"2 x {estimate:.2g} (order {next_order:g}, ratio r={r:.3g}) + round-off {roundoff:.2g} ({atol_reason}); "
+        f"seed={seed}"
+    )
+    return Check(name=name, statistic=float(dev[i] / tol), threshold=1.0, relation="<=", detail=detail)
+
+
+def linear_slope_matches(
+    name: str,
+    x,
+    values,
+    se,
+    predicted_slope: float,
+    *,
+    alpha: float,
+    bias: float = 0.0,
+    bias_reason: str = "none",
+    seed=None,
+) -> Check:
+    """The slope b of values = a + b x (intercept free) equals ``predicted_slope``: |b - pred| <= z SE(b) + bias.
+
+    Weighted least squares with the values' known Monte Carlo SEs (``se``, e.g. over independent seeds at each
+    x), so z(alpha) applies; SE(b) is scaled by the reduced chi^2 when it exceeds 1. ``bias`` bounds the slope's
+    known systematic error (derive it in ``bias_reason``). >= 5 distinct x; the caller states why the x range
+    is wide enough (e.g. >= 1 decade of the parameter whose logarithm x is).
+    """
+    x, values, se = np.asarray(x, float), np.asarray(values, float), np.asarray(se, float)
+    if x.ndim != 1 or np.unique(x).size < MIN_SIZES or not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}: a slope fit needs >= {MIN_SIZES} distinct finite x, got {x.tolist()}")
+    if values.shape != x.shape or np.broadcast_to(se, x.shape).shape != x.shape:
+        raise ValueError(f"{name}: values and se must match x's shape {x.shape}, got {values.shape}, {se.shape}")
+    se = np.broadcast_to(se, x.shape)
+    if not (np.all(se > 0) and np.all(np.isfinite(se))):
+        raise ValueError(f"{name}: se must be positive and finite, got {se.tolist()}")
+    A = np.column_stack([np.ones_like(x), x])
+    coef, cov, chi2 = _wls(A, values, se)
+    b, sb = float(coef[1]), float(np.sqrt(cov[1, 1]))
+    z = z_two_sided(alpha)
+    tol = z * sb + bias
+    detail = (
+        f"fitted slope={b:.5g} +- {sb:.2g} (SE, weighted), predicted={predicted_slope:.5g}, reduced chi2={chi2:.3g}, "
+        f"z={z:.2f} (alpha={alpha:g}), bias bound={bias:.2g} ({bias_reason}); x={np.array2string(x, precision=4)}; "
+        f"seed={seed}"
+    )
+    return Check(name=name, statistic=abs(b - predicted_slope) / tol, threshold=1.0, relation="<=", detail=detail)
+
+
+def moment_ratio(samples, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The plug-in estimate of rho = E[X^2] / E[X]^2 from independent samples along ``axis``, with its
+    delta-method standard error and its first-order bias.
+
+    With A = mean(X^2), B = mean(X) over S samples, rho_hat = A / B^2 has influence function
+    X^2 / B^2 - 2 A X / B^3 (SE: its standard deviation / sqrt(S)) and bias
+    E rho_hat - rho = (A / B^2) [3 Var X / B^2 - 2 Cov(X^2, X) / (A B)] / S + O(S^-2) (second-order Taylor
+    expansion of A / B^2); the third returned array is that first-order term's magnitude, a bias bound for
+    ``z_matches``. E.g. kurtosis E z^4 / (E z^2)^2 = 3 rho for z | G ~ N(0, G) with X = G.
+    """
+    x = np.moveaxis(np.asarray(samples, float), axis, 0)
+    S = x.shape[0]
+    if S < 2:
+        raise ValueError(f"need >= 2 independent samples along axis {axis}, got {S}")
+    A, B = (x * x).mean(0), x.mean(0)
+    if np.any(B == 0):
+        raise ValueError("moment_ratio: the mean of the samples must be non-zero")
+    rho = A / B**2
+    se = (x * x / B**2 - 2 * A * x / B**3).std(0, ddof=1) / np.sqrt(S)
+    cov = ((x * x - A) * (x - B)).mean(0)
+    bias = np.abs(3 * x.var(0) / B**2 - 2 * cov / (A * B)) * rho / S
+    return rho, se, bias
+
+
+def log_slope(x, samples, offset=0.0) -> tuple[float, float]:
+    """Least-squares slope of log|m(x) - offset| against x, m = the mean of ``samples`` (S, len(x)) over axis 0,
+    with its delta-method standard error.
+
+    The S rows are independent; the values within a row (e.g. one network's layers) may be correlated: the
+    slope's influence function sum_i w_i (X_i - m_i) / (m_i - offset), w the least-squares weights of x, keeps
+    that correlation, and SE = its standard deviation / sqrt(S). An exponential approach |m(x) - offset| ~
+    e^{-x/xi} has slope -1/xi.
+    """
+    x, X = np.asarray(x, float), np.asarray(samples, float)
+    if x.ndim != 1 or X.ndim != 2 or X.shape[1] != x.size or X.shape[0] < 2 or np.unique(x).size < 2:
+        raise ValueError(f"need x (k >= 2 distinct) and samples (S >= 2, k), got shapes {x.shape}, {X.shape}")
+    m = X.mean(0)
+    d = m - offset
+    if np.any(d == 0):
+        raise ValueError("log_slope: the mean coincides with the offset at some x (log of zero)")
+    xc = x - x.mean()
+    w = xc / (xc @ xc)
+    influence = (X - m) @ (w / d)
+    return float(w @ np.log(np.abs(d))), float(influence.std(ddof=1) / np.sqrt(X.shape[0]))
+
+
+def limit_within(
+    name: str,
+    x,
+    values,
+    se,
+    prediction: float,
+    *,
+    orders=(1.0,),
+    alpha: float,
+    bias: float,
+    bias_reason: str,
+    seed=None,
+) -> Check:
+    """``limit_matches`` with a derived bound on the values' common systematic error: the x -> 0 limit a of the
+    weighted fit values = a + sum_k b_k x^order_k satisfies |a - prediction| <= z SE(a) + ``bias`` (say where the
+    bound comes from in ``bias_reason``). >= 5 sizes over >= 1 decade."""
+    x = _sizes(x)
+    values, se = np.asarray(values, float), np.asarray(se, float)
+    orders = tuple(float(o) for o in np.atleast_1d(orders))
+    A = np.column_stack([np.ones_like(x), *(x**o for o in orders)])
+    coef, cov, chi2 = _wls(A, values, np.broadcast_to(se, values.shape))
+    a, sa = float(coef[0]), float(np.sqrt(cov[0, 0]))
+    z = z_two_sided(alpha)
+    detail = (
+        f"extrapolated limit={a:.6g} +- {sa:.2g} (SE), predicted={prediction:.6g}, reduced chi2={chi2:.3g}, "
+        f"z={z:.2f} (alpha={alpha:g}), bias bound={bias:.2g} ({bias_reason}); seed={seed}"
+    )
+    return Check(
+        name=name, statistic=abs(a - prediction) / (z * sa + bias), threshold=1.0, relation="<=", detail=detail
+    )
+
+
+def limit_matches_reference(
+    name: str, x, values, se, prediction: float, prediction_se: float, *, orders=(1.0,), alpha: float, seed=None
+) -> Check:
+    """``limit_matches`` against a predicted limit that is itself a Monte Carlo estimate (e.g. an SDE's expectation
+    by Euler-Maruyama), independent of ``values``, with standard error ``prediction_se``: the x -> 0 limit a of the
+    weighted fit values = a + sum_k b_k x^order_k satisfies |a - prediction| <= z sqrt(SE(a)^2 + prediction_se^2),
+    SE(a) scaled by max(1, reduced chi^2). >= 5 sizes over >= 1 decade."""
+    x = _sizes(x)
+    values, se = np.asarray(values, float), np.asarray(se, float)
+    if not (np.isfinite(prediction_se) and prediction_se >= 0):
+        raise ValueError(f"{name}: prediction_se must be finite and >= 0, got {prediction_se!r}")
+    orders = tuple(float(o) for o in np.atleast_1d(orders))
+    A = np.column_stack([np.ones_like(x), *(x**o for o in orders)])
+    coef, cov, chi2 = _wls(A, values, np.broadcast_to(se, values.shape))
+    a, sa = float(coef[0]), float(np.sqrt(cov[0, 0]))
+    z = z_two_sided(alpha)
+    tol = z * float(np.hypot(sa, prediction_se))
+    detail = (
+        f"extrapolated limit={a:.6g} +- {sa:.2g} (SE), predicted={prediction:.6g} +- {prediction_se:.2g} (its MC SE), "
+        f"reduced chi2={chi2:.3g}, z={z:.2f} (alpha={alpha:g}); seed={seed}"
+    )
+    return Check(name=name, statistic=abs(a - prediction) / tol, threshold=1.0, relation="<=", detail=detail)
+
+
+def control_variate_mean(y, controls, *, folds: int = 5, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+    """E[y] from S independent samples (axis 0) with control variates: statistics whose expectation is exactly 0.
+
+    ``controls`` (S, p) must have mean zero by the construction of the simulation (never through a prediction
+    under test). Cross-fitted regression estimator: the samples are split into ``folds`` groups; for each group
+    the coefficients of y on [1, controls] are fitted on the other groups and the group's adjusted samples are
+    y - controls @ beta. As beta never sees the samples it adjusts, E[adjusted] = E[y] exactly (the in-sample
+    regression estimator has an O(p/S) bias). Returns (estimate, SE) per column of y (shape y.shape[1:]):
+    the mean of the adjusted samples and their standard deviation / sqrt(S), with a floor ``rtol`` * |estimate|
+    for round-off (a y that is exactly linear in the controls has no Monte Carlo error; float64 sums over
+    <= 1e4 terms are accurate to ~1e-12). Controls are whitened first (eigenvectors of their covariance;
+    constant or collinear directions, variance below 1e-20 of the largest, are dropped), so the p x p normal
+    equations are well conditioned.
+    """
+    y = np.asarray(y, float)
+    D = np.asarray(controls, float)
+    S = y.shape[0]
+    if D.ndim != 2 or D.shape[0] != S:
+        raise ValueError(f"controls must have shape (S={S}, p), got {D.shape}")
+    if not (isinstance(folds, int) and folds >= 2):
+        raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
+    Y = y.reshape(S, -1)
+    if D.shape[1]:
+        lam, V = np.linalg.eigh(np.cov(D, rowvar=False).reshape(D.shape[1], D.shape[1]))
+        keep = lam > 1e-20 * max(lam[-1], 0.0) if lam[-1] > 0 else np.zeros(lam.shape, bool)
+        D = D @ (V[:, keep] / np.sqrt(lam[keep]))
+    if S - S // folds < 2 * (D.shape[1] + 1):
+        raise ValueError(f"need S >= 2 (p + 1) folds / (folds - 1) samples for {D.shape[1]} controls, got S={S}")
+    group = np.arange(S) % folds
+    adjusted = np.empty_like(Y)
+    for k in range(folds):
+        fit = group != k
+        A = np.column_stack([np.ones(fit.sum()), D[fit]])
+        coef = np.linalg.solve(A.T @ A, A.T @ Y[fit])
+        adjusted[~fit] = Y[~fit] - D[~fit] @ coef[1:]
+    est = adjusted.mean(0)
+    se = np.sqrt(adjusted.var(0, ddof=1) / S + (rtol * est) ** 2)
+    return est.reshape(y.shape[1:]), se.reshape(y.shape[1:])
+
+
+def mean_std(samples) -> tuple[float, float]:
+    """Mean over columns of the sample standard deviations of ``samples`` (S independent rows, any number of
+    columns), with its delta-method SE over rows: row i moves std_j by ((x_ij - mean_j)^2 - std_j^2) / (2 std_j)
+    / S, so the columns' correlation is kept. The O(1/S) bias of a sample standard deviation is not removed."""
+    x = np.asarray(samples, float)
+    S = x.shape[0]
+    if S < 3:
+        raise ValueError(f"need >= 3 independent rows, got {S}")
+    x = x.reshape(S, -1)
+    m, s = x.mean(0), x.std(0, ddof=1)
+    if np.any(s == 0):
+        raise ValueError("mean_std: a column has zero spread")
+    influence = (((x - m) ** 2 - s**2) / (2 * s)).mean(1)
+    return float(s.mean()), float(influence.std(ddof=1) / np.sqrt(S))
+
+
+def corrected_rate_matches(
+    name: str, x, values, se, predicted_slope: float, *, corrections=(-1.0,), alpha: float, seed=None
+) -> Check:
+    """The log-log slope p of values = A x^p (1 + sum_k c_k x^{q_k} + ...) equals ``predicted_slope``, with the
+    relative corrections x^{q_k} FITTED instead of bounded (e.g. q = -1: the next order of a 1/n expansion in
+    the width x = n): weighted least squares log v = log A + p log x + sum_k c_k x^{q_k}, weights from the known
+    Monte Carlo SEs (se / v), |p - predicted| <= z(alpha) SE(p), SE(p) scaled by max(1, reduced chi^2). The
+    omitted terms are of relative order x^{2 q}. >= 5 sizes over >= 1 decade and >= len(corrections) + 3.
+    """
+    x = _sizes(x)
+    v, se = np.asarray(values, float), np.asarray(se, float)
+    qs = tuple(float(q) for q in np.atleast_1d(corrections))
+    if x.size < len(qs) + 3:
+        raise ValueError(f"{name}: {len(qs)} correction(s) need >= {len(qs) + 3} sizes, got {x.size}")
+    if v.shape != x.shape or np.any(v <= 0) or not np.all(np.isfinite(v)):
+        raise ValueError(f"{name}: values must be positive and finite, one per size, got {v.tolist()}")
+    A = np.column_stack([np.ones_like(x), np.log(x), *(x**q for q in qs)])
+    coef, cov, chi2 = _wls(A, np.log(v), np.broadcast_to(se, v.shape) / v)
+    p, sp = float(coef[1]), float(np.sqrt(cov[1, 1]))
+    z = z_two_sided(alpha)
+    terms = " + ".join(f"c x^{q:g}" for q in qs)
+    detail = (
+        f"fitted slope={p:.4f} +- {sp:.2g} (SE, weighted; corrections {terms} fitted: "
+        f"{np.array2string(coef[2:], precision=3)}), predicted={predicted_slope:g}, reduced chi2={chi2:.3g}, "
+        f"z={z:.2f} (alpha={alpha:g}); x={np.array2string(x, precision=4)}; seed={seed}"
+    )
+    return Check(name=name, statistic=abs(p - predicted_slope) / (z * sp), threshold=1.0, relation="<=", detail=detail)
