@@ -82,13 +82,13 @@ def _psd_sqrt(G: np.ndarray) -> np.ndarray:
 
 
 def _stats(z: np.ndarray, phi, G_all, out) -> np.ndarray:
-    """Accumulate the statistics of z (S, n, k) into ``out`` lists; return phi(z)."""
+    """Accumulate the statistics of z (S, k, n: inputs by neurons) into ``out`` lists; return phi(z)."""
     a = phi(z)
     z2 = z * z
-    out["m1"].append(z.mean(1)), out["m2"].append(z2.mean(1)), out["m4"].append((z2 * z2).mean(1))
-    out["a1"].append(a.mean(1)), out["a2"].append((a * a).mean(1)), out["G"].append(G_all)
-    if z.shape[2] >= 2:
-        zz = np.swapaxes(z[:, :, :2], 1, 2) @ z[:, :, :2]  # (S, 2, 2)
+    out["m1"].append(z.mean(2)), out["m2"].append(z2.mean(2)), out["m4"].append((z2 * z2).mean(2))
+    out["a1"].append(a.mean(2)), out["a2"].append((a * a).mean(2)), out["G"].append(G_all)
+    if z.shape[1] >= 2:
+        zz = z[:, :2] @ np.swapaxes(z[:, :2], 1, 2)  # (S, 2, 2)
         out["corr"].append(zz[:, 0, 1] / np.sqrt(zz[:, 0, 0] * zz[:, 1, 1]))
     else:
         out["corr"].append(np.full(z.shape[0], np.nan))
@@ -116,9 +116,9 @@ def forward_gram(
         out = {key: [] for key in ("G", "m1", "m2", "m4", "a1", "a2", "corr")}
         G = np.broadcast_to(C_b + C_W * x @ x.T / x.shape[1], (S, k, k))
         for n in widths:
-            z = g.standard_normal((S, n, k)) @ np.swapaxes(_psd_sqrt(G), 1, 2)
+            z = _psd_sqrt(G) @ g.standard_normal((S, k, n))  # columns (neurons) i.i.d. N(0, G)
             h = _stats(z, phi, G, out)
-            G = C_b + C_W * (np.swapaxes(h, 1, 2) @ h) / n
+            G = C_b + C_W * (h @ np.swapaxes(h, 1, 2)) / n
         parts.append(_finish(out))
     return ForwardStats(
         **{f: np.concatenate([getattr(p, f) for p in parts]) for f in ForwardStats.__dataclass_fields__}
@@ -130,12 +130,12 @@ def forward_full(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: 
     x, widths, phi = _check_forward(x, widths, C_W, C_b, n_nets, activation)
     g = rng(seed)
     out = {key: [] for key in ("G", "m1", "m2", "m4", "a1", "a2", "corr")}
-    h = np.broadcast_to(x.T, (n_nets, *x.T.shape))  # (S, n_0, k)
+    h = np.broadcast_to(x, (n_nets, *x.shape))  # (S, k, n_0)
     for n in widths:
-        fan_in = h.shape[1]
-        G = C_b + C_W * (np.swapaxes(h, 1, 2) @ h) / fan_in
+        fan_in = h.shape[2]
+        G = C_b + C_W * (h @ np.swapaxes(h, 1, 2)) / fan_in
         W = g.standard_normal((n_nets, n, fan_in)) * np.sqrt(C_W / fan_in)
-        z = W @ h + np.sqrt(C_b) * g.standard_normal((n_nets, n, 1))
+        z = h @ np.swapaxes(W, 1, 2) + np.sqrt(C_b) * g.standard_normal((n_nets, 1, n))
         h = _stats(z, phi, G, out)
     return _finish(out)
 

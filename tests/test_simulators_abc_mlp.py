@@ -122,3 +122,20 @@ def test_train_bad_input(kwargs, match):
     )
     with pytest.raises(ValueError, match=match):
         sim.train_abc(**args)
+
+
+@pytest.mark.parametrize(
+    "activation, C_W, C_b, k",
+    [("relu", 2.0, 0.0, 1), ("tanh", 1.0, 0.0, 1), ("tanh", 1.5, 0.05, 2)],
+)
+def test_gram_sampler_has_the_law_of_explicit_weights(activation, C_W, C_b, k):
+    """The in-law sampler (used by the pdlt and sigprop claims) and explicit weight matrices give the same law of
+    the last layer's conditional variance G and (k = 2) correlation: two-sample KS, fixed seeds, p >= 1e-3."""
+    from scipy.stats import ks_2samp
+
+    x = X2[:k]
+    kw = dict(activation=activation, C_W=C_W, C_b=C_b, n_nets=3000)
+    gram, full = sim.forward_gram(x, [16] * 4, seed=11, **kw), sim.forward_full(x, [16] * 4, seed=12, **kw)
+    assert ks_2samp(gram.G[:, -1, 0, 0], full.G[:, -1, 0, 0]).pvalue >= 1e-3
+    if k == 2:
+        assert ks_2samp(gram.corr[:, -1], full.corr[:, -1]).pvalue >= 1e-3

@@ -76,3 +76,36 @@ def test_first_step_exponent_equals_r_when_the_readout_update_is_not_dominant():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def _stable_by_hand(a, b, c) -> bool:
+    """[TP4] Thm 3.3 written out with Fractions: (1) a_1 + b_1 = 0, a_l + b_l = 1/2 (2 <= l <= L),
+    a_{L+1} + b_{L+1} >= 1/2; (2) r >= 0; (3) a_{L+1} + b_{L+1} + r >= 1 and 2 a_{L+1} + c >= 1."""
+    from fractions import Fraction as F
+
+    a, b, c = [F(v) for v in a], [F(v) for v in b], F(c)
+    L = len(a) - 1
+    r = min(a[L] + b[L], 2 * a[L] + c) + c - 1 + min([2 * a[0] + 1] + [2 * a[l] for l in range(1, L)])
+    init = a[0] + b[0] == 0 and all(a[l] + b[l] == F(1, 2) for l in range(1, L)) and a[L] + b[L] >= F(1, 2)
+    return init and r >= 0 and a[L] + b[L] + r >= 1 and 2 * a[L] + c >= 1
+
+
+@pytest.mark.parametrize(
+    "a, b, c, r, stable",
+    [
+        (("-1/2", 0, "1/2"), ("1/2", "1/2", "1/2"), 0, 0, True),  # muP, L = 2
+        ((0, "1/2", "1/2"), (0, 0, 0), 0, R(1, 2), True),  # NTP
+        ((0, 0, 0), (0, "1/2", "1/2"), 1, R(1, 2), True),  # SP, c = 1
+        ((0, 0, 0), (0, "1/2", "1/2"), 0, -1, False),  # SP, c = 0: r < 0
+        ((0, 0), (0, "1/2"), 0, 0, False),  # SP, c = 0, L = 1: r = 0 but a + b + r = 1/2 and 2a + c = 0 < 1
+        ((0, 0, "1/4"), (0, "1/2", "1/4"), "1/2", 0, False),  # only a_{L+1} + b_{L+1} + r = 1/2 < 1 fails
+        ((0, "1/4"), (0, "3/4"), "1/4", 1, False),  # only 2 a_{L+1} + c = 3/4 < 1 fails
+        ((0, "1/2", "1/2"), ("1/2", 0, 0), 0, R(1, 2), False),  # NTP with b_1 = 1/2: a_1 + b_1 != 0
+        (("-1/2", 0, "1/2"), ("1/2", "1/2", "3/2"), 0, 0, True),  # muP with a shrunk readout (mup.coord_check)
+    ],
+)
+def test_is_stable_matches_thm_3_3_written_out(a, b, c, r, stable):
+    p = mup.ABC("row", tuple(R(v) for v in a), tuple(R(v) for v in b), R(c))
+    assert mup.r_exponent(p) == r
+    assert _stable_by_hand(a, b, c) is stable
+    assert mup.is_stable(p) is stable

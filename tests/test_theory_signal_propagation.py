@@ -110,3 +110,45 @@ def test_selu_constants_solved_from_defining_equations():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def _gauss(f, q=1.0) -> float:
+    """int Dz f(sqrt(q) z) by scipy's adaptive quadrature (independent of theory.gaussian's fixed rules)."""
+    from scipy.integrate import quad
+
+    dens = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    s = math.sqrt(q)
+    return sum(
+        quad(lambda z: f(s * z) * dens(z), lo, hi, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+        for lo, hi in ((-40, 0), (0, 40))
+    )
+
+
+@pytest.mark.parametrize("sigma_b2", [0.01, 0.05, 0.3])
+def test_edge_of_chaos_has_chi_1_equal_one_by_independent_quadrature(sigma_b2):
+    """At the returned sigma_w2: q* from the q-map iterated with scipy quad, then chi_1 = sigma_w2 <sech^4> = 1."""
+    sw = sp.edge_of_chaos(sigma_b2, activation="tanh")
+    q = 1.0
+    for _ in range(300):  # the q-map contracts (chi_par < 1): ~50 steps to round-off
+        q, previous = sigma_b2 + sw * _gauss(lambda u: math.tanh(u) ** 2, q), q
+        if abs(q - previous) <= 1e-15:
+            break
+    chi_1 = sw * _gauss(lambda u: 1 / math.cosh(u) ** 4, q)
+    assert chi_1 == pytest.approx(1.0, abs=1e-9)
+
+
+def test_selu_constants_from_the_defining_equations_solved_independently():
+    """Solve E selu(Z) = 0 and E selu(Z)^2 = 1 (Klambauer et al. 2017, sec. 3) for (lambda, alpha) with scipy quad
+    and fsolve; compare with spec's closed forms (eq. 14) and with theory.signal_propagation.selu_parameters."""
+    from scipy.optimize import fsolve
+
+    pos1, pos2 = _gauss(lambda u: max(u, 0.0)), _gauss(lambda u: max(u, 0.0) ** 2)
+    neg1, neg2 = _gauss(lambda u: math.expm1(min(u, 0.0))), _gauss(lambda u: math.expm1(min(u, 0.0)) ** 2)
+
+    def equations(v):
+        lam, alpha = v
+        return [lam * (pos1 + alpha * neg1), lam**2 * (pos2 + alpha**2 * neg2) - 1]
+
+    lam, alpha = fsolve(equations, [1.0, 1.5], xtol=1e-14)
+    assert (lam, alpha) == pytest.approx((SELU_LAMBDA, SELU_ALPHA), abs=1e-11)
+    assert sp.selu_parameters() == pytest.approx((SELU_LAMBDA, SELU_ALPHA), abs=1e-11)

@@ -1,0 +1,251 @@
+"""Finite-width non-Gaussianity of MLP preactivations at initialisation (PDLT ch. 4-5; Hanin & Nica 2019).
+
+Networks are sampled by dltheory.simulators.abc_mlp.forward_gram (one input; exact in law, tested against explicit
+weight matrices in tests/test_simulators_abc_mlp.py). The kurtosis of a preactivation z^(l) is estimated through
+its conditional variance G given the layer below: z^(l) | layer l-1 ~ N(0, G) exactly, so E z^4 / (E z^2)^2 =
+3 E G^2 / (E G)^2 (Rao-Blackwellised; stats.moment_ratio gives the delta-method SE over the S independent
+networks and the ratio's first-order O(1/S) bias, used as the bias bound).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dltheory.simulators import abc_mlp as sim
+from dltheory.theory import finite_width as th
+from dltheory.verify import stats
+from dltheory.verify.evidence import Panel
+from dltheory.verify.prediction import Prediction
+from dltheory.verify.registry import ClaimContext, claim
+
+AREA = "infinite width: finite-width corrections"
+PDLT = "Roberts, Yaida & Hanin 2022, The Principles of Deep Learning Theory (arXiv:2106.10165)"
+RATIO_BIAS = "first-order O(1/S) bias of the ratio of means (stats.moment_ratio)"
+
+
+def _kurtosis(G: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """E z^4 / (E z^2)^2 per layer from conditional variances G (S networks, L layers): estimate, SE, bias bound."""
+    rho, se, bias = stats.moment_ratio(G)
+    return 3 * rho, 3 * se, 3 * bias
+
+
+def _sample_G(widths, n_nets: int, seed, activation: str, C_W: float, K1: float) -> np.ndarray:
+    x = np.full((1, 4), np.sqrt(K1 / C_W))  # K^(1) = C_W |x|^2 / n_0 = K1
+    return sim.forward_gram(x, widths, activation=activation, C_W=C_W, C_b=0.0, n_nets=n_nets, seed=seed).G[..., 0, 0]
+
+
+# ---------------------------------------------------------------------------------------------------
+# ReLU: E z^4 / (E z^2)^2 = 3 prod_{j<l} (1 + 5/n_j) exactly
+
+
+def _relu_configs(p: dict) -> dict[str, tuple[int, ...]]:
+    return {f"n={n}": (int(n),) * p["depth"] for n in p["widths"]} | {"mixed widths": tuple(p["mixed"])}
+
+
+def _simulate_relu(ctx: ClaimContext) -> dict:
+    p = ctx.params
+    configs = _relu_configs(p)
+    seeds = np.random.SeedSequence(ctx.seed).spawn(len(configs))
+    return {
+        name: (widths, *_kurtosis(_sample_G(list(widths), p["n_nets"], s, "relu", 2.0, 1.0)))
+        for (name, widths), s in zip(configs.items(), seeds)
+    }
+
+
+def _product(coeff: float, own_width: bool = False):
+    """W (widths of layers 1..L) -> 3 prod (1 + coeff/n_j) over j < l (j <= l with ``own_width``), l = 1..L."""
+
+    def ratio(W):
+        n = np.asarray(W, float)
+        return 3 * (np.cumprod(1 + coeff / n) if own_width else np.cumprod(np.r_[1.0, 1 + coeff / n[:-1]]))
+
+    return ratio
+
+
+def _relu_predictions(p: dict) -> dict[str, Prediction]:
+    published = Prediction(ratio=lambda W: th.relu_kurtosis_exact(list(W[:-1])), excess_limit=lambda l: 15.0 * (l - 1))
+    return {
+        "published": published,
+        "the layer's own width n_l included, 3 prod_{j<=l}(1 + 5/n_j)": Prediction(
+            ratio=_product(5.0, own_width=True), excess_limit=lambda l: 15.0 * l
+        ),
+        "the deep-linear constant 2 for ReLU's 5, 3 prod(1 + 2/n_j)": Prediction(
+            ratio=_product(2.0), excess_limit=lambda l: 6.0 * (l - 1)
+        ),
+        "first order in 1/n at l/n up to 5/16, 3 + 15 sum_{j<l} 1/n_j": published.replace(
+            ratio=lambda W: 3 + 15 * np.r_[0.0, np.cumsum(1 / np.asarray(W[:-1], float))]
+        ),
+    }
+
+
+@claim(
+    "pdlt.relu_kurtosis",
+    area=AREA,
+    title="ReLU preactivation kurtosis E z^4/(E z^2)^2 = 3 prod_{j<l}(1 + 5/n_j) exactly at every depth and "
+    "width (uniform and mixed widths); n (R - 3) -> 15 (l - 1) as n -> inf",
+    reference="Hanin & Nica 2019 (arXiv:1812.05994), product of independent chi-squares (Thm 1 and its moments); "
+    f"{PDLT}, ch. 5 (excess kurtosis = 3 x normalised vertex V/(nK^2) = 3 x 5(l-1)/n at leading order)",
+    seed=20190521,
+    quick=dict(widths=[16, 32, 64, 128, 256], depth=6, mixed=[16, 64, 16, 64, 32, 128], n_nets=20000, limit_layer=4),
+    full=dict(
+        widths=[16, 32, 64, 128, 256, 512],
+        depth=10,
+        mixed=[16, 64, 16, 64, 32, 128, 32, 64, 16, 48],
+        n_nets=100000,
+        limit_layer=5,
+    ),
+    simulate=_simulate_relu,
+    predictions=_relu_predictions,
+    resolution=0.10,
+)
+def relu_kurtosis(ctx: ClaimContext, data: dict, prediction: Prediction):
+    p = ctx.params
+    alpha = stats.ALPHA / (len(data) + 1)
+    checks, rows = [], []
+    for name, (W, R, se, bias) in data.items():
+        pred = np.asarray(prediction["ratio"](W), float)
+        checks.append(
+            stats.z_matches(
+                f"{name}: R_l = E z^4/(E z^2)^2, layers 2..{len(W)}",
+                R[1:],
+                se[1:],
+                pred[1:],
+                alpha=alpha,
+                bias=bias[1:],
+                bias_reason=RATIO_BIAS,
+                seed=ctx.seed,
+            )
+        )
+        rows += [
+            dict(panel="kurtosis", series=name, x=l, theory=t, simulated=r, se=e)
+            for l, t, r, e in zip(range(1, len(W) + 1), pred, R, se)
+        ]
+    # n (R_l - 3) is a polynomial of degree l - 2 in 1/n: at l = limit_layer the fit a + b/n + ... is exact
+    l = p["limit_layer"]
+    ns = np.array(p["widths"], float)
+    excess = np.array([n * (data[f"n={int(n)}"][1][l - 1] - 3) for n in ns])
+    excess_se = np.array([n * data[f"n={int(n)}"][2][l - 1] for n in ns])
+    limit = float(prediction["excess_limit"](l))
+    checks.append(
+        stats.limit_matches(
+            f"layer {l}: n (R - 3) -> 15 (l - 1) as n -> inf",
+            1 / ns,
+            excess,
+            excess_se,
+            limit,
+            orders=tuple(range(1, l - 1)),
+            alpha=alpha,
+            seed=ctx.seed,
+        )
+    )
+    rows += [
+        dict(panel="limit", series="networks", x=n, theory=np.nan, simulated=v, se=e)
+        for n, v, e in zip(ns, excess, excess_se)
+    ]
+    rows += [dict(panel="limit", series="n -> inf limit", x=n, theory=limit, simulated=np.nan, se=np.nan) for n in ns]
+    panels = (
+        Panel(
+            "kurtosis", "layer l", "E z^4 / (E z^2)^2", "linear", "log", "ReLU, C_W = 2: prediction (lines) vs networks"
+        ),
+        Panel("limit", "width n", f"n (R - 3) at layer {l}", "log", "linear", "width scaling of the excess kurtosis"),
+    )
+    return ctx.evidence(checks, rows, panels)
+
+
+# ---------------------------------------------------------------------------------------------------
+# tanh at criticality: the four-point-vertex recursion at leading order
+
+
+def _simulate_tanh(ctx: ClaimContext) -> dict:
+    p = ctx.params
+    ns = np.array(p["widths"], int)
+    seeds = np.random.SeedSequence(ctx.seed).spawn(len(ns))
+    est = [_kurtosis(_sample_G([int(n)] * p["depth"], p["n_nets"], s, "tanh", 1.0, p["K1"])) for n, s in zip(ns, seeds)]
+    kappa, se, bias = (np.array([e[i] for e in est]) for i in range(3))
+    return {"n": ns.astype(float), "kappa": kappa - 3, "se": se, "bias": bias}  # (widths, layers)
+
+
+def _n_kappa(p: dict, chi=None) -> np.ndarray:
+    """n x excess kurtosis of layers 1..depth at leading order: 3 v^(l)/K^(l)2 with v the vertex recursion
+    (equal widths: v is exactly proportional to 1/n, so the recursion at n = 1 is the 1/n coefficient).
+    ``chi``: the susceptibility that propagates v (default chi_parallel, as published)."""
+    if chi is None:
+        return th.four_point_recursion(p["K1"], [1] * (p["depth"] - 1), C_W=1.0, C_b=0.0, activation="tanh")["kappa"]
+    K, v = th.kernel_recursion(p["K1"], p["depth"], C_W=1.0, C_b=0.0, activation="tanh"), [0.0]
+    for k in K[:-1]:
+        s2, s4, _ = th.sigma_moments("tanh", k)
+        v.append(s4 - s2**2 + chi(k, C_W=1.0, activation="tanh") ** 2 * v[-1])
+    return 3 * np.array(v) / K**2
+
+
+def _tanh_predictions(p: dict) -> dict[str, Prediction]:
+    n_kappa = _n_kappa(p)
+    return {
+        "published": Prediction(n_kappa=n_kappa),
+        "the factor 3 dropped: kappa = V/(n K^2) (the normalised vertex taken for the excess kurtosis)": Prediction(
+            n_kappa=n_kappa / 3
+        ),
+        "chi_perp in place of chi_parallel in the vertex recursion": Prediction(n_kappa=_n_kappa(p, th.chi_perp)),
+        "the deep-network asymptote kappa = 2 l / n (K* = 0 class) used at l <= depth": Prediction(
+            n_kappa=2.0 * np.arange(1, p["depth"] + 1)
+        ),
+    }
+
+
+@claim(
+    "pdlt.tanh_vertex",
+    area=AREA,
+    title="tanh at criticality (C_W = 1, C_b = 0): excess kurtosis = 3 V^(l)/(n K^(l)2) from the single-input "
+    "four-point-vertex recursion, exact at l = 2 and the n -> inf limit of n kappa at every depth",
+    reference=f"{PDLT}, eq. 4.119 (four-point vertex recursion, single input) and sec. 5.3 (K* = 0 class) [K]",
+    seed=20210621,
+    quick=dict(widths=[16, 32, 64, 128, 256], depth=6, n_nets=20000, K1=1.0),
+    full=dict(widths=[16, 32, 64, 128, 256, 512], depth=10, n_nets=100000, K1=1.0),
+    simulate=_simulate_tanh,
+    predictions=_tanh_predictions,
+    resolution=0.10,
+)
+def tanh_vertex(ctx: ClaimContext, data: dict, prediction: Prediction):
+    p = ctx.params
+    ns, kappa, se = data["n"], data["kappa"], data["se"]
+    n_kappa = np.asarray(prediction["n_kappa"], float)
+    alpha = stats.ALPHA / (p["depth"] - 1)
+    checks = [
+        stats.z_matches(
+            "layer 2 (exact at every width): kappa = 3 V^(2)/(n K^2)",
+            kappa[:, 1],
+            se[:, 1],
+            n_kappa[1] / ns,
+            alpha=alpha,
+            bias=data["bias"][:, 1],
+            bias_reason=RATIO_BIAS + "; the l = 2 vertex has no 1/n^2 term",
+            seed=ctx.seed,
+        )
+    ]
+    checks += [
+        stats.limit_matches(
+            f"layer {l}: n kappa -> the recursion's 1/n coefficient as n -> inf (a + b/n + c/n^2)",
+            1 / ns,
+            ns * kappa[:, l - 1],
+            ns * se[:, l - 1],
+            float(n_kappa[l - 1]),
+            orders=(1, 2),
+            alpha=alpha,
+            seed=ctx.seed,
+        )
+        for l in range(3, p["depth"] + 1)
+    ]
+    ell = np.arange(1, p["depth"] + 1)
+    rows = [
+        dict(panel="depth", series="recursion", x=int(l), theory=t, simulated=np.nan, se=np.nan)
+        for l, t in zip(ell, n_kappa)
+    ]
+    for i, n in enumerate(ns):
+        rows += [
+            dict(panel="depth", series=f"n={int(n)}", x=int(l), theory=np.nan, simulated=n * k, se=n * e)
+            for l, k, e in zip(ell, kappa[i], se[i])
+        ]
+    panels = (
+        Panel("depth", "layer l", "n x excess kurtosis", title="tanh, C_W = 1: vertex recursion (line) vs networks"),
+    )
+    return ctx.evidence(checks, rows, panels)

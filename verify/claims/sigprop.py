@@ -1,0 +1,365 @@
+"""Signal propagation in deep random networks (Poole et al. 2016; Schoenholz et al. 2017; Klambauer et al. 2017).
+
+Networks h^l = W^l phi(h^{l-1}) + b^l with W ~ N(0, sigma_w2/N), b ~ N(0, sigma_b2), two inputs, sampled by
+dltheory.simulators.abc_mlp.forward_gram (exact in law). The infinite-width maps of
+dltheory.theory.signal_propagation hold as N -> inf; at finite N every per-layer mean carries an O(1/N) bias, so
+each per-layer statistic is measured at >= 5 widths over > 1 decade and its N -> inf limit (weighted fit
+a + b/N with the Monte Carlo SEs, stats.limit_matches) is compared with the map.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from dltheory.simulators import abc_mlp as sim
+from dltheory.theory import signal_propagation as th
+from dltheory.theory.gaussian import gaussian_expectation
+from dltheory.verify import stats
+from dltheory.verify.evidence import Panel
+from dltheory.verify.prediction import Prediction
+from dltheory.verify.registry import ClaimContext, claim
+
+AREA = "infinite width: signal propagation"
+POOLE = "Poole et al. 2016 (arXiv:1606.05340) eqs. 3, 5, 7; Schoenholz et al. 2017 (arXiv:1611.01232) eqs. 6, 9"
+MC_LIMIT = "N -> inf limit of a + b/N fitted with the Monte Carlo SEs"
+
+
+def _inputs(q1: float, c1: float, sigma_w2: float, sigma_b2: float, n0: int = 8) -> np.ndarray:
+    """Two inputs with layer-1 kernel q_aa = q_bb = q1 and correlation c1 (needs q1 > sigma_b2)."""
+    r2 = (q1 - sigma_b2) * n0 / sigma_w2  # |x|^2
+    cos = (c1 * q1 - sigma_b2) * n0 / sigma_w2 / r2
+    e1, e2 = np.eye(n0)[0], np.eye(n0)[1]
+    return math.sqrt(r2) * np.vstack([e1, cos * e1 + math.sqrt(1 - cos**2) * e2])
+
+
+def _networks(p: dict, seed, activation, sigma_w2: float, sigma_b2: float, x: np.ndarray) -> list:
+    return [
+        sim.forward_gram(
+            x, [int(n)] * p["depth"], activation=activation, C_W=sigma_w2, C_b=sigma_b2, n_nets=p["n_nets"], seed=s
+        )
+        for n, s in zip(p["widths"], seed.spawn(len(p["widths"])))
+    ]
+
+
+def _mean_se(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return v.mean(0), stats.standard_error(v, axis=0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# q- and c-maps, fixed points and the correlation depth scale (tanh)
+
+
+def _map_prediction(p: dict, sigma_w2, sigma_b2) -> dict:
+    """Per phase: q^l and c^l iterates (l = 1..depth), c* and 1/xi_c at (sigma_w2(phase), sigma_b2(phase))."""
+    out = {}
+    for phase, ph in p["phases"].items():
+        sw, sb = sigma_w2(ph), sigma_b2(ph)
+        k = th.kernel_iterates(
+            p["q1"], p["q1"], ph["c1"] * p["q1"], p["depth"], sigma_w2=sw, sigma_b2=sb, activation="tanh"
+        )
+        ds = th.depth_scales(sigma_w2=sw, sigma_b2=sb, activation="tanh")
+        out |= {
+            f"q {phase}": k[:, 0],
+            f"c {phase}": k[:, 2] / np.sqrt(k[:, 0] * k[:, 1]),
+            f"c* {phase}": ds["c_star"],
+            f"1/xi_c {phase}": 1 / ds["xi_c"],
+        }
+    return out
+
+
+def _maps_predictions(p: dict) -> dict[str, Prediction]:
+    pub = _map_prediction(p, lambda ph: ph["sigma_w2"], lambda ph: ph["sigma_b2"])
+    published = Prediction(**pub)
+    xi_q = {
+        ph: th.depth_scales(sigma_w2=v["sigma_w2"], sigma_b2=v["sigma_b2"], activation="tanh")["xi_q"]
+        for ph, v in p["phases"].items()
+    }
+    return {
+        "published": published,
+        "sigma_b2 omitted from the maps (q*, c*, chi_1 and xi_c of sigma_b2 = 0)": Prediction(
+            **_map_prediction(p, lambda ph: ph["sigma_w2"], lambda ph: 0.0)
+        ),
+        "sigma_w (standard deviation) in place of sigma_w2 (variance)": Prediction(
+            **_map_prediction(p, lambda ph: math.sqrt(ph["sigma_w2"]), lambda ph: ph["sigma_b2"])
+        ),
+        "xi_q (the length map's depth scale) in place of xi_c": published.replace(
+            **{f"1/xi_c {phase}": 1 / xi_q[phase] for phase in p["phases"]}
+        ),
+        "c* = 1 (the ordered phase's fixed point) in the chaotic phase": published.replace(
+            **{f"c* {phase}": 1.0 for phase in p["phases"] if pub[f"c* {phase}"] < 1}
+        ),
+    }
+
+
+def _window_bias(p: dict, phase: str) -> float:
+    """How far the window's slope of log|c^l - c*| along the exact map lies from the map's asymptotic rate
+    log c_map'(c*): the c-map's curvature bends the slope while c^l is still away from c*. Computed from the maps
+    alone (kernel_iterates; c_map at q*, one-sided difference h = 1e-6, error O(h)), never from the depth-scale
+    formula (xi_c) that the check tests."""
+    ph = p["phases"][phase]
+    kw = dict(sigma_w2=ph["sigma_w2"], sigma_b2=ph["sigma_b2"], activation="tanh")
+    lo, hi = ph["window"]
+    k = th.kernel_iterates(p["q1"], p["q1"], ph["c1"] * p["q1"], hi, **kw)
+    q_star = th.q_fixed_point(**kw)
+    c_star = th.c_fixed_point(q_star=q_star, **kw)
+    h = 1e-6
+    rate = math.log((th.c_map(c_star, q_star=q_star, **kw) - th.c_map(c_star - h, q_star=q_star, **kw)) / h)
+    c = (k[:, 2] / np.sqrt(k[:, 0] * k[:, 1]))[lo - 1 : hi]
+    slope, _ = stats.log_slope(np.arange(lo, hi + 1, dtype=float), np.vstack([c, c]), c_star)  # noise-free: SE 0
+    return abs(slope - rate)
+
+
+def _simulate_maps(ctx: ClaimContext) -> dict:
+    p = ctx.params
+    data = {}
+    for (phase, ph), s in zip(p["phases"].items(), np.random.SeedSequence(ctx.seed).spawn(len(p["phases"]))):
+        sw, sb = ph["sigma_w2"], ph["sigma_b2"]
+        nets = _networks(p, s, "tanh", sw, sb, _inputs(p["q1"], ph["c1"], sw, sb))
+        lo, hi = ph["window"]
+        data[phase] = dict(
+            q=[_mean_se(r.m2.mean(2)) for r in nets],  # q^l: both inputs have q^1 = q1
+            c=[_mean_se(r.corr) for r in nets],
+            window=[r.corr[:, lo - 1 : hi] for r in nets],
+            window_bias=_window_bias(p, phase),
+        )
+    return data
+
+
+@claim(
+    "sigprop.maps",
+    area=AREA,
+    title="Deep tanh networks follow the q- and c-maps (Poole et al.), reach the chaotic fixed point c* < 1 and "
+    "approach c* at the depth scale xi_c (Schoenholz et al.) in the ordered and chaotic phases",
+    reference=POOLE,
+    seed=20161201,
+    quick=dict(
+        phases={
+            "ordered": dict(sigma_w2=1.5, sigma_b2=0.05, c1=0.2, window=[40, 70], fixed_point_layer=None),
+            "chaotic": dict(sigma_w2=4.0, sigma_b2=0.05, c1=-0.3, window=[3, 18], fixed_point_layer=70),
+        },
+        widths=[32, 64, 128, 256, 512],
+        depth=70,
+        n_nets=1000,
+        q1=1.0,
+        layers=[2, 4, 8, 16, 32, 70],
+    ),
+    full=dict(
+        phases={
+            "ordered": dict(sigma_w2=1.5, sigma_b2=0.05, c1=0.2, window=[60, 120], fixed_point_layer=None),
+            "chaotic": dict(sigma_w2=4.0, sigma_b2=0.05, c1=-0.3, window=[3, 22], fixed_point_layer=120),
+            "chaotic, near EOC": dict(sigma_w2=2.5, sigma_b2=0.05, c1=0.2, window=[20, 50], fixed_point_layer=120),
+        },
+        widths=[32, 64, 128, 256, 512, 1024],
+        depth=120,
+        n_nets=2000,
+        q1=1.0,
+        layers=[2, 4, 8, 16, 32, 64, 120],
+    ),
+    simulate=_simulate_maps,
+    predictions=_maps_predictions,
+    resolution=0.10,
+)
+def maps(ctx: ClaimContext, data: dict, prediction: Prediction):
+    p = ctx.params
+    ns = np.array(p["widths"], float)
+    n_checks = sum(2 * len(p["layers"]) + 1 + (ph["fixed_point_layer"] is not None) for ph in p["phases"].values())
+    alpha = stats.ALPHA / n_checks
+    checks, rows = [], []
+    for phase, ph in p["phases"].items():
+        d = data[phase]
+        for name in ("q", "c"):
+            pred = np.asarray(prediction[f"{name} {phase}"], float)
+            checks += [
+                stats.limit_matches(
+                    f"{phase}: {name}^{l} -> the {name}-map iterate as N -> inf",
+                    1 / ns,
+                    [m[l - 1] for m, _ in d[name]],
+                    [e[l - 1] for _, e in d[name]],
+                    float(pred[l - 1]),
+                    alpha=alpha,
+                    seed=ctx.seed,
+                )
+                for l in p["layers"]
+            ]
+            rows += [
+                dict(panel=f"{name}: {phase}", series="map", x=l, theory=v, simulated=np.nan, se=np.nan)
+                for l, v in enumerate(pred, 1)
+            ]
+            m, e = d[name][-1]
+            rows += [
+                dict(panel=f"{name}: {phase}", series=f"N={int(ns[-1])}", x=l, theory=np.nan, simulated=v, se=s)
+                for l, (v, s) in enumerate(zip(m, e), 1)
+            ]
+        c_star = float(prediction[f"c* {phase}"])
+        if ph["fixed_point_layer"] is not None:
+            l = ph["fixed_point_layer"]
+            checks.append(
+                stats.limit_matches(
+                    f"{phase}: c^{l} -> c* as N -> inf",
+                    1 / ns,
+                    [m[l - 1] for m, _ in d["c"]],
+                    [e[l - 1] for _, e in d["c"]],
+                    c_star,
+                    alpha=alpha,
+                    seed=ctx.seed,
+                )
+            )
+        lo, hi = ph["window"]
+        ell = np.arange(lo, hi + 1, dtype=float)
+        slopes = np.array([stats.log_slope(ell, X, c_star) for X in d["window"]])
+        checks.append(
+            stats.limit_within(
+                f"{phase}: d log|c^l - c*| / dl over layers {lo}..{hi} -> -1/xi_c as N -> inf",
+                1 / ns,
+                slopes[:, 0],
+                slopes[:, 1],
+                -float(prediction[f"1/xi_c {phase}"]),
+                alpha=alpha,
+                bias=d["window_bias"],
+                bias_reason="the exact map's own window slope minus -1/xi_c (curvature of the c-map near c*)",
+                seed=ctx.seed,
+            )
+        )
+        rows += [
+            dict(panel="depth scale", series=phase, x=n, theory=np.nan, simulated=s, se=e)
+            for n, (s, e) in zip(ns, slopes)
+        ]
+        rows += [
+            dict(
+                panel="depth scale",
+                series=f"{phase}: -1/xi_c",
+                x=n,
+                theory=-float(prediction[f"1/xi_c {phase}"]),
+                simulated=np.nan,
+                se=np.nan,
+            )
+            for n in ns
+        ]
+    panels = [
+        Panel(f"{name}: {phase}", "layer l", f"{name}^l", title=f"tanh, {phase}: map (line) vs networks (mean +- SE)")
+        for phase in p["phases"]
+        for name in ("q", "c")
+    ]
+    panels.append(
+        Panel("depth scale", "width N", "d log|c^l - c*| / dl", "log", "linear", "window slope vs -1/xi_c (lines)")
+    )
+    return ctx.evidence(checks, rows, panels)
+
+
+# ---------------------------------------------------------------------------------------------------
+# SELU: relaxation to the q-map's fixed point, also under a mis-specified weight variance
+#
+# (lambda_01, alpha_01) make q* = 1 at sigma_w2 = 1 by construction (tests/test_theory_signal_propagation.py
+# solves the two defining equations independently); what can fail here is the relaxation from q^1 = 6 and 0.1
+# and the fixed point q*(sigma_w2) != 1 of a mis-specified init (0.95 and 1.1: the edges of the tau range of
+# Klambauer et al.'s Thm 1). Their (mu, nu) map propagates the VARIANCE nu for weights with row sums omega = 0;
+# Gaussian weights have row sums of order 1, so the preactivation second moment follows the q-map
+# q' = sigma_w2 E selu(z)^2 (mean included): the variance map is one of the controls.
+
+
+def _selu_iterates(p: dict, q_next) -> np.ndarray:
+    """q^1..q^depth per (sigma_w2, input): q^{l+1} = q_next(q^l, sigma_w2); shape (settings, inputs, depth)."""
+    out = np.empty((len(p["sigma_w2"]), len(p["q1"]), p["depth"]))
+    for i, sw in enumerate(p["sigma_w2"]):
+        for j, q in enumerate(p["q1"]):
+            out[i, j, 0] = q
+            for l in range(1, p["depth"]):
+                out[i, j, l] = q_next(out[i, j, l - 1], sw)
+    return out
+
+
+def _selu_predictions(p: dict) -> dict[str, Prediction]:
+    act = th.selu()
+    q_map = lambda q, sw: th.q_map(q, sigma_w2=sw, sigma_b2=0.0, activation=act)
+    variance_map = lambda q, sw: q_map(q, sw) - sw * gaussian_expectation(act.phi, q, act.kinks) ** 2
+    ds = {sw: th.depth_scales(sigma_w2=sw, sigma_b2=0.0, activation=act) for sw in p["sigma_w2"]}
+    linear = np.array(
+        [
+            [ds[sw]["q_star"] + ds[sw]["chi_par"] ** np.arange(p["depth"]) * (q - ds[sw]["q_star"]) for q in p["q1"]]
+            for sw in p["sigma_w2"]
+        ]
+    )
+    return {
+        "published": Prediction(q=_selu_iterates(p, q_map)),
+        "the self-normalising design sigma_w2 = 1 (q* = 1) assumed for every initialisation": Prediction(
+            q=_selu_iterates(p, lambda q, sw: q_map(q, 1.0))
+        ),
+        "Klambauer's variance map (weight row sums 0) for Gaussian weights: q' = sigma_w2 Var selu(z)": Prediction(
+            q=_selu_iterates(p, variance_map)
+        ),
+        "the linearised approach q* + chi_par^(l-1) (q^1 - q*) used far from q*": Prediction(q=linear),
+    }
+
+
+def _simulate_selu(ctx: ClaimContext) -> dict:
+    p = ctx.params
+    n0 = 8
+    out = []
+    for sw, s in zip(p["sigma_w2"], np.random.SeedSequence(ctx.seed).spawn(len(p["sigma_w2"]))):
+        x = np.sqrt(np.array(p["q1"]) * n0 / sw)[:, None] * np.eye(n0)[: len(p["q1"])]  # orthogonal, q^1 = q1
+        nets = _networks(p, s, "selu", sw, 0.0, x)
+        out.append([[_mean_se(r.m2[:, :, j]) for r in nets] for j in range(len(p["q1"]))])
+    return {"q": out}  # [setting][input][width] -> (mean, SE) over layers
+
+
+@claim(
+    "sigprop.selu",
+    area=AREA,
+    title="SELU networks (sigma_b2 = 0) relax along the q-map to its fixed point: q* = 1 at sigma_w2 = 1 and "
+    "q*(sigma_w2) != 1 under a mis-specified weight variance, from q^1 = 3 and 0.3",
+    reference="Klambauer et al. 2017 (arXiv:1706.02515) sec. 3 and Thm 1 (attracting fixed point); Poole et al. 2016 "
+    "(arXiv:1606.05340) eq. 3 (q-map); Schoenholz et al. 2017 (arXiv:1611.01232) eq. 6 (chi_par)",
+    seed=20170608,
+    quick=dict(
+        sigma_w2=[1.0, 0.95, 1.1],
+        q1=[6.0, 0.1],
+        widths=[32, 64, 128, 256, 512],
+        depth=16,
+        n_nets=400,
+        layers=[2, 3, 4, 6, 8, 12, 16],
+    ),
+    full=dict(
+        sigma_w2=[1.0, 0.95, 1.1],
+        q1=[6.0, 0.1],
+        widths=[32, 64, 128, 256, 512, 1024],
+        depth=30,
+        n_nets=1000,
+        layers=[2, 3, 4, 6, 8, 12, 16, 24, 30],
+    ),
+    simulate=_simulate_selu,
+    predictions=_selu_predictions,
+    resolution=0.10,
+)
+def selu_relaxation(ctx: ClaimContext, data: dict, prediction: Prediction):
+    p = ctx.params
+    ns = np.array(p["widths"], float)
+    q = np.asarray(prediction["q"], float)
+    alpha = stats.ALPHA / (len(p["sigma_w2"]) * len(p["q1"]) * len(p["layers"]))
+    checks, rows = [], []
+    for i, sw in enumerate(p["sigma_w2"]):
+        for j, q1 in enumerate(p["q1"]):
+            sims = data["q"][i][j]
+            checks += [
+                stats.limit_matches(
+                    f"sigma_w2={sw}, q^1={q1}: q^{l} -> the q-map iterate as N -> inf",
+                    1 / ns,
+                    [m[l - 1] for m, _ in sims],
+                    [e[l - 1] for _, e in sims],
+                    float(q[i, j, l - 1]),
+                    alpha=alpha,
+                    seed=ctx.seed,
+                )
+                for l in p["layers"]
+            ]
+            series = f"sigma_w2={sw}, q^1={q1}"
+            m, e = sims[-1]
+            rows += [
+                dict(panel="q", series=series, x=l, theory=t, simulated=v, se=s)
+                for l, (t, v, s) in enumerate(zip(q[i, j], m, e), 1)
+            ]
+    panels = (
+        Panel("q", "layer l", "q^l = mean h^2", "linear", "log", f"SELU: q-map (lines) vs N={int(ns[-1])} networks"),
+    )
+    return ctx.evidence(checks, rows, panels)
