@@ -1,6 +1,7 @@
-"""Grokking simulators: the public import path ``dltheory.simulators.grokking`` (implementations in the sibling modules).
+"""Grokking simulators: the public import path ``dltheory.simulators.grokking`` (implemented in the sibling modules).
 
-- Exact discrete GD for the linear teacher-student model (Levi et al. 2023): ``dltheory.simulators.grokking_linear``.
+- Exact discrete GD for the one- and two-layer linear teacher-student models (Levi et al. 2023):
+  ``dltheory.simulators.grokking_linear``.
 - Full-batch MLP training on addition mod p (JAX, vmap over seeds): ``dltheory.simulators.grokking_modular``.
 """
 

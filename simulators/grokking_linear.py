@@ -1,12 +1,16 @@
 """Exact discrete gradient descent for the linear teacher-student model of Levi, Beck & Bar-Sinai (numpy).
 
-Reference: N. Levi, A. Beck, Y. Bar-Sinai, ICLR 2024, arXiv:2310.16441, sec. 3, eqs. 1-3 and 14 (d_out = 1).
+Reference [LBB23]: N. Levi, A. Beck, Y. Bar-Sinai, ICLR 2024, arXiv:2310.16441, sec. 3, eqs. 1-3 and 14 (d_out = 1;
+``n_teachers`` > 1: d_out outputs on one training set).
 x ~ N(0, I_{d_in}); N_tr = round(d_in / lam) training points; teacher T and student init S_0 i.i.d.
 N(0, 1/(2 d_in)); D = S - T. Full-batch GD with step ``lr`` and weight decay ``weight_decay`` (gamma):
 D_{t+1} = D_t - 2 lr Sigma_tr D_t - lr gamma (D_t + T), Sigma_tr = X^T X / N_tr. The recursion is run exactly in
 the eigenbasis of Sigma_tr (one multiply per mode and step, no time discretisation error). Recorded at every
 step: L_tr = D^T Sigma_tr D, L_gen = |D|^2 (the population test loss), and the accuracies
 mean[(D^T x)^2 < eps] on the training points and on ``n_test`` fresh test points.
+
+``two_layer_teacher_student``: the two-layer linear network of [LBB23] sec. 4.1 (eqs. 17-18, App. E), trained by
+exact full-batch GD on both layers through a closed recursion for (W = S0 S1, S0 S0^T, S1^T S1).
 
 numpy, not JAX: per step the work is one d_in-vector multiply, and a jitted/vmapped JAX version spent ~5 s
 compiling per problem shape (CPU eigh under vmap alone ~2 s) against < 1 s of running (measured on this box).
@@ -18,15 +22,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LinearGrokkingRun", "linear_teacher_student"]
+__all__ = ["LinearGrokkingRun", "linear_teacher_student", "TwoLayerRun", "two_layer_teacher_student"]
 
-_CHUNK = 128  # time steps per accuracy matmul block
+_BLOCK = 2**22  # entries per accuracy matmul block (records x points x teachers): 32 MB
+
+
+def _crossing_time(values: np.ndarray, threshold: float) -> np.ndarray:
+    """Per row, the first step k with values <= threshold, refined by log-linear interpolation between steps k - 1
+    and k (the step's fraction at which the geometric interpolant crosses); 0 if the first value is already below,
+    -1 if never."""
+    hit = values <= threshold
+    k = np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+    out = k.astype(float)
+    inner = k > 0
+    rows = np.flatnonzero(inner)
+    lo, hi = np.log(values[rows, k[inner] - 1]), np.log(values[rows, k[inner]])
+    out[inner] = k[inner] - 1 + (lo - np.log(threshold)) / (lo - hi)
+    return out
 
 
 @dataclass(frozen=True)
 class LinearGrokkingRun:
-    """Per-seed curves. Losses: shape (n_seeds, n_steps + 1), entry k after k GD updates. Accuracies: shape
-    (n_seeds, len(acc_steps)), recorded at the steps ``acc_steps`` = 0, every, 2 every, ..., n_steps."""
+    """Per-seed curves (averages over the seed's teachers). Losses: shape (n_seeds, n_steps + 1), entry k after k GD
+    updates. Accuracies: shape (n_seeds, len(acc_steps)), recorded at the steps ``acc_steps`` = 0, every, 2 every,
+    ..., n_steps."""
 
     train_loss: np.ndarray
     gen_loss: np.ndarray
@@ -42,6 +61,11 @@ class LinearGrokkingRun:
         hit = values <= threshold if below else values >= threshold
         return np.where(hit.any(axis=1), steps[hit.argmax(axis=1)], -1)
 
+    def crossing_time(self, curve: str, threshold: float) -> np.ndarray:
+        """Per seed, the (fractional) step at which the loss ``curve`` first reaches ``threshold``: the first step
+        at or below it, refined by log-linear interpolation from the step before; -1 if never."""
+        return _crossing_time(getattr(self, curve), threshold)
+
 
 def _one_seed(
     rng: np.random.Generator,
@@ -53,27 +77,34 @@ def _one_seed(
     n_test: int,
     n_steps: int,
     every: int,
+    k: int,
 ):
+    """One training set and ``k`` teachers / student inits on it; losses and accuracies averaged over the teachers."""
     X = rng.standard_normal((n_tr, d_in))
     X_test = rng.standard_normal((n_test, d_in))
-    T = rng.standard_normal(d_in) / np.sqrt(2.0 * d_in)
-    S0 = rng.standard_normal(d_in) / np.sqrt(2.0 * d_in)
+    T = rng.standard_normal((d_in, k)) / np.sqrt(2.0 * d_in)
+    S0 = rng.standard_normal((d_in, k)) / np.sqrt(2.0 * d_in)
     nu, V = np.linalg.eigh(X.T @ X / n_tr)
-    r = 1.0 - 2.0 * lr * (nu + gamma / 2)
+    r = (1.0 - 2.0 * lr * (nu + gamma / 2))[:, None]
     drift = lr * gamma * (V.T @ T)
-    C = np.empty((n_steps + 1, d_in))
-    C[0] = V.T @ (S0 - T)
+    C = V.T @ (S0 - T)  # D in the eigenbasis, one column per teacher
+    loss = np.empty((n_steps + 1, 2))
+    C_acc = np.empty((n_steps // every + 1 if every else 0, d_in, k))
     with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(n_steps):  # eq. 14 in the eigenbasis: exact GD, one multiply per mode
-            C[k + 1] = r * C[k] - drift
-        C_acc = C[::every] if every else C[:0]
+        for step in range(n_steps + 1):  # eq. 14 in the eigenbasis: exact GD, one multiply per mode
+            C2 = C**2
+            loss[step] = nu @ C2.sum(axis=1) / k, C2.sum() / k
+            if every and step % every == 0:
+                C_acc[step // every] = C
+            C = r * C - drift
         P = np.concatenate([X, X_test]) @ V
         hits = np.empty((C_acc.shape[0], 2))
-        for i in range(0, C_acc.shape[0], _CHUNK):
-            inside = (C_acc[i : i + _CHUNK] @ P.T) ** 2 < eps
-            hits[i : i + _CHUNK] = np.column_stack([inside[:, :n_tr].mean(axis=1), inside[:, n_tr:].mean(axis=1)])
-        C2 = C**2
-    return C2 @ nu, C2.sum(axis=1), hits[:, 0], hits[:, 1]
+        chunk = max(1, _BLOCK // (P.shape[0] * k))
+        for i in range(0, C_acc.shape[0], chunk):
+            inside = np.einsum("sdk,nd->snk", C_acc[i : i + chunk], P) ** 2 < eps
+            hits[i : i + chunk, 0] = inside[:, :n_tr].mean(axis=(1, 2))
+            hits[i : i + chunk, 1] = inside[:, n_tr:].mean(axis=(1, 2))
+    return loss[:, 0], loss[:, 1], hits[:, 0], hits[:, 1]
 
 
 def linear_teacher_student(
@@ -87,12 +118,16 @@ def linear_teacher_student(
     n_test: int = 4000,
     weight_decay: float = 0.0,
     accuracy_every: int | None = 1,
+    n_teachers: int = 1,
     seed: int,
 ) -> LinearGrokkingRun:
-    """Run ``n_seeds`` independent teacher-student problems (vmapped) for ``n_steps`` exact GD steps.
+    """Run ``n_seeds`` independent teacher-student problems for ``n_steps`` exact GD steps.
 
     Losses are recorded every step, accuracies every ``accuracy_every`` steps (a divisor of ``n_steps``; None:
-    no accuracies, which skips the data matmuls that dominate the cost).
+    no accuracies, which skips the data matmuls that dominate the cost). ``n_teachers`` > 1 trains that many
+    independent teachers and student inits on each seed's training set and reports their average: the d_out-output
+    model of [LBB23] eqs. 1-3 with every output at learning rate ``lr`` (eq. 3's 2 eta / d_out taken as 2 lr),
+    which averages out the teacher-direction noise of the losses at the cost of one eigendecomposition.
     ``lam`` = d_in / N_tr in (0, 1); ``seed`` an int >= 0 (one SeedSequence child per problem).
     Raises FloatingPointError naming the first step where a loss is non-finite or exceeds 1e6 (divergence).
     """
@@ -103,7 +138,13 @@ def linear_teacher_student(
         raise ValueError(f"weight_decay must be finite and >= 0, got {weight_decay!r}")
     if not np.isfinite(lam) or not 0.0 < lam < 1.0:
         raise ValueError(f"lam = d_in/N_tr must lie in the open interval (0, 1), got {lam!r}")
-    for name, v, lo in (("d_in", d_in, 2), ("n_steps", n_steps, 1), ("n_seeds", n_seeds, 1), ("n_test", n_test, 1)):
+    for name, v, lo in (
+        ("d_in", d_in, 2),
+        ("n_steps", n_steps, 1),
+        ("n_seeds", n_seeds, 1),
+        ("n_test", n_test, 1),
+        ("n_teachers", n_teachers, 1),
+    ):
         if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < lo:
             raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
     if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
@@ -124,6 +165,7 @@ def linear_teacher_student(
             int(n_test),
             int(n_steps),
             int(accuracy_every or 0),
+            int(n_teachers),
         )
         for s in np.random.SeedSequence(int(seed)).spawn(int(n_seeds))
     ]
@@ -143,3 +185,92 @@ def linear_teacher_student(
         acc_steps=np.arange(0, n_steps + 1, accuracy_every or n_steps + 1)[: acc_tr.shape[1]],
         eps=float(eps),
     )
+
+
+@dataclass(frozen=True)
+class TwoLayerRun:
+    """Per-seed losses of a two-layer linear student, shape (n_seeds, n_steps + 1): L = Tr[D^T Q D] / d_out with
+    Q = Sigma_tr (train) or I (population test loss), D = S0 S1 - T."""
+
+    train_loss: np.ndarray
+    gen_loss: np.ndarray
+
+    def crossing_time(self, curve: str, threshold: float) -> np.ndarray:
+        """Per seed, the (fractional) step at which ``curve`` first reaches ``threshold`` (log-linear interpolation
+        from the step before the first step at or below it); -1 if never."""
+        return _crossing_time(getattr(self, curve), threshold)
+
+
+def _two_layer_seed(rng: np.random.Generator, lr: float, d_in: int, d_h: int, d_out: int, n_tr: int, n_steps: int):
+    X = rng.standard_normal((n_tr, d_in))
+    S0, T0 = rng.standard_normal((2, d_in, d_h)) / np.sqrt(2.0 * d_in * d_h)
+    S1, T1 = rng.standard_normal((2, d_h, d_out)) / np.sqrt(2.0 * d_out * d_h)
+    nu, V = np.linalg.eigh(X.T @ X / n_tr)
+    # GD on L = Tr[D^T Sigma D] / d_out: S0 -= a Sigma D S1^T, S1 -= a S0^T Sigma D with a = 2 lr / d_out. In the
+    # eigenbasis of Sigma (rows rotated by V) the products W = S0 S1, M0 = S0 S0^T, M1 = S1^T S1 obey the closed exact
+    # recursion below (each a^2 term is the product of the two updates), so d_h only enters through the init.
+    T = V.T @ (T0 @ T1)
+    W = V.T @ (S0 @ S1)
+    M0 = V.T @ (S0 @ S0.T) @ V
+    M1 = S1.T @ S1
+    a = 2.0 * lr / d_out
+    loss = np.empty((n_steps + 1, 2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for step in range(n_steps + 1):
+            D = W - T
+            loss[step] = nu @ np.sum(D**2, axis=1) / d_out, np.sum(D**2) / d_out
+            G = nu[:, None] * D  # Sigma D
+            M0G = M0 @ G
+            W, M0, M1 = (
+                W - a * (M0G + G @ M1) + a**2 * G @ (W.T @ G),
+                M0 - a * (G @ W.T + W @ G.T) + a**2 * (G @ M1) @ G.T,
+                M1 - a * (W.T @ G + G.T @ W) + a**2 * G.T @ M0G,
+            )
+    return loss[:, 0], loss[:, 1]
+
+
+def two_layer_teacher_student(
+    lam: float,
+    lr: float,
+    *,
+    d_in: int,
+    d_h: int,
+    d_out: int,
+    n_steps: int,
+    n_seeds: int = 1,
+    seed: int,
+) -> TwoLayerRun:
+    """Exact full-batch GD of a two-layer linear student x -> S1^T S0^T x on a two-layer linear teacher ([LBB23]
+    sec. 4.1, eq. 17): weights N(0, 1/(2 d_in d_h)) (first layer) and N(0, 1/(2 d_out d_h)) (second), x ~ N(0, I),
+    N_tr = round(d_in / lam), learning rate ``lr`` on the loss Tr[D^T Sigma_tr D] / d_out (eq. 38).
+
+    Raises FloatingPointError naming the first step where a loss is non-finite or grows past 1e3 times its start.
+    """
+    if not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be finite and > 0, got {lr!r}")
+    if not np.isfinite(lam) or not 0.0 < lam < 1.0:
+        raise ValueError(f"lam = d_in/N_tr must lie in the open interval (0, 1), got {lam!r}")
+    for name, v, lo in (
+        ("d_in", d_in, 2),
+        ("d_h", d_h, 1),
+        ("d_out", d_out, 1),
+        ("n_steps", n_steps, 1),
+        ("n_seeds", n_seeds, 1),
+    ):
+        if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    n_tr = int(round(d_in / lam))
+    runs = [
+        _two_layer_seed(np.random.default_rng(s), float(lr), int(d_in), int(d_h), int(d_out), n_tr, int(n_steps))
+        for s in np.random.SeedSequence(int(seed)).spawn(int(n_seeds))
+    ]
+    tr, gen = (np.stack([run[k] for run in runs]) for k in range(2))
+    bad = ~np.isfinite(gen) | (gen > 1e3 * gen[:, :1])
+    if bad.any():
+        step = int(np.argmax(bad.any(axis=0)))
+        raise FloatingPointError(
+            f"two-layer linear GD diverged at step {step} (lam={lam}, lr={lr}, d_in={d_in}, d_h={d_h}, d_out={d_out})"
+        )
+    return TwoLayerRun(train_loss=tr, gen_loss=gen)

@@ -6,17 +6,25 @@ import pytest
 from dltheory.simulators import grokking as sim
 
 
-def _plain_gd(lam, lr, eps, d_in, n_steps, n_test, gamma, seed):
-    """Iterate D_{t+1} = D_t - 2 lr Sigma D_t - lr gamma (D_t + T) in the original basis, same draws."""
+def _plain_gd(lam, lr, eps, d_in, n_steps, n_test, gamma, seed, k=1):
+    """Iterate D_{t+1} = D_t - 2 lr Sigma D_t - lr gamma (D_t + T) in the original basis for k teachers (columns),
+    same draws; losses and accuracies averaged over the teachers."""
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     n_tr = int(round(d_in / lam))
     X, X_test = rng.standard_normal((n_tr, d_in)), rng.standard_normal((n_test, d_in))
-    T = rng.standard_normal(d_in) / np.sqrt(2.0 * d_in)
-    S0 = rng.standard_normal(d_in) / np.sqrt(2.0 * d_in)
+    T = rng.standard_normal((d_in, k)) / np.sqrt(2.0 * d_in)
+    S0 = rng.standard_normal((d_in, k)) / np.sqrt(2.0 * d_in)
     Sigma, D = X.T @ X / n_tr, S0 - T
     out = []
     for _ in range(n_steps + 1):
-        out.append((D @ Sigma @ D, D @ D, np.mean((X @ D) ** 2 < eps), np.mean((X_test @ D) ** 2 < eps)))
+        out.append(
+            (
+                np.trace(D.T @ Sigma @ D) / k,
+                np.sum(D * D) / k,
+                np.mean((X @ D) ** 2 < eps),
+                np.mean((X_test @ D) ** 2 < eps),
+            )
+        )
         D = D - 2 * lr * Sigma @ D - lr * gamma * (D + T)
     return np.array(out).T
 
@@ -29,6 +37,72 @@ def test_eigenbasis_gd_matches_plain_gd(gamma):
     np.testing.assert_allclose(run.gen_loss[0], ref[1], rtol=1e-10)
     np.testing.assert_array_equal(run.train_acc[0], ref[2])
     np.testing.assert_array_equal(run.test_acc[0], ref[3])
+
+
+def test_many_teachers_match_plain_gd():
+    """n_teachers = 3: the average over three teachers and student inits sharing one training set."""
+    run = sim.linear_teacher_student(
+        0.4, 0.05, 1e-3, d_in=15, n_steps=50, n_test=40, weight_decay=0.01, accuracy_every=10, n_teachers=3, seed=7
+    )
+    ref = _plain_gd(0.4, 0.05, 1e-3, 15, 50, 40, 0.01, 7, k=3)
+    np.testing.assert_allclose(run.train_loss[0], ref[0], rtol=1e-10)
+    np.testing.assert_allclose(run.gen_loss[0], ref[1], rtol=1e-10)
+    np.testing.assert_array_equal(run.test_acc[0], ref[3][::10])
+
+
+def test_crossing_time_interpolates_geometric_decay():
+    """A loss decaying geometrically crosses a level at exactly log(level) / log(rate): log-linear interpolation
+    between steps is exact for it; 0 when already below, -1 when never."""
+    steps = np.arange(40)
+    curves = np.stack([0.8**steps, 0.5**steps, np.full(40, 1e-9), np.ones(40)])
+    run = sim.TwoLayerRun(train_loss=curves, gen_loss=curves)
+    got = run.crossing_time("gen_loss", 1e-3)
+    np.testing.assert_allclose(got[:2], np.log(1e-3) / np.log([0.8, 0.5]), rtol=1e-12)
+    assert got[2] == 0.0 and got[3] == -1.0
+
+
+def _plain_two_layer(lam, lr, d_in, d_h, d_out, n_steps, seed):
+    """GD on the parameters S0, S1 themselves (same draws), loss Tr[D^T Sigma D] / d_out ([LBB23] eq. 38)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    n_tr = int(round(d_in / lam))
+    X = rng.standard_normal((n_tr, d_in))
+    S0, T0 = rng.standard_normal((2, d_in, d_h)) / np.sqrt(2.0 * d_in * d_h)
+    S1, T1 = rng.standard_normal((2, d_h, d_out)) / np.sqrt(2.0 * d_out * d_h)
+    Sigma, T, out = X.T @ X / n_tr, T0 @ T1, []
+    for _ in range(n_steps + 1):
+        D = S0 @ S1 - T
+        out.append((np.trace(D.T @ Sigma @ D) / d_out, np.sum(D**2) / d_out))
+        G = Sigma @ D
+        S0, S1 = S0 - (2 * lr / d_out) * G @ S1.T, S1 - (2 * lr / d_out) * S0.T @ G
+    return np.array(out).T
+
+
+def test_two_layer_gram_recursion_is_exact_gd():
+    run = sim.two_layer_teacher_student(0.5, 3.0, d_in=12, d_h=30, d_out=3, n_steps=80, n_seeds=1, seed=5)
+    ref = _plain_two_layer(0.5, 3.0, 12, 30, 3, 80, 5)
+    np.testing.assert_allclose(run.train_loss[0], ref[0], rtol=1e-11)
+    np.testing.assert_allclose(run.gen_loss[0], ref[1], rtol=1e-11)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(lam=1.0), "lam"),
+        (dict(lr=0.0), "lr"),
+        (dict(d_h=0), "d_h"),
+        (dict(d_out=1.5), "d_out"),
+        (dict(seed=-1), "seed"),
+    ],
+)
+def test_two_layer_bad_input(kwargs, name):
+    args = dict(lam=0.5, lr=0.1, d_in=10, d_h=20, d_out=2, n_steps=5, seed=0) | kwargs
+    with pytest.raises(ValueError, match=name):
+        sim.two_layer_teacher_student(args.pop("lam"), args.pop("lr"), **args)
+
+
+def test_two_layer_diverging_run_raises():
+    with pytest.raises(FloatingPointError, match="diverged at step"):
+        sim.two_layer_teacher_student(0.5, 500.0, d_in=10, d_h=20, d_out=2, n_steps=200, seed=0)
 
 
 def test_accuracy_every_and_first_step():
@@ -58,6 +132,7 @@ def test_diverging_run_raises():
         (dict(weight_decay=-0.1), "weight_decay"),
         (dict(d_in=1), "d_in"),
         (dict(accuracy_every=3), "accuracy_every"),
+        (dict(n_teachers=0), "n_teachers"),
     ],
 )
 def test_bad_input(kwargs, name):

@@ -1,4 +1,5 @@
-"""Exact unit tests for dltheory.theory.grokking (golden values from the reference note, sec. 2 and 4)."""
+"""Exact unit tests for dltheory.theory.grokking: golden values from the reference note (sec. 2, 4-7) and values derived
+independently in the tests (numerical integration, optimisation, explicit constructions)."""
 
 import math
 
@@ -119,7 +120,7 @@ def test_discrete_needs_small_lr():
         th.linear_estimator_losses(10.0, 0.5, 0.5, discrete=True)
 
 
-# ----------------------------------------------------------------------------- modular addition (Gromov, Nanda, Morwani)
+# ----------------------------------------------------------------------- modular addition (Gromov, Nanda, Morwani)
 
 _PRIMES = [19, 23, 29, 31, 37, 41, 43]
 
@@ -145,7 +146,8 @@ def test_analytic_solution_structure():
 
 
 def test_single_neuron_expansion():
-    """One neuron per frequency: f = (1/2) sum_k cos(omega k (a+b-q)) + spurious cosines of mean square N ([G23] eq. 11)."""
+    """One neuron per frequency: f = (1/2) sum_k cos(omega k (a+b-q)) + spurious cosines of mean square N ([G23]
+    eq. 11)."""
     p = 13
     N = (p - 1) // 2
     U, V, W = th.modular_addition_solution(p, N, seed=2)
@@ -200,7 +202,7 @@ def test_bad_width_raises():
 def test_liu_uniqueness_matches_reference_table():
     """Reference note sec. 7 (p = 10 integer addition, 2000 sets): P = 0.04, 0.42, 0.96 at n = 18, 22, 28."""
     for n, prob in [(18, 0.04), (22, 0.42), (28, 0.96)]:
-        got = th.liu_uniqueness_probability(10, n, modular=False, n_sets=400, seed=1)
+        got = th.liu_uniqueness_probability(10, n, n_sets=400, seed=1)
         assert abs(got - prob) < 4 * np.sqrt(prob * (1 - prob) / 400) + 0.02
 
 
@@ -213,9 +215,12 @@ def test_representation_nullity_full_data():
     assert th.representation_nullity(full[:1], p) == p
 
 
-def test_liu_critical_fraction_decreases_with_p():
-    r = [th.liu_critical_fraction(p, n_sets=100) for p in (11, 23)]
-    assert 0 < r[1] < r[0] < 1
+def test_liu_critical_fraction_is_liu_r_c():
+    """[L22] sec. 3.2 / Fig. 4a: r_c ~ 0.4 for addition of {0..9} (55 unordered pairs); the note's exact-rank table
+    puts the 50 % crossing between 22 and 24 pairs (0.40-0.44)."""
+    assert 22 / 55 <= th.liu_critical_fraction(10, n_sets=400, seed=3) <= 24 / 55
+    with pytest.raises(ValueError, match="n_train"):
+        th.liu_uniqueness_probability(10, 56)
 
 
 @pytest.mark.parametrize("M", [7, 23])
@@ -245,3 +250,184 @@ def test_rubin_closed_forms_golden():
     )
     with pytest.raises(ValueError, match="gamma"):
         th.rubin_modular_phase_boundaries(401, 1000, 2e-6, 0.0)
+
+
+# ----------------------------------------------------------------------------- golden values derived independently
+
+
+def _mp_density(lam):
+    lo, hi = th.mp_edges(lam)
+    return lo, hi, lambda nu: np.sqrt((hi - nu) * (nu - lo)) / (2 * np.pi * lam * nu)
+
+
+@pytest.mark.parametrize("t", [0, 7, 60, 400])
+def test_weight_decay_loss_curves_match_second_moment_recursion(t):
+    """[LBB23] eq. 15 (discrete form) against the per-mode GD recursion d <- r d - lr gamma tau, r = 1 - 2 lr (nu +
+    gamma/2), iterated numerically for the second moments of (d, tau) (S_0, T i.i.d. with E s^2 = E tau^2 = 1/2 per
+    unit of |.|^2) and integrated over the MP density with scipy's quad (not the theory's Gauss-Legendre nodes)."""
+    lam, lr, gamma = 0.3, 0.05, 0.03
+    lo, hi, rho = _mp_density(lam)
+
+    def second_moment(nu):
+        r = 1 - 2 * lr * (nu + gamma / 2)
+        dd, dt, tt = 1.0, -0.5, 0.5  # E d^2, E d tau, E tau^2 at t = 0 (d = s - tau)
+        for _ in range(t):
+            dd, dt = r * r * dd - 2 * r * lr * gamma * dt + (lr * gamma) ** 2 * tt, r * dt - lr * gamma * tt
+        return dd
+
+    want = [
+        quad(lambda nu: q(nu) * second_moment(nu) * rho(nu), lo, hi, epsabs=0, epsrel=1e-12, limit=200)[0]
+        for q in (lambda nu: nu, lambda nu: 1.0)
+    ]
+    got = th.linear_estimator_losses(float(t), lam, lr, weight_decay=gamma, discrete=True)
+    np.testing.assert_allclose(np.array(got, float), want, rtol=1e-9)
+
+
+def test_chi2_accuracy_map_and_its_inverse():
+    """[LBB23] eq. 13 against scipy's chi^2 CDF: P(chi^2_d < d eps / L); eps/4 at 95.45 % for d_out = 1."""
+    from scipy.stats import chi2
+
+    eps, L = 1e-3, np.array([1e-5, 2e-4, 1e-3, 0.4])
+    for d_out in (1, 2, 5):
+        np.testing.assert_allclose(th.accuracy_from_loss(L, eps, d_out), chi2.cdf(d_out * eps / L, d_out), rtol=1e-12)
+        level = th.loss_at_accuracy(0.9, eps, d_out)
+        assert chi2.cdf(d_out * eps / level, d_out) == pytest.approx(0.9, rel=1e-12)
+    assert th.loss_at_accuracy(th.ACCURACY_AT_EPS_OVER_4, eps) == eps / 4
+    with pytest.raises(ValueError, match="accuracy"):
+        th.loss_at_accuracy(1.0, eps)
+
+
+def test_d_out_grokking_times_use_lr_over_d_out():
+    """[LBB23] eq. 13: with d_out outputs the losses are L^1(lr/d_out)/d_out; d_out = 1 is the eps/4 root."""
+    lam, lr, eps = 0.3, 0.02, 1e-3
+    level = th.loss_at_accuracy(th.ACCURACY_AT_EPS_OVER_4, eps, 3)
+    assert th.linear_estimator_grokking_times(lam, lr, eps, d_out=3) == pytest.approx(
+        th.linear_estimator_crossing_times(lam, lr / 3, 3 * level)
+    )
+    assert th.linear_estimator_grokking_times(lam, lr, eps) == th.linear_estimator_crossing_times(lam, lr, eps / 4)
+
+
+def test_two_layer_constants():
+    """[LBB23] eq. 19 and App. A/E: lr / (2 d_out^2); |D_0|_F^2 / d_out with both networks' products
+    E|S0 S1|_F^2 = tr(E[S0^T S0] E[S1 S1^T]) = d_h (d_in / (2 d_in d_h)) (d_out / (2 d_out d_h)) = 1 / (4 d_h)."""
+    d_in, d_h, d_out = 30, 7, 3
+    per_product = d_h * (d_in / (2 * d_in * d_h)) * (d_out / (2 * d_out * d_h))
+    assert th.two_layer_initial_loss(d_h, d_out) == pytest.approx(2 * per_product / d_out, rel=1e-15)
+    assert th.two_layer_learning_rate(0.36, 3) == pytest.approx(0.02, rel=1e-15)
+    eps = 1e-3 * th.two_layer_initial_loss(d_h, d_out)
+    level = th.loss_at_accuracy(th.ACCURACY_AT_EPS_OVER_4, eps, d_out) / th.two_layer_initial_loss(d_h, d_out)
+    assert th.two_layer_grokking_times(0.5, 0.36, eps, d_out=d_out, d_h=d_h) == pytest.approx(
+        th.linear_estimator_crossing_times(0.5, 0.02, level)
+    )
+
+
+def test_phase_constraint_residual_reads_known_phases():
+    """Neurons built with phi3 = phi1 + phi2 + delta at frequency k: the residual is |delta| wrapped to [0, pi]."""
+    p, N = 13, 9
+    rng = np.random.default_rng(4)
+    k = 1 + np.arange(N) % 6
+    phi1, phi2 = rng.uniform(0, 2 * np.pi, (2, N))
+    delta = np.array([0.0, 0.3, -0.3, 1.0, -2.5, 3.0, 0.05, 2 * np.pi - 0.2, np.pi - 1e-3])
+    angle = 2 * np.pi * np.outer(k, np.arange(p)) / p
+    U, V = np.cos(angle + phi1[:, None]), np.cos(angle + phi2[:, None])
+    W = np.cos(angle + (phi1 + phi2 + delta)[:, None]).T
+    want = np.abs(np.angle(np.exp(1j * delta)))
+    np.testing.assert_allclose(th.phase_constraint_residual(U, V, W), want, atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [5, 11, 23])
+def test_morwani_margin_attained_by_explicit_construction(p):
+    """[M23] Thm 7: 4(p-1) neurons, 8 per frequency zeta = 2 pi k / p with u = s cos(zeta a + alpha), v =
+    cos(zeta b + beta), w = s cos(zeta c + alpha + beta), (alpha, beta) in {0, pi/2}^2, s = +-1: the sign pairs cancel
+    u^2 and v^2, the phase grid cancels the (a - b) and (a + b + c) terms, so f[c](a, b) = 4 sum_k cos(zeta_k (a + b
+    - c)) = 2 (p delta - 1): raw margin 2p. Its L_{2,3}-normalised margin (degree-3 homogeneous) is the max."""
+    x = np.arange(p)
+    U, V, W = [], [], []
+    for kk in range(1, (p - 1) // 2 + 1):
+        z = 2 * np.pi * kk / p
+        for alpha in (0.0, np.pi / 2):
+            for beta in (0.0, np.pi / 2):
+                for s in (1.0, -1.0):
+                    U.append(s * np.cos(z * x + alpha))
+                    V.append(np.cos(z * x + beta))
+                    W.append(s * np.cos(z * x + alpha + beta))
+    U, V, W = np.array(U), np.array(V), np.array(W).T
+    f = th.modular_addition_logits(U, V, W)
+    y = (x[:, None] + x[None, :]) % p
+    correct = np.take_along_axis(f, y[..., None], axis=2)[..., 0]
+    margin = np.min(correct - np.where(np.arange(p) == y[..., None], -np.inf, f).max(axis=2))
+    norm3 = np.sum((np.sum(U**2, 1) + np.sum(V**2, 1) + np.sum(W.T**2, 1)) ** 1.5)
+    assert len(U) == 4 * (p - 1) and margin == pytest.approx(2 * p, rel=1e-12)
+    assert margin / norm3 == pytest.approx(th.max_margin_quadratic(p), rel=1e-12)
+
+
+@pytest.mark.parametrize("M", [7, 11])
+def test_tian_energy_maximum_by_numerical_ascent(M):
+    """Tian 2025 Thm 2 / Cor. 2 with the literal conventions: direct maximisation of E(w / |w|) from random starts
+    (scipy L-BFGS on -E) reaches M/4, the value of every equal-amplitude single-frequency pair [u; v] whatever
+    the phases (E = 1/2 sum_q cos^2(omega k q + phi_u + phi_v) = M/4, derived in the module docstring's terms)."""
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(M)
+    best = max(
+        -minimize(
+            lambda w: -th.tian_energy(w / np.linalg.norm(w), M), rng.standard_normal(2 * M), method="L-BFGS-B"
+        ).fun
+        for _ in range(4)
+    )
+    assert best == pytest.approx(M / 4, rel=1e-6)
+    h = np.arange(M)
+    for _ in range(3):
+        k, (pu, pv) = rng.integers(1, (M - 1) // 2 + 1), rng.uniform(0, 2 * np.pi, 2)
+        w = np.concatenate([np.cos(2 * np.pi * k * h / M + pu), np.cos(2 * np.pi * k * h / M + pv)])
+        assert th.tian_energy(w / np.linalg.norm(w), M) == pytest.approx(M / 4, rel=1e-12)
+
+
+def test_rubin_boundaries_from_the_action():
+    """Rubin et al. eq. 16 at |w|^2 = |v|^2 = s, per unit P: S(s) = s - u a^2 s^2 + (gamma/3) s^3, u = 2 sigma_a^2 P^2
+    / (N sigma^4). Solved numerically: sigma_c^2 where min_s S = 0 at a = -1; in the mixed phase a(sigma^2) with min_s
+    S = 0; GMFL-II where sigma^2 = sigma_c^2 - lambda, lambda = sigma_a^2 s*^2 at the degenerate minimum (eq. 38)."""
+    from scipy.optimize import brentq, minimize_scalar
+
+    P, N, sa2, gamma = 401, 1000, 0.002 / 1000, 1e-4
+
+    def min_action(sigma2, a):
+        u = 2 * sa2 * P**2 / (N * sigma2**2)
+        res = minimize_scalar(
+            lambda s: s - u * a * a * s * s + gamma / 3 * s**3,
+            bounds=(1e-6, 1e6),
+            method="bounded",
+            options=dict(xatol=1e-12),
+        )
+        return res.fun, res.x
+
+    sigma_c2 = brentq(lambda s2: min_action(s2, -1.0)[0], 0.05, 1.0, xtol=1e-14)
+    s_star = min_action(0.2, brentq(lambda a: min_action(0.2, a)[0], -1.0, -0.01, xtol=1e-14))[1]
+    sc, s2 = th.rubin_modular_phase_boundaries(P, N, sa2, gamma)
+    assert sc == pytest.approx(sigma_c2, rel=1e-6)
+    assert s2 == pytest.approx(sigma_c2 - sa2 * s_star**2, rel=1e-4)
+    for sigma2 in (0.21, 0.19):
+        a = brentq(lambda a: min_action(sigma2, a)[0], -1.0, -0.01, xtol=1e-14)
+        assert th.rubin_unlearned_fraction(sigma2, P, N, sa2, gamma) == pytest.approx(a, rel=1e-6)
+
+
+def test_analytic_solution_phase_sums_average_to_width():
+    """[G23] eq. 15: the random-phase sums have mean square exactly N on average over the phases (demoted from the
+    legacy claim grok.analytic_solution). Neurons of different frequencies are orthogonal over (a, b, q), so only
+    same-frequency pairs can add cross terms; a pair's cross term is a trig polynomial of degree <= 2 in each of its
+    four phases, so averaging over 5 equally spaced values of each phase is exact: it must vanish."""
+    p = 7
+    x, grid = np.arange(p), 2 * np.pi * np.arange(5) / 5
+    s = (x[:, None, None] + x[None, :, None] - x[None, None, :]) % p
+    signal = 0.5 * np.cos(2 * np.pi * s / p)  # one neuron's signal at frequency 1
+
+    def spurious(p1, p2):
+        a = 2 * np.pi * x / p
+        u, v, w = np.cos(a + p1), np.cos(a + p2), np.cos(a + p1 + p2)
+        return ((u[:, None] + v[None, :]) ** 2)[..., None] * w[None, None, :] - signal
+
+    cross = np.mean(
+        [np.mean(spurious(a1, a2) * spurious(b1, b2)) for a1 in grid for a2 in grid for b1 in grid for b2 in grid]
+    )
+    assert abs(cross) < 1e-12
+    assert np.mean(spurious(0.3, 1.1) ** 2) == pytest.approx(1.0, rel=1e-12)  # each neuron adds exactly 1

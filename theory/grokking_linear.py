@@ -11,8 +11,11 @@ paper's gradient-flow form (eqs. 4-9, 15: eta_0 = eta, factor exp(-2 eta (nu + g
 ``discrete=True`` keeps the exact GD factor (1 - 2 eta (nu + gamma/2))^t of eq. 14, so it is the exact mean
 of discrete GD over the MP spectrum. A sample is classified correctly when (D^T x)^2 < eps; accuracy
 reaches Erf(sqrt 2) = 95.45 % exactly when L = eps/4 (eq. 10), which defines the grokking times.
+With d_out outputs a sample is correct when |D^T x|^2 / d_out < eps; accuracy 1 - Gamma(d_out/2, d_out eps /
+(2 L)) / Gamma(d_out/2) (eq. 13). A two-layer linear network (sec. 4.1, eqs. 17-19, App. E; weights
+N(0, 1/(2 d_l-1 d_l)), width d_h >> d_out) follows the one-layer curves at learning rate eta / (2 d_out^2).
 
-Erratum (checked against exact GD in tests/test_theory_grokking.py): with |T|^2 = 1/2, eq. 15 gives the floors
+Erratum (the claim grok.linear_weight_decay checks it against exact GD): with |T|^2 = 1/2, eq. 15 gives the floors
 gamma^2/(8(1-lam)) and gamma^2/(8(1-lam)^3), half of eq. 16. Eq. 12 is only the eps -> 0 limit of the delay.
 """
 
@@ -23,21 +26,26 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.special import erf, ive, logsumexp, roots_legendre
+from scipy.special import erf, gammainc, gammaincinv, ive, logsumexp, roots_legendre
 
-from dltheory.theory._validate import nonnegative, positive, real_scalar
+from dltheory.theory._validate import integer_at_least, nonnegative, positive, real_scalar
 
 __all__ = [
     "mp_edges",
     "mp_expectation",
     "linear_estimator_losses",
     "linear_estimator_train_loss_bessel",
+    "linear_estimator_crossing_times",
     "linear_estimator_grokking_times",
+    "two_layer_learning_rate",
+    "two_layer_initial_loss",
+    "two_layer_grokking_times",
     "linear_estimator_delay_asymptote",
     "linear_estimator_loss_floors",
     "linear_estimator_loss_floors_small_gamma",
     "linear_estimator_critical_weight_decay",
     "accuracy_from_loss",
+    "loss_at_accuracy",
     "ACCURACY_AT_EPS_OVER_4",
 ]
 
@@ -144,33 +152,64 @@ def _crossing(loss_of_t, target: float, scale: float) -> float:
     return brentq(lambda s: math.log(loss_of_t(s)) - math.log(target), 0.0, hi, xtol=1e-10, rtol=1e-13)
 
 
-def linear_estimator_grokking_times(lam, lr, eps, *, weight_decay=0.0, discrete=False) -> tuple[float, float]:
-    """(t_train, t_gen): GD steps at which L_tr and L_gen reach eps/4, i.e. 95.45 % accuracy ([LBB23] eqs. 8-10, 15).
-
-    Exact roots of the MP expectations (not the eps -> 0 asymptote eq. 12). A time is inf when the weight-decay
-    floor (``linear_estimator_loss_floors``) is >= eps/4. Delay = t_gen - t_train.
-    """
-    lam, lr, eps = _lam(lam), positive("lr", lr), positive("eps", eps)
+def linear_estimator_crossing_times(lam, lr, level, *, weight_decay=0.0, discrete=False) -> tuple[float, float]:
+    """(t_train, t_gen): GD steps at which the one-layer losses of ``linear_estimator_losses`` (L(0) = 1) first reach
+    ``level``: exact roots of the MP expectations ([LBB23] eqs. 8, 15), not the eps -> 0 asymptote eq. 12. A time
+    is inf when the weight-decay floor (``linear_estimator_loss_floors``) is >= ``level``."""
+    lam, lr, level = _lam(lam), positive("lr", lr), positive("level", level)
     gamma = nonnegative("weight_decay", weight_decay)
     floors = linear_estimator_loss_floors(lam, gamma)
     out = []
     for k in (0, 1):
-        if floors[k] >= eps / 4:
+        if floors[k] >= level:
             out.append(math.inf)
             continue
 
         def loss(s, k=k):
             return float(linear_estimator_losses(s, lam, lr, weight_decay=gamma, discrete=discrete)[k])
 
-        out.append(_crossing(loss, eps / 4, 1.0 / lr))
+        out.append(_crossing(loss, level, 1.0 / lr))
     return out[0], out[1]
+
+
+def linear_estimator_grokking_times(lam, lr, eps, *, weight_decay=0.0, discrete=False, d_out=1) -> tuple[float, float]:
+    """(t_train, t_gen): GD steps at which train / test accuracy reach Erf(sqrt 2) = 95.45 % ([LBB23] eqs. 8-10,
+    13, 15). Delay = t_gen - t_train.
+
+    One layer with ``d_out`` outputs (eq. 13, App. C: S_0, T ~ N(0, 1/(2 d_in d_out))): L = L^1(lr / d_out) / d_out,
+    so the times are the crossings of L^1(lr / d_out) at d_out * ``loss_at_accuracy``; for d_out = 1 the level is
+    eps/4. inf when the weight-decay floor is at or above the level (d_out = 1 only).
+    """
+    d_out = integer_at_least("d_out", d_out, 1)
+    level = d_out * loss_at_accuracy(ACCURACY_AT_EPS_OVER_4, eps, d_out)
+    return linear_estimator_crossing_times(lam, lr / d_out, level, weight_decay=weight_decay, discrete=discrete)
+
+
+def two_layer_learning_rate(lr, d_out) -> float:
+    """eta / (2 d_out^2): the one-layer learning rate a two-layer linear network follows ([LBB23] eq. 19; the kernel
+    trace h = (|S^(0)|^2 + |S^(1)|^2) / 2 frozen at its init value 1/2, eq. 18, d_h >> d_out, d_in >> d_out)."""
+    return positive("lr", lr) / (2 * integer_at_least("d_out", d_out, 1) ** 2)
+
+
+def two_layer_initial_loss(d_h, d_out) -> float:
+    """E L(0) = |D_0|_F^2 / d_out = 1 / (2 d_h d_out) for student and teacher drawn with [LBB23] App. A's init
+    N(0, 1/(2 d_l-1 d_l)) per layer (|S^(0) S^(1)|_F^2 = 1/(4 d_h) for each); the prefactor |D_0|^2 of eq. 19."""
+    return 1.0 / (2 * integer_at_least("d_h", d_h, 1) * integer_at_least("d_out", d_out, 1))
+
+
+def two_layer_grokking_times(lam, lr, eps, *, d_out, d_h, discrete=False) -> tuple[float, float]:
+    """(t_train, t_gen) of a two-layer linear network (width ``d_h``, ``d_out`` outputs): the crossings of
+    |D_0|^2 L^1(eta / (2 d_out^2), lam, t) at the loss where eq. 13's accuracy is 95.45 % ([LBB23] eq. 19)."""
+    level = loss_at_accuracy(ACCURACY_AT_EPS_OVER_4, eps, d_out) / two_layer_initial_loss(d_h, d_out)
+    return linear_estimator_crossing_times(lam, two_layer_learning_rate(lr, d_out), level, discrete=discrete)
 
 
 def linear_estimator_delay_asymptote(lam, lr, *, weight_decay=0.0) -> float:
     """Leading eps -> 0 grokking delay: log(1/(1 - sqrt lam)) / (2 eta (1 - sqrt lam)^2) ([LBB23] eq. 12).
 
     With weight decay the paper's eq. 16 replaces the log by log(1 + sqrt lam). Converges slowly in eps: at
-    eps = 1e-3 the exact delay is 0.5-0.7 times this (exact discrete GD, [LBB23] eq. 10); do not compare simulations to it.
+    eps = 1e-3 the exact delay is 0.5-0.7 times this (tests/test_theory_grokking.py); do not compare simulations
+    to it.
     """
     lam, lr = _lam(lam), positive("lr", lr)
     gamma = nonnegative("weight_decay", weight_decay)
@@ -209,11 +248,24 @@ def linear_estimator_critical_weight_decay(lam, eps) -> float:
     return brentq(f, 0.0, hi, xtol=1e-14, rtol=1e-13)
 
 
-def accuracy_from_loss(loss, eps) -> np.ndarray:
-    """Fraction of samples with (D^T x)^2 < eps when D^T x ~ N(0, L): Erf(sqrt(eps / (2 L))) ([LBB23] eq. 10)."""
-    eps = positive("eps", eps)
+def accuracy_from_loss(loss, eps, d_out=1) -> np.ndarray:
+    """Fraction of samples with |D^T x|^2 / d_out < eps when the d_out entries of D^T x are i.i.d. N(0, L):
+    P(chi^2_{d_out} < d_out eps / L) = 1 - Gamma(d_out/2, d_out eps / (2 L)) / Gamma(d_out/2) ([LBB23] eq. 13);
+    Erf(sqrt(eps / (2 L))) for d_out = 1 (eq. 10)."""
+    eps, d_out = positive("eps", eps), integer_at_least("d_out", d_out, 1)
     loss = np.asarray(loss, float)
     if np.any(loss < 0):
         raise ValueError("loss must be >= 0")
     with np.errstate(divide="ignore"):
-        return erf(np.sqrt(eps / (2.0 * loss)))
+        return gammainc(d_out / 2, d_out * eps / (2.0 * loss))
+
+
+def loss_at_accuracy(accuracy, eps, d_out=1) -> float:
+    """The loss at which ``accuracy_from_loss`` equals ``accuracy`` (in (0, 1)): eps/4 at Erf(sqrt 2), d_out = 1."""
+    accuracy = real_scalar("accuracy", accuracy)
+    if not 0.0 < accuracy < 1.0:
+        raise ValueError(f"accuracy must lie in (0, 1), got {accuracy}")
+    eps, d_out = positive("eps", eps), integer_at_least("d_out", d_out, 1)
+    if d_out == 1 and accuracy == ACCURACY_AT_EPS_OVER_4:
+        return eps / 4  # exact: gammaincinv(1/2, Erf(sqrt 2)) = 2 up to round-off
+    return float(d_out * eps / (2.0 * gammaincinv(d_out / 2, accuracy)))

@@ -210,7 +210,8 @@ def representation_nullity(train_pairs, n: int, *, modular: bool = True) -> int:
     all training pairs (i, j), (m, n) with equal sums (mod n if ``modular``) ([L22] eqs. 1-3, A(P_0(D))).
 
     Full data: nullity 2 for integer addition (E_k = a + k b, Liu's "linear structure") and 1 for Z_n (only the
-    constant: an additive map Z_n -> R vanishes). ``train_pairs``: (m, 2) integer array.
+    constant: an additive map Z_n -> R vanishes, so on Z_n the nullity measures the constraint graph's connectivity,
+    not a representation). ``train_pairs``: (m, 2) integer array.
     Reference [L22]: Z. Liu, O. Kitouni, N. Nolte, E. Michaud, M. Tegmark, M. Williams, "Towards understanding
     grokking: an effective theory of representation learning", NeurIPS 2022, arXiv:2205.10343, sec. 3.
     """
@@ -229,40 +230,38 @@ def representation_nullity(train_pairs, n: int, *, modular: bool = True) -> int:
     return n - rank
 
 
-def liu_uniqueness_probability(n: int, n_train: int, *, modular: bool = True, n_sets: int = 200, seed=0) -> float:
-    """P[a uniformly random training set of ``n_train`` pairs pins the representation], i.e. its constraint nullity
-    equals the full-data value (1 for Z_n, 2 for integer addition) ([L22] sec. 3.2, Fig. 4).
-
-    Pairs: ordered (a, b) in Z_n^2 if ``modular``, else Liu's unordered pairs i <= j of {0..n-1} (n(n+1)/2 of them).
-    """
-    if modular:
-        all_pairs = np.array([(a, b) for a in range(n) for b in range(n)])
-    else:
-        all_pairs = np.array([(i, j) for i in range(n) for j in range(i, n)])
-    if not 1 <= n_train <= len(all_pairs):
+def liu_uniqueness_probability(n: int, n_train: int, *, n_sets: int = 200, seed=0) -> float:
+    """P[a uniformly random training set of ``n_train`` of Liu et al.'s n(n+1)/2 unordered pairs i <= j of
+    {0..n-1} pins the linear representation E_k = a + k b], i.e. its constraint nullity is 2 ([L22] sec. 3.2,
+    Fig. 4a; integer addition, the setting where the effective theory applies). Monte Carlo over ``n_sets`` sets."""
+    n = integer_at_least("n", n, 2)
+    all_pairs = np.array([(i, j) for i in range(n) for j in range(i, n)])
+    n_train = integer_at_least("n_train", n_train, 1)
+    if n_train > len(all_pairs):
         raise ValueError(f"n_train must lie in [1, {len(all_pairs)}], got {n_train}")
-    full = 1 if modular else 2
     rng = np.random.default_rng(seed)
     hits = [
-        representation_nullity(all_pairs[rng.choice(len(all_pairs), n_train, replace=False)], n, modular=modular)
-        == full
-        for _ in range(n_sets)
+        representation_nullity(all_pairs[rng.choice(len(all_pairs), n_train, replace=False)], n, modular=False) == 2
+        for _ in range(integer_at_least("n_sets", n_sets, 1))
     ]
     return float(np.mean(hits))
 
 
-def liu_critical_fraction(p, *, n_sets: int = 200, seed=0) -> float:
-    """Training fraction r_c at which a random training set of Z_p addition pins the representation with
-    probability 1/2 (bisection on the number of pairs; Liu et al.'s effective-theory criterion on Z_p)."""
-    p = check_prime(p)
-    lo, hi = 1, p * p
+def liu_critical_fraction(n, *, n_sets: int = 200, seed=0) -> float:
+    """Liu et al.'s critical training fraction r_c for addition of {0..n-1} ([L22] sec. 3.2, Fig. 4a: r_c ~ 0.4 at
+    n = 10): the smallest fraction n_train / (n(n+1)/2) at which ``liu_uniqueness_probability`` reaches 1/2
+    (bisection on n_train). Not defined for Z_n: there additive scalar embeddings are constant (nullity 1 with
+    full data), so the nullity only says when the constraint graph connects."""
+    n = integer_at_least("n", n, 2)
+    total = n * (n + 1) // 2
+    lo, hi = 1, total
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if liu_uniqueness_probability(p, mid, n_sets=n_sets, seed=seed) >= 0.5:
+        if liu_uniqueness_probability(n, mid, n_sets=n_sets, seed=seed) >= 0.5:
             hi = mid
         else:
             lo = mid
-    return hi / (p * p)
+    return hi / total
 
 
 def tian_energy(w, M) -> float:
@@ -306,7 +305,8 @@ def rubin_modular_phase_boundaries(P, N, sigma_a2, gamma) -> tuple[float, float]
 
 def rubin_unlearned_fraction(sigma2, P, N, sigma_a2, gamma) -> np.ndarray:
     """a(sigma^2), minus the unlearned fraction of the target: -1 above sigma_c^2, -sigma^2/sigma_c^2 in the mixed
-    phase (down to sigma_II^2; below it GMFL-II, not covered: NaN). Rubin, Seroussi & Ringel 2023, arXiv:2310.03789, eqs. 16, 38."""
+    phase (down to sigma_II^2; below it GMFL-II, not covered: NaN). Rubin, Seroussi & Ringel 2023, arXiv:2310.03789,
+    eqs. 16, 38."""
     sigma_c2, sigma_ii2 = rubin_modular_phase_boundaries(P, N, sigma_a2, gamma)
     s = np.asarray(sigma2, float)
     return np.where(s >= sigma_c2, -1.0, np.where(s >= sigma_ii2, -s / sigma_c2, np.nan))
