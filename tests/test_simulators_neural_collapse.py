@@ -1,4 +1,7 @@
-"""Unit tests for dltheory.simulators.neural_collapse: float64, gradients, determinism, projections, bad input."""
+"""Unit tests for dltheory.simulators.neural_collapse: float64, gradients, determinism, projections, certificates,
+bad input."""
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -80,6 +83,72 @@ def test_train_ufm_init_is_used():
         sim.train_ufm([2, 2], 1e-2, 1e-2, d=3, init=([np.eye(3)], H), n_steps=1, seed=0)
 
 
+def test_train_ufm_history_and_bias_init():
+    b0 = np.array([0.3, -0.1])
+    init = ([np.eye(3)[:2]], np.ones((3, 4)), b0)
+    run = sim.train_ufm(
+        [2, 2],
+        1e-2,
+        1e-2,
+        loss="mse",
+        bias=True,
+        d=3,
+        lr=1e-12,
+        n_steps=4,
+        record_every=2,
+        init=init,
+        init_std=0.0,
+        history=True,
+        seed=0,
+    )
+    assert np.allclose(run.b, b0, atol=1e-10)
+    assert run.H_history.shape == (2, 3, 4) and run.W_history.shape == (2, 2, 3)
+    assert np.allclose(run.W_history[-1], run.W) and np.allclose(run.H_history[-1], run.H)
+    assert sim.train_ufm([2, 2], 1e-2, 1e-2, d=3, n_steps=2, seed=0).H_history is None
+    with pytest.raises(ValueError, match="init"):
+        sim.train_ufm([2, 2], 1e-2, 1e-2, d=3, init=([np.eye(3)[:2]], np.ones((3, 4)), np.zeros(3)), n_steps=1, seed=0)
+
+
+@pytest.mark.parametrize("loss, bias, depth", [("mse", False, 1), ("ce", True, 1), ("mse", True, 2)])
+def test_ufm_certificate_bounds_the_distance(loss, bias, depth):
+    """Converged: a tiny bound. Perturbed by a known step: the bound covers the step's component transverse to
+    the symmetry orbit (||grad|| ~ ||Hess delta|| >= mu ||delta_perp||)."""
+    run = sim.train_ufm(
+        [5, 4, 3], 1e-2, 2e-2, loss=loss, bias=bias, depth=depth, d=4, lr=0.3, n_steps=20000, init_std=0.4, seed=1
+    )
+    c = sim.ufm_certificate(run)
+    assert c.curvature > 0 and c.distance < 1e-8 and c.multipliers == ()
+    delta = 1e-6 * np.random.default_rng(2).standard_normal(run.H.shape)
+    moved = sim.ufm_certificate(dataclasses.replace(run, H=run.H + delta))
+    # delta (48 entries) has at most 6 orbit directions to lose: its transverse part exceeds half its norm
+    assert np.isfinite(moved.distance) and moved.distance >= 0.5 * np.linalg.norm(delta)
+
+
+def test_ufm_certificate_refuses_a_saddle():
+    # W = H = 0 is a critical point of the depth-1 MSE UFM; below the collapse threshold it is a saddle
+    zero = sim.train_ufm(
+        [5, 5],
+        1e-3,
+        1e-3,
+        loss="mse",
+        d=3,
+        lr=1e-12,
+        n_steps=1,
+        init=([np.zeros((2, 3))], np.zeros((3, 10))),
+        init_std=0.0,
+        seed=0,
+    )
+    c = sim.ufm_certificate(zero)
+    assert c.curvature < 0 and c.distance == np.inf
+
+
+def test_lpm_certificate_kkt():
+    run = sim.train_layer_peeled([30, 30, 10, 10], 1.0, 5.0, lr=0.1, n_steps=20000, seed=0)
+    c = sim.lpm_certificate(run)
+    assert len(c.multipliers) == 2 and min(c.multipliers) > 0  # both budgets active
+    assert c.curvature > 0 and c.distance < 1e-8
+
+
 def test_divergence_raises_naming_the_step():
     with pytest.raises(FloatingPointError, match="diverged.*step"):
         sim.train_ufm([5, 5], 1e-3, 1e-3, loss="mse", d=4, lr=500.0, init_std=3.0, n_steps=200, record_every=10, seed=0)
@@ -123,6 +192,10 @@ def test_train_ufm_bad_input(kwargs, match):
 
 
 def test_other_bad_input():
+    with pytest.raises(ValueError, match="run must be a UFMRun"):
+        sim.ufm_certificate(sim.train_layer_peeled([5, 5], 1.0, 1.0, n_steps=10, seed=0))
+    with pytest.raises(ValueError, match="run must be an LPMRun"):
+        sim.lpm_certificate(sim.train_ufm([2, 2], 1e-2, 1e-2, d=2, n_steps=2, seed=0))
     with pytest.raises(ValueError, match="d must be"):
         sim.train_layer_peeled([5, 5, 5], 1.0, 1.0, d=1, n_steps=10, seed=0)
     with pytest.raises(ValueError, match="E_W"):

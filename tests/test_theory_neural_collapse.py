@@ -160,17 +160,32 @@ def _collapsed(o, n):
     return o.H_mean.T[y], y
 
 
-def test_metrics_zero_on_etf_and_pitfall_on_frame():
-    o = th.ufm_optimum([7] * 5, 5e-3, 5e-3, loss="ce", d=6)
+@pytest.mark.parametrize("rotate", [False, True])
+def test_metrics_zero_on_etf_and_pitfall_on_frame(rotate):
+    # collapsed optima, optionally rotated in feature space (d = 9 > K): every metric of the collapsed geometry is 0
+    Q = np.linalg.qr(np.random.default_rng(5).standard_normal((9, 9)))[0] if rotate else np.eye(9)
+    o = th.ufm_optimum([7] * 5, 5e-3, 5e-3, loss="ce", d=9)
     H, y = _collapsed(o, 7)
-    m = th.nc_metrics(H, y, o.W)
-    for k in ("nc1", "nc2", "nc2_W", "nc3", "nc4", "equinorm_H", "equinorm_W", "equiangular_H", "maxangle_W"):
+    m = th.nc_metrics(H @ Q.T, y, o.W @ Q.T)
+    for k in (
+        "nc1",
+        "nc2",
+        "nc2_W",
+        "nc3",
+        "nc4",
+        "equinorm_H",
+        "equinorm_W",
+        "equiangular_H",
+        "maxangle_H",
+        "maxangle_W",
+    ):
         assert abs(m[k]) < 1e-12, k
-    f = th.ufm_optimum([7] * 5, 5e-3, 5e-3, loss="mse", d=6)
+    f = th.ufm_optimum([7] * 5, 5e-3, 5e-3, loss="mse", d=9)
     H, y = _collapsed(f, 7)
-    m = th.nc_metrics(H, y, f.W)
-    assert m["nc3_uncentred"] < 1e-12 and m["orthframe_W"] < 1e-12 and m["nc2"] < 1e-12
-    assert m["nc3"] == pytest.approx(th.orthogonal_frame_nc3(5), abs=1e-12)
+    m = th.nc_metrics(H @ Q.T, y, f.W @ Q.T)
+    for k in ("nc1", "nc2", "nc3_uncentred", "nc4", "orthframe_H", "orthframe_W", "equinorm_W"):
+        assert abs(m[k]) < 1e-12, k
+    assert m["nc3"] == pytest.approx(th.orthogonal_frame_nc3(5), abs=1e-12)  # centred NC3 is not 0 there
 
 
 def test_metrics_golden_on_simple_geometry():
@@ -183,6 +198,16 @@ def test_metrics_golden_on_simple_geometry():
     # Sigma_W = 0.25 along x, Sigma_B = 1 along x: tr(Sw Sb^+)/K = 0.25/2
     assert th.nc_metrics(H2, y)["nc1"] == pytest.approx(0.125, rel=1e-14)
     assert th.nc_metrics(H2, y)["nc1_unnormalised"] == pytest.approx(0.25, rel=1e-14)
+    assert th.nc_metrics(H2, y)["trace_SigmaB_pinv"] == pytest.approx(1.0, rel=1e-14)  # Sigma_B = 1 along x
+    assert th.nc_metrics(1e-120 * H2, y)["trace_SigmaB_pinv"] == pytest.approx(1e240, rel=1e-12)  # rescaled inside
+
+
+def test_nc1_within_class_noise_law():
+    assert th.nc1_within_class_noise([3, 3], 0.5, 2.0) == pytest.approx(0.25 * 4 / 6 * 2 / 2, rel=1e-15)
+    with pytest.raises(ValueError, match="eps"):
+        th.nc1_within_class_noise([3, 3], -1.0, 1.0)
+    with pytest.raises(ValueError, match="n_per_class"):
+        th.nc1_within_class_noise([3], 1.0, 1.0)
 
 
 def test_nc4_counts_mismatches():
@@ -316,3 +341,141 @@ def test_mse_decomposition_bad_input():
         th.mse_decomposition(np.zeros((4, 2)), np.array([0, 0, 1, 1]), np.zeros((2, 2)), np.zeros(2), -1.0)
     with pytest.raises(ValueError, match="W must be K x d"):
         th.mse_decomposition(np.zeros((4, 2)), np.array([0, 0, 1, 1]), np.zeros((2, 3)), np.zeros(2), 0.1)
+
+
+def _ridge_brute_force(H, y, lam):
+    """(W, b) minimising the regularised MSE loss, by least squares on an augmented system (not the closed form)."""
+    N, d = H.shape
+    K = int(y.max()) + 1
+    X = np.hstack([H, np.ones((N, 1))]) / np.sqrt(N)
+    Y = np.eye(K)[y] / np.sqrt(N)
+    Xa = np.vstack([X, np.sqrt(lam) * np.eye(d + 1)])
+    Ya = np.vstack([Y, np.zeros((d + 1, K))])
+    sol = np.linalg.lstsq(Xa, Ya, rcond=None)[0].T
+    return sol[:, :d], sol[:, d]
+
+
+@pytest.mark.parametrize("counts, lam", [([6, 6, 6], 0.3), ([9, 5, 4], 0.05), ([7, 7, 7], 0.0)])
+def test_mse_decomposition_terms_by_brute_force(counts, lam):
+    """Each term recomputed from its definition with an independently minimised classifier: a wrong constant
+    (1/2, 1/K, pi_c, the lam on b) in any term fails."""
+    rng = np.random.default_rng(11)
+    y = np.repeat(np.arange(3), counts)
+    H = rng.standard_normal((y.size, 4)) + np.repeat(2 * rng.standard_normal((3, 4)), counts, axis=0)
+    W, b = rng.standard_normal((3, 4)), rng.standard_normal(3)
+    r = th.mse_decomposition(H, y, W, b, lam)
+    W_ls, b_ls = _ridge_brute_force(H, y, lam)
+    assert np.allclose(r["W_LS"], W_ls, atol=1e-10) and np.allclose(r["b_LS"], b_ls, atol=1e-10)
+
+    def loss(Wx, bx, Hx):
+        return 0.5 / y.size * np.sum((Hx @ Wx.T + bx - np.eye(3)[y]) ** 2) + 0.5 * lam * (np.sum(Wx**2) + bx @ bx)
+
+    M = np.stack([H[y == c].mean(axis=0) for c in range(3)])
+    assert r["loss"] == pytest.approx(loss(W, b, H), rel=1e-12)
+    assert r["L_perp"] == pytest.approx(loss(W, b, H) - loss(W_ls, b_ls, H), rel=1e-9, abs=1e-12)
+    L_nc23 = 0.5 / y.size * np.sum((M[y] @ W_ls.T + b_ls - np.eye(3)[y]) ** 2)  # collapsed features, no penalty
+    L_nc1 = 0.5 / y.size * np.sum(((H - M[y]) @ W_ls.T) ** 2) + 0.5 * lam * (np.sum(W_ls**2) + b_ls @ b_ls)
+    assert r["L_NC23"] == pytest.approx(L_nc23, rel=1e-9)
+    assert r["L_NC1"] == pytest.approx(L_nc1, rel=1e-9)
+
+
+# ----------------------------------------------------------------------------- MSE UFM feature dynamics
+
+
+def test_within_class_rate_golden_and_equals_feature_hessian():
+    # K = 4, n = 25, lW = lH = 5e-3: sigma = 0.9, s_w^2 = sqrt(25) 0.9 = 4.5, a = 5e-3 + 4.5/100
+    assert th.mse_ufm_within_class_rate(25, 4, 5e-3, 5e-3) == pytest.approx(0.05, rel=1e-14)
+    for bias in (False, True):  # the nonzero eigenvalue of W^T W/N + lH on the class-mean span, both geometries
+        o = th.ufm_optimum([10] * 4, 2e-2, 1e-2, loss="mse", bias=bias, d=6)
+        Md = o.H_mean - o.H_mean.mean(axis=1, keepdims=True)
+        U = np.linalg.svd(Md, full_matrices=False)[0][:, :3]
+        A = U.T @ (o.W.T @ o.W / 40 + 1e-2 * np.eye(6)) @ U
+        assert np.allclose(A, th.mse_ufm_within_class_rate(10, 4, 2e-2, 1e-2) * np.eye(3), atol=1e-14)
+    assert th.mse_ufm_within_class_rate(25, 4, 0.1, 0.1) == 0.1  # beyond the threshold W = 0: a = lH
+    with pytest.raises(ValueError, match="lambda_W"):
+        th.mse_ufm_within_class_rate(25, 4, 0.0, 0.1)
+
+
+# ----------------------------------------------------------------------------- layer-peeled model
+
+
+def _lpm_full_objective(z, n, K, d, E_W, E_H):
+    W, H = z[: K * d].reshape(K, d), z[K * d :].reshape(d, K)
+    Z = W @ H
+    m = Z.max(axis=0)
+    ce = m + np.log(np.exp(Z - m).sum(axis=0)) - np.diag(Z)
+    return float(n @ ce / n.sum())
+
+
+def test_layer_peeled_balanced_limit():
+    o = th.layer_peeled_optimum(3, 3, 1.0, 1.0, 5.0)
+    W, H = th.layer_peeled_balanced(6, 1.0, 5.0)
+    assert np.allclose(o.WWt, W @ W.T, atol=1e-12) and np.allclose(o.HtH, H.T @ H, atol=1e-12)
+    assert np.allclose(o.logits, H.T @ W.T, atol=1e-12)
+    assert o.minority_cos == pytest.approx(-0.2, abs=1e-13)
+    per_sample = th.layer_peeled_optimum(3, 3, 1.0, 1.0, 5.0, feature_budget="per_sample")
+    assert np.allclose(per_sample.WWt, o.WWt, atol=1e-13)  # the two budgets agree when balanced
+
+
+def test_layer_peeled_optimum_beats_every_factorised_point():
+    """Brute force on the factorised LPM (SLSQP from random starts, d = K): none goes below the convex optimum,
+    the best reaches it, and the solver's Gram matrices realise its objective within the budgets."""
+    from scipy.optimize import minimize
+
+    K_A, K_B, R, E_W, E_H = 2, 2, 3.0, 1.0, 2.0
+    n = np.array([3, 3, 1, 1])
+    K = d = 4
+    o = th.layer_peeled_optimum(K_A, K_B, R, E_W, E_H)
+    Z = o.logits
+    m = Z.max(axis=1)
+    ce = m + np.log(np.exp(Z - m[:, None]).sum(axis=1)) - np.diag(Z)
+    assert n @ ce / n.sum() == pytest.approx(o.objective, rel=1e-13)
+    assert np.trace(o.WWt) / K == pytest.approx(E_W, rel=1e-12) and np.trace(o.HtH) / K == pytest.approx(E_H, rel=1e-12)
+    G = np.block([[o.HtH, o.logits], [o.logits.T, o.WWt]])  # Gram of [H; W] must be PSD
+    assert np.linalg.eigvalsh(G).min() > -1e-12
+    cons = [
+        {"type": "ineq", "fun": lambda z: E_W - np.sum(z[: K * d] ** 2) / K},
+        {"type": "ineq", "fun": lambda z: E_H - np.sum(z[K * d :] ** 2) / K},
+    ]
+    rng = np.random.default_rng(0)
+    best = np.inf
+    for _ in range(6):
+        res = minimize(
+            _lpm_full_objective,
+            0.3 * rng.standard_normal(2 * K * d),
+            args=(n, K, d, E_W, E_H),
+            method="SLSQP",
+            constraints=cons,
+            options=dict(ftol=1e-14, maxiter=2000),
+        )
+        assert res.fun >= o.objective - 1e-9
+        best = min(best, res.fun)
+    assert best == pytest.approx(o.objective, abs=1e-7)
+
+
+def test_minority_threshold_is_the_exact_onset():
+    R_star = th.layer_peeled_minority_threshold(5, 5, 1.0, 5.0)
+    assert R_star == pytest.approx(12.192447, abs=1e-6)  # dln_nc.md B5 measured ~12.2 by projected GD
+    below = th.layer_peeled_optimum(5, 5, R_star * (1 - 1e-6), 1.0, 5.0)
+    above = th.layer_peeled_optimum(5, 5, R_star * (1 + 1e-6), 1.0, 5.0)
+    assert below.margins[3] > 0 and below.minority_cos < 1
+    assert above.margins[3] == 0 and above.minority_cos == pytest.approx(1.0, abs=1e-14)
+    # the budgets enter only through E_W E_H
+    a, b = th.layer_peeled_optimum(5, 5, 4.0, 1.0, 5.0), th.layer_peeled_optimum(5, 5, 4.0, 2.5, 2.0)
+    assert np.allclose(a.logits, b.logits, atol=1e-12) and a.minority_cos == pytest.approx(b.minority_cos, abs=1e-12)
+    assert th.layer_peeled_minority_threshold(5, 5, 2.5, 2.0) == pytest.approx(R_star, rel=1e-12)
+
+
+def test_layer_peeled_small_budget_and_bad_input():
+    o = th.layer_peeled_optimum(5, 5, 4.0, 0.1, 0.5)  # so small a budget that the minority classifiers vanish
+    assert np.isnan(o.minority_cos) and np.allclose(o.WWt[5:, 5:], 0.0)
+    for kwargs, match in (
+        (dict(K_A=1), "K_A"),
+        (dict(K_B=1), "K_B"),
+        (dict(R=0.5), "R"),
+        (dict(E_W=0.0), "E_W"),
+        (dict(feature_budget="total"), "feature_budget"),
+    ):
+        args = dict(K_A=3, K_B=3, R=2.0, E_W=1.0, E_H=1.0) | kwargs
+        with pytest.raises(ValueError, match=match):
+            th.layer_peeled_optimum(**args)

@@ -1,19 +1,23 @@
-"""Neural collapse: NC1-NC4 metrics, unconstrained-features optima, Han et al.'s MSE decomposition.
+"""Neural collapse: NC1-NC4 metrics and their noise law, unconstrained-features optima and feature dynamics, Han
+et al.'s MSE decomposition, the imbalanced layer-peeled model (convex solver, minority-collapse onset).
 
 References
 ----------
 - [PHD20] V. Papyan, X. Y. Han, D. L. Donoho, "Prevalence of neural collapse during the terminal phase of
-  deep learning training", PNAS 117 (2020). Definitions of NC1-NC4.
+  deep learning training", PNAS 117 (2020), arXiv:2008.08186. Definitions of NC1-NC4.
 - [ZDZ21] Z. Zhu, T. Ding, J. Zhou, X. Li, C. You, J. Sulam, Q. Qu, "A geometric analysis of neural collapse
-  with unconstrained features", NeurIPS 2021, global-minimiser theorem (CE + weight decay: simplex ETF).
-- [ZLD22] J. Zhou, X. Li, T. Ding, C. You, Q. Qu, Z. Zhu, ICML 2022; [TB22] T. Tirer, J. Bruna, ICML 2022
-  (MSE unconstrained features with and without bias).
+  with unconstrained features", NeurIPS 2021, arXiv:2105.02375, global-minimiser theorem (CE + weight decay:
+  simplex ETF).
+- [ZLD22] J. Zhou, X. Li, T. Ding, C. You, Q. Qu, Z. Zhu, ICML 2022, arXiv:2203.01238; [TB22] T. Tirer,
+  J. Bruna, ICML 2022, arXiv:2202.08087 (MSE unconstrained features with and without bias).
 - [HPD22] X. Y. Han, V. Papyan, D. L. Donoho, "Neural collapse under MSE loss: proximity to and dynamics on
-  the central path", ICLR 2022 (decomposition L = L_NC1 + L_NC2/3 + L_perp).
+  the central path", ICLR 2022, arXiv:2106.02073 (decomposition L = L_NC1 + L_NC2/3 + L_perp).
 - [FHLS21] C. Fang, H. He, Q. Long, W. J. Su, "Exploring deep neural networks via layer-peeled model:
-  minority collapse in imbalanced training", PNAS 118 (2021): the LPM, its balanced ETF optimum and minority collapse.
+  minority collapse in imbalanced training", PNAS 118 (2021), arXiv:2101.12699: the LPM (eq. 4), its convex
+  relaxation, the balanced ETF optimum and minority collapse.
 - [DTO23] H. Dang, T. Tran, S. Osher, H. Tran-The, N. Ho, T. Nguyen, "Neural collapse in deep linear
-  networks: from balanced to imbalanced data", ICML 2023: balanced and imbalanced global-minimiser theorems.
+  networks: from balanced to imbalanced data", ICML 2023, arXiv:2301.00437: balanced and imbalanced
+  global-minimiser theorems.
 
 Conventions
 -----------
@@ -37,11 +41,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
+from scipy.optimize import brentq
 
-from dltheory.theory._validate import integer_at_least, nonnegative
+from dltheory.theory._validate import integer_at_least, nonnegative, positive, real_scalar
 
 __all__ = [
     "nc_metrics",
+    "nc1_within_class_noise",
     "etf_distance",
     "simplex_etf",
     "UFMOptimum",
@@ -52,8 +58,12 @@ __all__ = [
     "deep_ufm_collapse_lambda",
     "orthogonal_frame_nc3",
     "ce_ufm_weight_norm_sq",
+    "mse_ufm_within_class_rate",
     "mse_decomposition",
     "layer_peeled_balanced",
+    "LPMOptimum",
+    "layer_peeled_optimum",
+    "layer_peeled_minority_threshold",
 ]
 
 
@@ -131,6 +141,7 @@ def nc_metrics(H, y, W=None, b=None, *, global_mean: str = "samples") -> dict:
 
     Returns a dict with
       nc1               tr(Sigma_W Sigma_B^+)/K [PHD20; Zhu's /K]; ``nc1_unnormalised`` = K * nc1;
+      trace_SigmaB_pinv tr(Sigma_B^+) (on the same top eigenpairs);
       nc2               ETF distance of the centred class-mean Gram Mdot^T Mdot; ``nc2_W`` of W W^T;
       nc3               || W^T/||W||_F - Mdot/||Mdot||_F ||_F (centred means, not squared) [PHD20];
       nc3_uncentred     the same against the *uncentred* means M: the right self-duality metric for bias-free
@@ -205,6 +216,7 @@ def _metrics(H, y, W, b, K, n, N, global_mean, c_H) -> dict:
         mu_G=c_H * mu_G,
         nc1=nc1,
         nc1_unnormalised=K * nc1,
+        trace_SigmaB_pinv=float(np.sum(K / (c_H * s[:r]) ** 2)) if r else np.nan,
         nc2=etf_distance(Md @ Md.T),
         equinorm_H=_norm_cov(Md),
         orthframe_H=_orthframe_distance(M @ M.T),
@@ -232,6 +244,21 @@ def _metrics(H, y, W, b, K, n, N, global_mean, c_H) -> dict:
         ncc = np.argmin(np.sum(M**2, axis=1) - 2.0 * HM, axis=1)  # ||h - mu_c||^2 up to ||h||^2
         out["nc4"] = float(np.mean(np.argmax(logits, axis=1) != ncc))
     return out
+
+
+def nc1_within_class_noise(n_per_class, eps: float, trace_SigmaB_pinv: float) -> float:
+    """E[NC1 | class means] for features h_i = m_{y_i} + eps z_i with z_i iid N(0, I_d) (any class centres m_c).
+
+    Derived from the [PHD20] definition (:func:`nc_metrics` conventions): the sample class means are independent
+    of the within-class residuals (Gaussian noise), and E[Sigma_W] = (1/N) sum_c (n_c - 1) eps^2 I_d, so
+    E[NC1 | means] = eps^2 ((N - K)/N) tr(Sigma_B^+)/K, with Sigma_B^+ of the *sample* means (``trace_SigmaB_pinv``,
+    key ``trace_SigmaB_pinv`` of :func:`nc_metrics`). Hence NC1 / tr(Sigma_B^+) has mean eps^2 (N - K)/(N K).
+    """
+    n = _counts(n_per_class)
+    eps = nonnegative("eps", eps)
+    trace = nonnegative("trace_SigmaB_pinv", trace_SigmaB_pinv)
+    K, N = n.size, int(n.sum())
+    return eps**2 * (N - K) / N * trace / K
 
 
 # ----------------------------------------------------------------------------- UFM optima
@@ -356,6 +383,23 @@ def orthogonal_frame_nc3(K: int) -> float:
     """
     K = integer_at_least("K", K, 2)
     return math.sqrt(2.0 - 2.0 * math.sqrt((K - 1) / K))
+
+
+def mse_ufm_within_class_rate(n: int, K: int, lambda_W: float, lambda_H: float) -> float:
+    """Decay rate a of the within-class feature deviations along the class means, MSE UFM at its optimum.
+
+    For the MSE UFM (module docstring, depth 1, balanced, with or without the unregularised bias) the gradient in
+    h_i is (1/N) W^T (W h_i + b - y_i) + lH h_i, so the deviation of two same-class features obeys exactly
+    d(h_i - h_j)/dt = -(W^T W/N + lH I)(h_i - h_j) (gradient flow; GD: a factor 1 - lr A per step). At the optimum
+    [ZLD22, TB22] W^T W has the one nonzero eigenvalue s_w^2 = sqrt(n lH/lW) (1 - K sqrt(n lW lH))_+ on the
+    span of the class means (orthogonal frame: ||w_k||^2; simplex ETF with bias: ||w_k||^2 K/(K-1)), so the
+    deviations seen by NC1 decay at a = lH + s_w^2/N, N = n K, and NC1(t) = NC1(0) e^{-2 a t} (GD:
+    (1 - lr a)^{2 t} after t steps) once W has converged [derived here; the terminal-phase collapse of PHD20].
+    """
+    n, K = integer_at_least("n", n, 1), integer_at_least("K", K, 2)
+    lW, lH = positive("lambda_W", lambda_W), positive("lambda_H", lambda_H)
+    sigma = max(1.0 - K * math.sqrt(n * lW * lH), 0.0)
+    return lH + math.sqrt(n * lH / lW) * sigma / (n * K)
 
 
 def _frame(d: int, r: int) -> np.ndarray:
@@ -535,8 +579,7 @@ def layer_peeled_balanced(K: int, E_W: float, E_H: float, d: int | None = None) 
 
     min (1/N) sum CE(W h_{k,i}, k) s.t. (1/K) sum ||w_k||^2 <= E_W, (1/K) sum_k (1/n_k) sum_i ||h_{k,i}||^2 <= E_H:
     a simplex ETF with ||w_k|| = sqrt(E_W) and h_k = sqrt(E_H/E_W) w_k (W: K x d, H_mean: d x K; d >= K-1).
-    The imbalanced LPM has no closed form; its minority-collapse limit (R = n_A/n_B -> inf: minority classifiers
-    merge) is FHLS21's Minority Collapse theorem.
+    The imbalanced LPM: :func:`layer_peeled_optimum` (numerical, convex); R -> inf: FHLS21's Minority Collapse.
     """
     K = integer_at_least("K", K, 2)
     d = K if d is None else integer_at_least("d", d, K - 1)
@@ -546,3 +589,212 @@ def layer_peeled_balanced(K: int, E_W: float, E_H: float, d: int | None = None) 
     E = np.linalg.svd(np.eye(K) - 1.0 / K)[0][:, : K - 1]
     W = math.sqrt(E_W * K / (K - 1)) * E @ _frame(d, K - 1).T  # rows have norm sqrt(E_W)
     return W, math.sqrt(E_H / E_W) * W.T
+
+
+@dataclass(frozen=True)
+class LPMOptimum:
+    """The global minimiser of the imbalanced layer-peeled model, from its convex relaxation [FHLS21, Sec. 3].
+
+    Classes 0..K_A-1 are the majority (n_A = R n_B samples each), K_A..K-1 the minority (n_B each).
+    margins: (delta_A, delta_B, s, g) with s = z_kk - z_kj inside the majority, g the same inside the minority,
+    delta_A = <h_A, w_A> - <h_A, w_B> between the group-mean parts (delta_B likewise); multiplier: mu = -dv/dt,
+    the price of the budget t = sqrt(E_W E_H) (v the optimal value); WWt, HtH: K x K Gram matrices of the
+    classifier rows and the (collapsed) features; logits[k, j] = h_k . w_j; objective: the LPM objective;
+    minority_cos: the cosine between two minority classifiers (1 exactly when g = 0: minority collapse; NaN when
+    the budget is so small that they vanish).
+    """
+
+    margins: np.ndarray
+    multiplier: float
+    WWt: np.ndarray
+    HtH: np.ndarray
+    logits: np.ndarray
+    objective: float
+    minority_cos: float
+
+
+_LPM_TOL = 1e-14  # relative Newton-step and root tolerance of the layer-peeled solver
+
+
+class _LPM:
+    """The layer-peeled model reduced by its symmetry (S_{K_A} x S_{K_B}) to four margins.
+
+    By convexity and symmetry a symmetric optimum of the convex relaxation (the Gram matrix of [H; W], Fang et al.
+    Sec. 3) exists. A symmetric Gram splits into a group-mean ("trivial") part and the centred parts inside each
+    group (Schur's lemma). Logits: z_kj = C[g(k), g(j)] + (s or g)(delta_kj - 1/K_g) inside a group, with C the
+    2 x 2 matrix of the group means' inner products. With the energy weights d^h_g = K_g omega_g/K, d^w_g = K_g/K
+    (trivial parts), c^h_g = (K_g - 1) omega_g/K, c^w_g = (K_g - 1)/K (centred parts) the budgets can be met iff
+    ||D_h^{1/2} C D_w^{1/2}||_* + e_A s + e_B g <= t = sqrt(E_W E_H), e_g = sqrt(c^h_g c^w_g) (each PSD block
+    [[P, X], [X^T, Q]] needs tr P tr Q >= ||X||_*^2; Cauchy-Schwarz over blocks). CE depends on C only through
+    delta_A = C_AA - C_AB, delta_B = C_BB - C_BA, and the least nuclear norm with those differences is
+    phi(delta) = ||D_h^{1/2} delta|| / ||v||, v = (1/sqrt(d^w_A), -1/sqrt(d^w_B)) (its dual certificate is rank
+    one), attained by C~ = phi p q^T, q = v/||v||, p ~ (sqrt(d^h_A) delta_A, -sqrt(d^h_B) delta_B). omega_g = 1
+    is the LPM's per-class feature budget (1/K) sum_k (1/n_k) sum_i ||h_ki||^2.
+    """
+
+    def __init__(self, K_A: int, K_B: int, R: float, omega: tuple[float, float]):
+        K = K_A + K_B
+        self.K_A, self.K_B, self.K = K_A, K_B, K
+        self.w = np.array([K_A * R, K_B]) / (K_A * R + K_B)  # class-total loss weights K_g n_g / N
+        self.dh = np.array([K_A * omega[0], K_B * omega[1]]) / K
+        self.dw = np.array([K_A, K_B]) / K
+        ch, cw = np.array([K_A - 1, K_B - 1]) * np.array(omega) / K, np.array([K_A - 1, K_B - 1]) / K
+        self.e = np.sqrt(ch * cw)
+        self.kappa_ratio = np.sqrt(ch / cw)  # centred-part feature/classifier energy ratio, per unit kappa
+        self.vnorm = math.sqrt(1 / self.dw[0] + 1 / self.dw[1])
+        a = (K_A - 1) / K_A, (K_B - 1) / K_B
+        # CE of a majority (minority) sample as log sum_i c_i exp(L_i . x), x = (delta_A, delta_B, s, g)
+        self.c = (np.array([1.0, K_A - 1, K_B]), np.array([1.0, K_B - 1, K_A]))
+        self.L = (
+            np.array([[0, 0, 0, 0], [0, 0, -1, 0], [-1, 0, -a[0], 0]], float),
+            np.array([[0, 0, 0, 0], [0, 0, 0, -1], [0, -1, 0, -a[1]]], float),
+        )
+        # s (g) is 0 at the optimum iff mu e_g >= -dF/ds at s = 0 = w_g (K_g - 1)/K_g (the same for every delta)
+        self.mu_collapse = self.w * np.array(a) / self.e
+
+    def loss(self, x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        F, gF, HF = 0.0, np.zeros(4), np.zeros((4, 4))
+        for w, c, L in zip(self.w, self.c, self.L):
+            lv = np.log(c) + L @ x
+            m = lv.max()
+            p = np.exp(lv - m)
+            Z = p.sum()
+            p /= Z
+            g = p @ L
+            F, gF, HF = F + w * (m + math.log(Z)), gF + w * g, HF + w * ((L.T * p) @ L - np.outer(g, g))
+        return F, gF, HF
+
+    def norm(self, x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """N(x) = phi(delta) + e . (s, g), its gradient and Hessian (delta part 0 at delta = 0, where phi kinks)."""
+        Dd = self.dh * x[:2]
+        sq = math.sqrt(float(Dd @ x[:2]))
+        g, H = np.zeros(4), np.zeros((4, 4))
+        g[2:] = self.e
+        if sq > 0:
+            g[:2] = Dd / (self.vnorm * sq)
+            H[:2, :2] = (np.diag(self.dh) / sq - np.outer(Dd, Dd) / sq**3) / self.vnorm
+        return sq / self.vnorm + float(self.e @ x[2:]), g, H
+
+    def minimise(self, mu: float) -> np.ndarray:
+        """argmin F + mu N. s (g) is 0 iff mu >= mu_collapse; delta = 0 iff the dual norm ||v|| ||D_h^{-1/2} y||
+        of y = dF/d delta at delta = 0 is <= mu (phi is a norm); otherwise the minimiser is where N is smooth."""
+        free = np.array([False, False, *(mu < self.mu_collapse)])
+        x = self._newton(mu, free)
+        y = self.loss(x)[1][:2]
+        if self.vnorm * np.linalg.norm(y / np.sqrt(self.dh)) <= mu:
+            return x
+        free[:2] = True
+        return self._newton(mu, free)
+
+    def _newton(self, mu: float, free: np.ndarray) -> np.ndarray:
+        """Damped Newton on the ``free`` margins (the others 0), strictly convex there."""
+        x = np.where(free, 1.0, 0.0)
+        for _ in range(500):
+            if not free.any():
+                return x
+            F, gF, HF = self.loss(x)
+            Nv, gN, HN = self.norm(x)
+            f, g, H = F + mu * Nv, (gF + mu * gN)[free], (HF + mu * HN)[np.ix_(free, free)]
+            step = np.linalg.solve(H, -g)
+            if np.linalg.norm(step) <= _LPM_TOL * (1 + np.linalg.norm(x)):
+                return x
+            tau = 1.0  # backtracking until sufficient decrease; full steps once quadratic convergence sets in
+            dec = float(-g @ step)
+            while dec > 1e-12:
+                xn = x.copy()
+                xn[free] += tau * step
+                if np.all(xn[2:][free[2:]] > 0) and self.loss(xn)[0] + mu * self.norm(xn)[0] <= f - 0.25 * tau * dec:
+                    break
+                tau *= 0.5
+            x[free] += tau * step
+        raise FloatingPointError(f"layer-peeled Newton did not converge (mu={mu})")  # pragma: no cover
+
+    def solve(self, t: float) -> tuple[np.ndarray, float]:
+        """Margins and multiplier mu at budget t: the root of N(argmin F + mu N) = t in log mu."""
+
+        def excess(log_mu: float) -> float:
+            return self.norm(self.minimise(math.exp(log_mu)))[0] - t
+
+        lo = math.log(1e-3)
+        while excess(lo) <= 0:
+            lo -= math.log(1.5)
+        hi = lo
+        while excess(hi) > 0:
+            lo, hi = hi, hi + math.log(1.5)
+        log_mu = brentq(excess, lo, hi, xtol=_LPM_TOL, rtol=_LPM_TOL)
+        return self.minimise(math.exp(log_mu)), math.exp(log_mu)
+
+    def geometry(self, x: np.ndarray, kappa: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(W W^T, H^T H, logits) of the minimal-energy realisation; kappa = sqrt(E_H/E_W)."""
+        phi = self.norm(np.array([*x[:2], 0.0, 0.0]))[0]
+        u = np.array([math.sqrt(self.dh[0]) * x[0], -math.sqrt(self.dh[1]) * x[1]])
+        p = u / np.linalg.norm(u) if phi > 0 else np.zeros(2)  # phi = 0: the group means carry nothing
+        q = np.array([1 / math.sqrt(self.dw[0]), -1 / math.sqrt(self.dw[1])]) / self.vnorm
+        C = phi * np.outer(p, q) / np.sqrt(np.outer(self.dh, self.dw))
+        Gw = phi / kappa * np.outer(q, q) / np.sqrt(np.outer(self.dw, self.dw))
+        Gh = kappa * phi * np.outer(p, p) / np.sqrt(np.outer(self.dh, self.dh))
+        group = np.repeat([0, 1], [self.K_A, self.K_B])
+        same = group[:, None] == group[None, :]
+        centred = np.where(same, np.eye(self.K) - 1.0 / np.array([self.K_A, self.K_B])[group][:, None], 0.0)
+        m = x[2:][group][:, None]  # s or g, per row's group
+        ratio = self.kappa_ratio[group][:, None]
+        WWt = Gw[np.ix_(group, group)] + centred * m * ratio / kappa
+        HtH = Gh[np.ix_(group, group)] + centred * m * kappa / ratio
+        return WWt, HtH, C[np.ix_(group, group)] + centred * m
+
+
+def _lpm_args(K_A, K_B, R, E_W, E_H, feature_budget) -> tuple[_LPM, float, float]:
+    K_A, K_B = integer_at_least("K_A", K_A, 2), integer_at_least("K_B", K_B, 2)
+    R = real_scalar("R", R, lower=1.0)
+    E_W, E_H = positive("E_W", E_W), positive("E_H", E_H)
+    if feature_budget not in ("per_class", "per_sample"):
+        raise ValueError(f"feature_budget must be 'per_class' or 'per_sample', got {feature_budget!r}")
+    K = K_A + K_B
+    omega = (1.0, 1.0) if feature_budget == "per_class" else tuple(K * np.array([R, 1.0]) / (K_A * R + K_B))
+    return _LPM(K_A, K_B, R, omega), math.sqrt(E_W * E_H), math.sqrt(E_H / E_W)
+
+
+def layer_peeled_optimum(
+    K_A: int, K_B: int, R: float, E_W: float, E_H: float, *, feature_budget: str = "per_class"
+) -> LPMOptimum:
+    """Global minimiser of the imbalanced layer-peeled model [FHLS21, eq. 4 with collapsed features]:
+
+    min sum_k (n_k/N) CE(W h_k, k)  s.t.  (1/K) sum_k ||w_k||^2 <= E_W,  (1/K) sum_k ||h_k||^2 <= E_H,
+
+    K_A majority classes with n_A = R n_B samples, then K_B minority classes with n_B (R >= 1). Solved as the
+    convex program of :class:`_LPM` (four margins, a norm-ball constraint; damped Newton on F + mu N and a root
+    in mu, tolerance 1e-14), not by gradient descent. The optimum depends on the budgets only through
+    t = sqrt(E_W E_H) (W -> c W, H -> H/c keeps the logits). ``feature_budget="per_sample"`` replaces the feature
+    constraint by (1/N) sum_i ||h_i||^2 <= E_H. Feature dimension needed to realise it: d >= K.
+    """
+    lpm, t, kappa = _lpm_args(K_A, K_B, R, E_W, E_H, feature_budget)
+    x, mu = lpm.solve(t)
+    WWt, HtH, logits = lpm.geometry(x, kappa)
+    cos = WWt[-1, -2] / WWt[-1, -1] if WWt[-1, -1] > 0 else np.nan  # NaN: the minority classifiers vanish
+    return LPMOptimum(x, mu, WWt, HtH, logits, lpm.loss(x)[0], float(cos))
+
+
+def layer_peeled_minority_threshold(
+    K_A: int, K_B: int, E_W: float, E_H: float, *, feature_budget: str = "per_class"
+) -> float:
+    """The imbalance ratio R* above which the minority classifiers of the layer-peeled model coincide exactly.
+
+    Derived from the convex program of :class:`_LPM`: dF/dg at g = 0 is -(n_B/N)(K_B - 1) whatever the other
+    margins, and the budget prices g at mu e_B, so g = 0 (minority collapse) iff mu >= (n_B/N)(K_B-1)/e_B
+    (= K n_B/N for the per-class budget), mu = -dv/dt the multiplier of the problem with g = 0. Equivalently
+    T(R) >= t, T(R) the budget at which that problem's multiplier equals the critical value; R* is the root of
+    T(R*) = t (T(1) = 0: at R = 1 the critical multiplier 1 makes every margin 0). Fang et al. prove collapse
+    as R -> inf (their Theorem 5); this finite R* is the exact onset for the given budgets.
+    """
+    lpm, t, _ = _lpm_args(K_A, K_B, 1.0, E_W, E_H, feature_budget)
+
+    def excess(R: float) -> float:
+        if R == 1.0:
+            return -t
+        lpm_R = _lpm_args(K_A, K_B, R, E_W, E_H, feature_budget)[0]
+        return lpm_R.norm(lpm_R.minimise(lpm_R.mu_collapse[1]))[0] - t
+
+    hi = 2.0
+    while excess(hi) <= 0:
+        hi *= 2
+    return brentq(excess, 1.0, hi, xtol=_LPM_TOL, rtol=_LPM_TOL)
