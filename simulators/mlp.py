@@ -1,4 +1,5 @@
-"""Ensembles of finite fully connected networks in JAX: outputs at init, empirical NNGP/NTK, full-batch GD.
+"""Ensembles of finite fully connected networks: outputs, empirical NNGP/NTK and full-batch GD in JAX; the
+empirical kernels at initialisation also sampled in law (numpy, :func:`kernel_sample`).
 
 The network is Dense -> (phi -> Dense) x ``depth`` with hidden width n, the layout of neural-tangents'
 ``stax.serial`` (Novak et al. 2020, arXiv:1912.02803):
@@ -16,6 +17,20 @@ Conventions: the empirical NTK is Theta_hat(x, x') = sum_p df(x)/dp df(x')/dp (J
 over output channels (neural-tangents' ``trace_axes=(-1,)``). GD minimises L = 1/(2N) ||f(X) - Y||^2 with
 N = Y.size (neural-tangents' ``predict`` normalisation): theta <- theta - eta dL/dtheta, so after k steps the
 gradient-flow time is t = eta k.
+
+Kernels at initialisation in law (:func:`kernel_sample`, numpy): the empirical NNGP and NTK of many networks on
+P inputs without drawing any n x n weight matrix, in O(n P^2) per layer instead of O(n^2 P). With
+NTK-parameterisation symbols (h^l preactivations, a^l = phi(h^l), g^l = df/dh^l, C^l = a^l.a^l'/n_l with
+C^0 = x.x'/d, G^l = g^l.g^l', G^{L+1} = 1):
+
+    Theta_hat = sum_{l=1}^{L+1} (weight_var C^{l-1} + bias_var) G^l      ("standard": (n_{l-1} C^{l-1} + 1) G^l)
+
+because df/dW^l_ij = sqrt(weight_var/n_{l-1}) g^l_i a^{l-1}_j and df/db^l_i = sqrt(bias_var) g^l_i. A hidden
+weight matrix W (n_l x n_{l-1}, i.i.d. N(0, 1)) enters only through W A (forward, A = a^{l-1}) and W^T g^l
+(backward). With A = Q R (Q orthonormal), U = W Q has i.i.d. N(0, 1) entries and W (I - Q Q^T) is independent
+of U, so W A = U R and W^T g = Q U^T g + (I - Q Q^T) W'^T g with W' an independent copy; with g = Q_g R_g,
+W'^T g = Xi R_g, Xi (n_{l-1} x P) i.i.d. N(0, 1). Every step is an identity in law (tests compare the sampler
+with explicit weights). The first layer (n x d) and the readout are drawn explicitly.
 """
 
 from __future__ import annotations
@@ -28,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dltheory.simulators._seeding import rng
 from dltheory.theory.spec import ACTIVATIONS
 
 __all__ = [
@@ -36,9 +52,10 @@ __all__ = [
     "outputs",
     "empirical_nngp",
     "empirical_ntk",
-    "layer_kernels",
     "train",
     "OutputTrajectory",
+    "KernelSample",
+    "kernel_sample",
 ]
 
 
@@ -119,16 +136,14 @@ def init(mlp: MLP, n_nets: int, *, seed) -> list[tuple[jax.Array, jax.Array]]:
     return jax.vmap(one)(keys)
 
 
-def _forward(mlp: MLP, params, x, *, features: bool = False, collect: bool = False):
-    """One network: outputs (n_points, n_out); the readout's input phi(h^L) if ``features``; the list of
-    post-activations phi(h^1), ..., phi(h^L) if ``collect``."""
-    h, acts = x, []
+def _forward(mlp: MLP, params, x, *, features: bool = False):
+    """One network: outputs (n_points, n_out), or the readout's input phi(h^L) if ``features``."""
+    h = x
     for l, (W, b) in enumerate(params):
         if l > 0:
             h = mlp.phi(h)
-            acts.append(h)
-        if (features or collect) and l == mlp.depth:
-            return acts if collect else h
+        if features and l == mlp.depth:
+            return h
         if mlp.parameterization == "ntk":
             h = jnp.sqrt(mlp.weight_var / W.shape[1]) * h @ W.T + jnp.sqrt(mlp.bias_var) * b
         else:
@@ -136,13 +151,17 @@ def _forward(mlp: MLP, params, x, *, features: bool = False, collect: bool = Fal
     return h
 
 
-def _points(name: str, x, d: int) -> jax.Array:
+def _points_np(name: str, x, d: int) -> np.ndarray:
     arr = np.asarray(x)
     if arr.ndim != 2 or arr.shape[1] != d or arr.shape[0] == 0 or arr.dtype.kind not in "iuf":
         raise ValueError(f"{name} must be a real (n_points, {d}) array, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite")
-    return jnp.asarray(arr, dtype=jnp.result_type(float))
+    return arr.astype(np.float64)
+
+
+def _points(name: str, x, d: int) -> jax.Array:
+    return jnp.asarray(_points_np(name, x, d), dtype=jnp.result_type(float))
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -220,17 +239,14 @@ def _gd(mlp, params, x_train, y_train, x_test, eta, n_steps, every):
     N = y_train.size
 
     def loss(p):
-        f = _forward(mlp, p, x_train)
-        return 0.5 * jnp.sum((f - y_train) ** 2) / N, f
+        return 0.5 * jnp.sum((_forward(mlp, p, x_train) - y_train) ** 2) / N
 
     def step(p, _):
-        (_, f), g = jax.value_and_grad(loss, has_aux=True)(p)
-        f_test = _forward(mlp, p, x_test)
-        return jax.tree.map(lambda a, b: a - eta * b, p, g), (f, f_test)
+        return jax.tree.map(lambda a, b: a - eta * b, p, jax.grad(loss)(p)), None
 
-    def block(p, _):
-        p, (f, ft) = jax.lax.scan(step, p, None, length=every)
-        return p, (f[0], ft[0])
+    def block(p, _):  # record the outputs, then take ``every`` steps
+        record = (_forward(mlp, p, x_train), _forward(mlp, p, x_test))
+        return jax.lax.scan(step, p, None, length=every)[0], record
 
     def run(p):
         p, (f, ft) = jax.lax.scan(block, p, None, length=n_steps // every)
@@ -280,21 +296,90 @@ def train(
     return OutputTrajectory(steps=steps, t=eta * steps, f_train=f, f_test=ft, params=params, eta=float(eta))
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _layer_kernels(mlp, params, x):
-    def one(p):
-        return jnp.stack([a @ a.T / a.shape[1] for a in _forward(mlp, p, x, collect=True)])
+@dataclass(frozen=True)
+class KernelSample:
+    """Empirical kernels of S independent networks at initialisation (:func:`kernel_sample`).
 
-    return jax.vmap(one)(params)
-
-
-def layer_kernels(mlp: MLP, params, x) -> jax.Array:
-    """Per-layer activation statistics: C_hat^l = phi(h^l(x)).phi(h^l(x'))/n for l = 1..depth.
-
-    Shape (n_nets, depth, n_points, n_points). Given layer l-1, the preactivations h^l are i.i.d. Gaussian
-    across neurons with covariance weight_var C_hat^{l-1} + bias_var (C_hat^0 = x.x'/d) in both
-    parameterisations, so C_hat^l minus its Gaussian expectation has conditional mean zero.
+    ``nngp``, ``ntk``: (S, P, P), the quantities of :func:`empirical_nngp` and :func:`empirical_ntk` (the
+    MLP's parameterisation). ``layers``: (S, L, P, P), C^l = phi(h^l).phi(h^l')/n for l = 1..L; given layer
+    l-1 the h^l_i are i.i.d. N(0, weight_var C^{l-1} + bias_var) over neurons i. ``zero_mean``: (S, k)
+    statistics whose expectation is exactly 0 at every width, by the construction of the network alone (no
+    kernel map): for each hidden layer l and input pair (upper
+    triangle), h^l.h^l'/n - (weight_var C^{l-1} + bias_var) (preactivation sample covariance minus its
+    conditional mean) and the odd part sum_i [phi(h_i) phi(h_i') - phi(-h_i) phi(-h_i')] / (2n) (zero by the sign
+    symmetry of centred Gaussians; identically 0 for odd phi); and the readout's weight_var/n sum_i (w_i^2 - 1)
+    phi'(h^L_i) phi'(h^L_i') (w independent of h). Use them as control variates.
     """
-    if mlp.depth < 1:
-        raise ValueError("layer_kernels needs depth >= 1 (no hidden layer to report)")
-    return _layer_kernels(mlp, params, _points("x", x, mlp.d))
+
+    nngp: np.ndarray
+    ntk: np.ndarray
+    layers: np.ndarray
+    zero_mean: np.ndarray
+
+
+def _gram(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """A^T B over the neuron axis: (S, n, P) x (S, n, P) -> (S, P, P)."""
+    return np.swapaxes(A, 1, 2) @ B
+
+
+def _kernel_chunk(mlp: MLP, x: np.ndarray, S: int, g: np.random.Generator) -> KernelSample:
+    act = ACTIVATIONS[mlp.activation]
+    wv, bv, n, L = mlp.weight_var, mlp.bias_var, mlp.width, mlp.depth
+    P, d = x.shape
+    iu = np.triu_indices(P)
+    h = np.sqrt(wv / d) * g.standard_normal((S, n, d)) @ x.T + np.sqrt(bv) * g.standard_normal((S, n, 1))
+    C = [np.broadcast_to(x @ x.T / d, (S, P, P))]
+    hs, bases, controls = [h], [], []
+    for l in range(L):
+        a, a_minus = act.phi(h), act.phi(-h)
+        controls += [_gram(h, h) / n - (wv * C[-1] + bv), (_gram(a, a) - _gram(a_minus, a_minus)) / (2 * n)]
+        C.append(_gram(a, a) / n)
+        if l < L - 1:  # the next hidden layer through W A = U R
+            Q, R = np.linalg.qr(a)
+            U = g.standard_normal((S, n, P))
+            h = np.sqrt(wv / n) * U @ R + np.sqrt(bv) * g.standard_normal((S, n, 1))
+            hs.append(h)
+            bases.append((Q, U))
+    w = g.standard_normal((S, n, 1))
+    dphi = act.dphi(hs[-1])
+    controls.append(wv * _gram(dphi * (w * w - 1), dphi) / n)
+    grad = np.sqrt(wv / n) * w * dphi  # g^L
+    G = [_gram(grad, grad)]
+    for l in range(L - 1, 0, -1):  # g^l from g^{l+1} through W^T g = Q U^T g + (I - Q Q^T) Xi R_g
+        Q, U = bases[l - 1]
+        back = g.standard_normal((S, n, P)) @ np.linalg.qr(grad, mode="r")
+        back = Q @ _gram(U, grad) + back - Q @ _gram(Q, back)
+        grad = np.sqrt(wv / n) * act.dphi(hs[l - 1]) * back
+        G.insert(0, _gram(grad, grad))
+    G.append(np.ones((S, P, P)))
+    if mlp.parameterization == "standard":  # fan_ins[l-1] = n_{l-1}, the fan-in of layer l
+        ntk = sum((f * c + 1.0) * gl for f, c, gl in zip(mlp.fan_ins, C, G))
+    else:
+        ntk = sum((wv * c + bv) * gl for c, gl in zip(C, G))
+    zero_mean = np.concatenate([c[:, iu[0], iu[1]] for c in controls], axis=1)
+    return KernelSample(nngp=wv * C[-1] + bv, ntk=ntk, layers=np.stack(C[1:], axis=1), zero_mean=zero_mean)
+
+
+def kernel_sample(mlp: MLP, x, n_nets: int, *, seed, chunk_floats: int = 2**22) -> KernelSample:
+    """Empirical NNGP, NTK and zero-mean control statistics of ``n_nets`` independent networks at init, drawn
+    in law layer by layer (module docstring), numpy float64.
+
+    Needs a named activation, ``depth`` >= 1, ``n_out`` = 1 and ``width`` >= the number of inputs P. Networks
+    are drawn in chunks of at most ``chunk_floats`` preactivations per layer from one generator in a fixed
+    order, so the result depends only on the arguments.
+    """
+    if not isinstance(mlp.activation, str):
+        raise ValueError(
+            f"kernel_sample needs a named activation (one of {sorted(ACTIVATIONS)}), got {mlp.activation!r}"
+        )
+    if mlp.depth < 1 or mlp.n_out != 1:
+        raise ValueError(f"kernel_sample needs depth >= 1 and n_out = 1, got depth={mlp.depth}, n_out={mlp.n_out}")
+    x = _points_np("x", x, mlp.d)
+    if mlp.width < x.shape[0]:
+        raise ValueError(f"kernel_sample needs width >= the number of inputs ({x.shape[0]}), got width={mlp.width}")
+    if isinstance(n_nets, bool) or not isinstance(n_nets, int | np.integer) or n_nets < 1:
+        raise ValueError(f"n_nets must be an integer >= 1, got {n_nets!r}")
+    g = rng(seed)
+    per_chunk = max(1, int(chunk_floats) // (mlp.width * x.shape[0]))
+    parts = [_kernel_chunk(mlp, x, min(per_chunk, n_nets - s), g) for s in range(0, int(n_nets), per_chunk)]
+    return KernelSample(*(np.concatenate([getattr(p, f) for p in parts]) for f in KernelSample.__dataclass_fields__))

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 from dltheory.simulators import mlp as sim
 
@@ -58,17 +59,6 @@ def test_ntk_batching_multi_output_and_cross_kernel():
     q0 = jax.tree.map(lambda a: a[0], p)
     per = [sum(jnp.einsum("i...,j...->ij", a, a) for a in jax.tree.leaves(one(q0, c))) for c in range(3)]
     np.testing.assert_allclose(full[0], np.mean(per, axis=0), rtol=1e-12)
-
-
-def test_layer_kernels_first_layer():
-    m = sim.MLP(d=3, width=30, depth=3, activation="relu", weight_var=2.0, bias_var=0.0)
-    p = sim.init(m, 2, seed=3)
-    C = np.asarray(sim.layer_kernels(m, p, X))
-    assert C.shape == (2, 3, 4, 4)
-    W = np.asarray(p[0][0][1])
-    z = np.sqrt(2.0 / 3) * X @ W.T
-    np.testing.assert_allclose(C[1, 0], np.maximum(z, 0) @ np.maximum(z, 0).T / 30, rtol=1e-12)
-    np.testing.assert_allclose(np.asarray(sim.empirical_nngp(m, p, X)), 2.0 * C[:, -1], rtol=1e-12)
 
 
 def test_gd_matches_manual_steps_and_time_convention():
@@ -149,3 +139,72 @@ def test_same_numbers_on_gpu():
             results.append((np.asarray(sim.empirical_ntk(m, p, X)), tr.f_train, tr.f_test))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- kernel_sample (Gram sampler, numpy)
+
+
+@pytest.mark.parametrize("par", ["ntk", "standard"])
+def test_kernel_sample_one_hidden_layer_equals_jacobian_contraction(par):
+    """depth 1 draws W1, b1 and the readout w explicitly: rebuilt as JAX parameters, the empirical NNGP and NTK
+    (Jacobian contraction) of those very networks are reproduced to round-off."""
+    wv, bv, n, S = 1.7, 0.3, 12, 3
+    m = sim.MLP(d=3, width=n, depth=1, activation="erf", weight_var=wv, bias_var=bv, parameterization=par)
+    r = sim.kernel_sample(m, X, S, seed=4)
+    g = np.random.default_rng(4)
+    W1, b1, w = g.standard_normal((S, n, 3)), g.standard_normal((S, n, 1)), g.standard_normal((S, n, 1))
+    scale = (np.sqrt(wv / 3), np.sqrt(bv), np.sqrt(wv / n)) if par == "standard" else (1.0, 1.0, 1.0)
+    params = [
+        (jnp.asarray(scale[0] * W1), jnp.asarray(scale[1] * b1[..., 0])),
+        (jnp.asarray(scale[2] * np.swapaxes(w, 1, 2)), jnp.zeros((S, 1))),
+    ]
+    with jax.enable_x64(True):
+        np.testing.assert_allclose(r.ntk, np.asarray(sim.empirical_ntk(m, params, X)), rtol=1e-12)
+        np.testing.assert_allclose(r.nngp, np.asarray(sim.empirical_nngp(m, params, X)), rtol=1e-12)
+    np.testing.assert_allclose(r.layers[:, 0], (r.nngp - bv) / wv, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(activation="relu", depth=3, parameterization="ntk"),
+        dict(activation="tanh", depth=2, parameterization="standard"),
+    ],
+)
+def test_kernel_sample_has_the_law_of_explicit_networks(kw):
+    """depth >= 2 (hidden weights enter through W A and W^T g only): two-sample KS per kernel entry against
+    networks with every weight drawn, 1000 each, Bonferroni over the 20 entries."""
+    m = sim.MLP(d=3, width=10, weight_var=2.0, bias_var=0.1, **kw)
+    r = sim.kernel_sample(m, X, 1000, seed=5)
+    with jax.enable_x64(True):
+        p = sim.init(m, 1000, seed=6)
+        ref = (np.asarray(sim.empirical_nngp(m, p, X)), np.asarray(sim.empirical_ntk(m, p, X, batch_size=500)))
+    iu = np.triu_indices(4)
+    pvals = [sps.ks_2samp(a[:, i, j], b[:, i, j]).pvalue for a, b in zip((r.nngp, r.ntk), ref) for i, j in zip(*iu)]
+    assert min(pvals) > 1e-3 / len(pvals)
+
+
+def test_kernel_sample_controls_have_mean_zero():
+    m = sim.MLP(d=3, width=8, depth=3, activation="gelu", weight_var=2.0, bias_var=0.2)
+    z = sim.kernel_sample(m, X, 20000, seed=7).zero_mean
+    assert z.shape == (20000, 10 * (2 * 3 + 1))
+    live = z.std(axis=0) > 0
+    t = z[:, live].mean(axis=0) / (z[:, live].std(axis=0, ddof=1) / np.sqrt(z.shape[0]))
+    assert np.abs(t).max() < sps.norm.isf(1e-3 / 2 / live.sum())
+
+
+def test_kernel_sample_chunks_and_bad_input():
+    m = sim.MLP(d=3, width=6, depth=2, activation="relu", weight_var=2.0)
+    a, b = sim.kernel_sample(m, X, 7, seed=1), sim.kernel_sample(m, X, 7, seed=1, chunk_floats=48)
+    assert a.ntk.shape == (7, 4, 4) and b.ntk.shape == (7, 4, 4) and np.all(np.isfinite(b.ntk))
+    np.testing.assert_array_equal(a.ntk, sim.kernel_sample(m, X, 7, seed=1).ntk)
+    with pytest.raises(ValueError, match="named activation"):
+        sim.kernel_sample(sim.MLP(d=3, width=6, depth=1, activation=jnp.tanh), X, 2, seed=0)
+    with pytest.raises(ValueError, match="width"):
+        sim.kernel_sample(sim.MLP(d=3, width=3, depth=1), X, 2, seed=0)
+    with pytest.raises(ValueError, match="depth"):
+        sim.kernel_sample(sim.MLP(d=3, width=6, depth=0), X, 2, seed=0)
+    with pytest.raises(ValueError, match="n_nets"):
+        sim.kernel_sample(m, X, 0, seed=0)
+    with pytest.raises(TypeError, match="seed"):
+        sim.kernel_sample(m, X, 2, seed=-1)

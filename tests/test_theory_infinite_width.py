@@ -265,3 +265,64 @@ def test_dynamics_bad_input(task):
         kd.ensemble_prediction(k.nngp, k.ntk, y, [1.0], n_train=9)
     with pytest.raises(ValueError, match="symmetric"):
         kd.propagator(np.triu(k.ntk), [1.0])
+
+
+@pytest.mark.parametrize("par", ["ntk", "standard"])
+def test_frozen_biases_leave_the_bias_gradients_out_of_the_ntk(par):
+    wv, bv, n = 1.7, 0.3, 7.0
+    k = iw.kernels(X, depth=1, activation="erf", weight_var=wv, bias_var=bv, parameterization=par, width=n)
+    f = iw.kernels(
+        X, depth=1, activation="erf", weight_var=wv, bias_var=bv, parameterization=par, width=n, train_bias=False
+    )
+    S1 = wv * X @ X.T / 3 + bv
+    q = np.diag(S1)
+    T, Td = iw.gaussian_expectations(q[:, None], q[None, :], S1, "erf")
+    # depth 1 by hand: first-layer weights (w0 x.x'/d), then the readout's weights (w1 T) only
+    w0, w1 = (3.0, n) if par == "standard" else (wv, wv)
+    np.testing.assert_allclose(f.ntk, w1 * T + wv * Td * w0 * (X @ X.T) / 3, rtol=1e-13)
+    np.testing.assert_allclose(f.nngp, k.nngp, rtol=0, atol=0)
+    b = 1.0 if par == "standard" else bv  # each bias adds b x (its backward kernel)
+    np.testing.assert_allclose(k.ntk - f.ntk, b + wv * Td * b, rtol=1e-13)
+    zero = iw.kernels(X, depth=3, activation="relu", weight_var=2.0, bias_var=0.0)
+    assert np.array_equal(
+        zero.ntk, iw.kernels(X, depth=3, activation="relu", weight_var=2.0, bias_var=0.0, train_bias=False).ntk
+    )
+    with pytest.raises(TypeError, match="train_bias"):
+        iw.kernels(X, depth=1, activation="relu", weight_var=1.0, bias_var=0.0, train_bias=1)
+
+
+def _nested_quadrature(f, k11, k22, k12) -> float:
+    """E[f(u) f(v)] independently of the module: adaptive quadrature over u of f(u) E[f(v) | u], with
+    v | u ~ N(k12 u / k11, k22 - k12^2 / k11); both integrals split at the kink 0 and cut at 12 standard deviations."""
+    su, c, sv = np.sqrt(k11), k12 / k11, np.sqrt(k22 - k12 * k12 / k11)
+
+    def pieces(g, lo, hi, eps):
+        cuts = [lo, *([0.0] if lo < 0 < hi else []), hi]
+        return sum(integrate.quad(g, a, b, epsabs=eps, epsrel=1e-12, limit=200)[0] for a, b in zip(cuts, cuts[1:]))
+
+    def given_u(u):
+        m = c * u
+        return pieces(lambda v: f(v) * np.exp(-0.5 * ((v - m) / sv) ** 2), m - 12 * sv, m + 12 * sv, 1e-14)
+
+    outer = pieces(lambda u: f(u) * given_u(u) * np.exp(-0.5 * (u / su) ** 2), -12 * su, 12 * su, 1e-13)
+    return outer / (2 * np.pi * su * sv)
+
+
+@pytest.mark.parametrize("name", ["tanh", "gelu", "softplus", "selu"])
+def test_activations_without_elementary_kernels_against_nested_quadrature(name):
+    """T and T' at a generic correlation (rho = -0.63) against an independent nested adaptive quadrature, for the
+    named activation and for its JAX phi passed as a bare callable (iw.numerical: the generic path, the kink-split
+    polar quadrature for selu's kink)."""
+    act = spec.get_activation(name)
+    k11, k22, k12 = 1.3, 0.7, -0.6
+    T, Td = _nested_quadrature(act.phi, k11, k22, k12), _nested_quadrature(act.dphi, k11, k22, k12)
+    for a in (name, iw.numerical(act.jax_phi)):
+        got = iw.gaussian_expectations(k11, k22, k12, a)
+        np.testing.assert_allclose([float(got[0]), float(got[1])], [T, Td], rtol=0, atol=1e-10)
+
+
+def test_max_learning_rate_is_2N_over_lambda_max(task):
+    k, _ = task
+    lam = np.linalg.eigvalsh(k.ntk[:5, :5])[-1]
+    assert kd.max_learning_rate(k.ntk[:5, :5]) == pytest.approx(2 * 5 / lam, rel=1e-14)
+    assert kd.max_learning_rate(k.ntk[:5, :5], n_outputs=3) == pytest.approx(2 * 15 / lam, rel=1e-14)

@@ -25,7 +25,10 @@ and T'(K) = E[phi'(u) phi'(v)] for (u, v) ~ N(0, [[K11, K12], [K12, K22]]):
 - "standard" parameterisation [SDP20], W ~ N(0, weight_var / fan_in), b ~ N(0, bias_var), learning rate 1 per
   parameter: the NNGP is the same; Theta^1 = x.x' + 1 and Theta^{l+1} = n T(Sigma^l) + 1 + weight_var T' Theta^l
   with n = ``width`` the hidden fan-in (neural-tangents' kernel_fn uses the declared layer width [NXH20]).
-  Biases are always trainable, so they add 1 even if bias_var = 0.
+  Biases are trained by default, so they add 1 even if bias_var = 0.
+- ``train_bias=False``: the NTK of the same network with frozen biases, i.e. the bias gradients left out of
+  the NTK's sum: Theta^1 = weight_var x.x'/d (standard: x.x') and Theta^{l+1} = weight_var T(Sigma^l) +
+  weight_var T' Theta^l (standard: n T(Sigma^l) + weight_var T' Theta^l); the NNGP is unchanged.
 - the NNGP is E[f(x) f(x')] over initialisations; the NTK of a network with several outputs is Theta (x) I.
 
 Numerics
@@ -56,6 +59,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dltheory.theory import dual_kernels as _dk
+from dltheory.theory import kernel_recursion as _kr
 from dltheory.theory._validate import integer_at_least, nonnegative, positive
 from dltheory.theory.spec import ACTIVATIONS, Activation, get_activation
 
@@ -139,7 +144,7 @@ def _pair_fn(act: Activation) -> Callable:
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(act: Activation, depth: int, standard: bool) -> Callable:
+def _compiled(act: Activation, depth: int, standard: bool, train_bias: bool) -> Callable:
     pair = _pair_fn(act)
     batched = act.kernel_map is None
 
@@ -161,11 +166,12 @@ def _compiled(act: Activation, depth: int, standard: bool) -> Callable:
         k0 = x1 @ x2.T / d
         k12 = wv * k0 + bv
         q1, q2 = wv * jnp.sum(x1 * x1, 1) / d + bv, wv * jnp.sum(x2 * x2, 1) / d + bv
-        ntk = d * k0 + 1.0 if standard else k12
+        b_ntk = (1.0 if standard else bv) if train_bias else 0.0  # the bias gradients' term in each layer
+        ntk = (d if standard else wv) * k0 + b_ntk
         for _ in range(depth):
             T, Td = layer_pair(q1, q2, k12, same)
             new = wv * T + bv
-            ntk = (width * T + 1.0 if standard else new) + wv * Td * ntk
+            ntk = (width if standard else wv) * T + b_ntk + wv * Td * ntk
             k12 = new
             q1, q2 = wv * diag(q1) + bv, wv * diag(q2) + bv
         return k12, ntk
@@ -201,15 +207,24 @@ def kernels(
     bias_var: float,
     parameterization: str = "ntk",
     width: float = 1.0,
+    train_bias: bool = True,
+    backend: str = "numba",
 ) -> Kernel:
     """NNGP and NTK of Dense -> (activation -> Dense) x ``depth`` between the rows of x1 and x2.
 
     ``depth`` >= 0 is the number of hidden layers (nonlinearities); ``weight_var`` = sigma_w^2 > 0,
     ``bias_var`` = sigma_b^2 >= 0; ``parameterization`` "ntk" or "standard" ([SDP20]; ``width`` = hidden
-    fan-in n in its NTK, ignored for "ntk"). Recursions and conventions: module docstring ([LBN18] sec. 2.3,
-    [JGH18] Thm 1, [ADH19] eqs. for Theta, neural-tangents' stax.Dense). x2 = None means x2 = x1.
+    fan-in n in its NTK, ignored for "ntk"); ``train_bias`` False leaves the bias gradients out of the NTK.
+    Recursions and conventions: module docstring ([LBN18] sec. 2.3, [JGH18] Thm 1, [ADH19] eqs. for Theta,
+    neural-tangents' stax.Dense). x2 = None means x2 = x1.
+
+    Activations with a closed-form dual kernel or a convergent Hermite series (dltheory.theory.dual_kernels.method)
+    run through the fused recursion of dltheory.theory.kernel_recursion: ``backend`` "numba" (CPU, parallel) or
+    "jax" (jit-compiled, on ``jax.default_device``, e.g. a GPU); the rest use the polar quadrature (module
+    docstring) in JAX.
     """
     x1 = _inputs("x1", x1)
+    symmetric = x2 is None
     x2 = x1 if x2 is None else _inputs("x2", x2)
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(f"x1 and x2 must have the same number of features, got {x1.shape[1]} and {x2.shape[1]}")
@@ -219,11 +234,33 @@ def kernels(
     if parameterization not in ("ntk", "standard"):
         raise ValueError(f"parameterization must be 'ntk' or 'standard', got {parameterization!r}")
     width = positive("width", width)
+    if not isinstance(train_bias, bool):
+        raise TypeError(f"train_bias must be a bool, got {train_bias!r}")
+    if backend not in _kr.BACKENDS:
+        raise ValueError(f"backend must be one of {_kr.BACKENDS}, got {backend!r}")
     act = _activation(activation)
+    plan = _dk.plan(act)
+    if plan is not None:
+        try:
+            nngp, ntk = _kr.nngp_ntk(
+                x1,
+                None if symmetric else x2,
+                depth=depth,
+                plan=plan,
+                weight_var=wv,
+                bias_var=bv,
+                standard=parameterization == "standard",
+                width=width,
+                train_bias=train_bias,
+                backend=backend,
+            )
+            return Kernel(nngp=nngp, ntk=ntk)
+        except _dk.HermiteDidNotConverge:
+            pass  # a kinked or very steep callable: the polar quadrature below
     _, ids = np.unique(np.concatenate([x1, x2]), axis=0, return_inverse=True)
     ids = ids.ravel()
     same = ids[: x1.shape[0], None] == ids[None, x1.shape[0] :]  # identical input pairs: rho = 1 exactly
-    fn = _compiled(act, depth, parameterization == "standard")
+    fn = _compiled(act, depth, parameterization == "standard", train_bias)
     with jax.enable_x64(True):
         nngp, ntk = fn(jnp.asarray(x1), jnp.asarray(x2), jnp.asarray(same), wv, bv, width)
         nngp, ntk = np.asarray(nngp), np.asarray(ntk)
@@ -244,6 +281,11 @@ def gaussian_expectations(k11, k22, k12, activation) -> tuple[np.ndarray, np.nda
     if np.any(k12 * k12 > k11 * k22 * (1 + 1e-12)):
         raise ValueError("the covariance must be PSD: k12^2 <= k11 k22")
     act = _activation(activation)
+    if _dk.plan(act) is not None:
+        try:
+            return _dk.dual_kernel(act, k11, k22, k12)
+        except _dk.HermiteDidNotConverge:
+            pass
     with jax.enable_x64(True):
         s1, s2 = np.sqrt(k11), np.sqrt(k22)
         d = s1 * s2

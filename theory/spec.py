@@ -4,10 +4,13 @@ The only theory module that simulators may import: activations and constants, ne
 
 - :class:`Activation`: phi and phi' as numpy functions, the same phi as a JAX-traceable function, the kinks
   (points where phi' jumps), the universality class of Roberts, Yaida & Hanin, "The Principles of Deep Learning
-  Theory", arXiv:2106.10165, sec. 5.2-5.3, and, where one exists, the closed-form kernel map
-  (T, T') = (E phi(u) phi(v), E phi'(u) phi'(v)) over a centred Gaussian pair (u, v).
-- :data:`ACTIVATIONS` and :func:`get_activation`: the registry by name; :func:`ab_relu`, :func:`leaky_relu` and
-  :func:`selu` build parametrised members.
+  Theory", arXiv:2106.10165, sec. 5.2-5.3, and, where one exists, a tag naming its closed-form dual kernel
+  (T, T') = (E phi(u) phi(v), E phi'(u) phi'(v)) over a centred Gaussian pair (u, v) (the formulas live in
+  dltheory.theory.dual_kernels).
+- :data:`ACTIVATIONS` and :func:`get_activation`: the registry by name; :func:`ab_relu`, :func:`leaky_relu`,
+  :func:`selu`, :func:`elu`, :func:`swish`, :func:`scaled_erf`, :func:`sin`, :func:`cos`, :func:`rbf`,
+  :func:`exponential`, :func:`gaussian`, :func:`polynomial`, :func:`monomial` and :func:`rectified_monomial`
+  build parametrised members (neural-tangents' stax activations, Novak et al. 2020, arXiv:1912.02803).
 - :data:`SELU_LAMBDA`, :data:`SELU_ALPHA`: Klambauer, Unterthiner, Mayr & Hochreiter, "Self-normalizing neural
   networks", NeurIPS 2017, arXiv:1706.02515, eq. 14 (closed forms).
 - :func:`relu_slopes`: the shaped ReLU of Li, Nica & Roy, "The neural covariance SDE", NeurIPS 2022,
@@ -19,7 +22,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jax
 import jax.numpy as jnp
@@ -36,6 +39,17 @@ __all__ = [
     "ab_relu",
     "leaky_relu",
     "selu",
+    "elu",
+    "swish",
+    "scaled_erf",
+    "sin",
+    "cos",
+    "rbf",
+    "exponential",
+    "gaussian",
+    "polynomial",
+    "monomial",
+    "rectified_monomial",
     "SELU_LAMBDA",
     "SELU_ALPHA",
     "UNIVERSALITY_CLASSES",
@@ -76,9 +90,11 @@ class Activation:
     ``phi``, ``dphi``: numpy functions z -> phi(z), phi'(z). ``jax_phi``: the same phi, JAX-traceable (simulators
     differentiate it by autodiff). ``kinks``: the points where phi' jumps. ``universality``: "scale_invariant"
     (phi(lambda z) = lambda phi(z) for lambda > 0: linear, relu, abs), "k0" (phi(0) = 0, phi'(0) != 0, smooth:
-    tanh, erf; [PDLT] sec. 5.3) or "none". ``kernel_map``: optional closed form ``(s1, s2, rho) -> (T, T')``
-    in jax.numpy, T = E phi(u) phi(v), T' = E phi'(u) phi'(v) for (u, v) centred Gaussian with variances s1^2,
-    s2^2 and correlation rho.
+    tanh, erf; [PDLT] sec. 5.3) or "none". ``dual``: the closed-form dual kernel this phi has, as (family,
+    *parameters) of dltheory.theory.dual_kernels.FAMILIES (e.g. ("ab_relu", 0.0, 1.0) for relu), () if none.
+    ``kernel_map``: optional closed form ``(s1, s2, rho) -> (T, T')`` in jax.numpy, T = E phi(u) phi(v),
+    T' = E phi'(u) phi'(v) for (u, v) centred Gaussian with variances s1^2, s2^2 and correlation rho; filled in
+    from ``dual`` (the formulas are written once, in dual_kernels) unless given.
     """
 
     name: str
@@ -88,36 +104,26 @@ class Activation:
     kinks: tuple[float, ...] = ()
     universality: str = "none"
     kernel_map: Callable | None = None
+    dual: tuple = ()
+
+    def __post_init__(self) -> None:
+        if self.dual and self.kernel_map is None:
+            object.__setattr__(self, "kernel_map", _dual_map(self.dual))
 
 
-def _ab_relu_kernel_map(a: float, b: float) -> Callable:
-    """Kernel map of a min(x, 0) + b max(x, 0) (Cho & Saul 2009, "Kernel methods for deep learning", NeurIPS,
-    arc-cosine kernel n = 1, generalised; neural-tangents' ABRelu, Novak et al. 2020, arXiv:1912.02803).
-
-    T = (a-b)^2/(2 pi) sqrt(K11 K22 - K12^2) + [(a^2+b^2)/2 - (a-b)^2 theta/(2 pi)] K12, T' = the bracket,
-    theta = arccos(K12 / sqrt(K11 K22)). relu (a, b) = (0, 1): T = sqrt(K11 K22)/(2 pi) [sin theta +
-    (pi - theta) cos theta], T' = (pi - theta)/(2 pi) (half of Cho & Saul's k_1 and k_0 / pi).
-    """
+def _dual_map(dual: tuple) -> Callable:
+    """The JAX kernel map of the closed form ``dual`` (dltheory.theory.dual_kernels, imported on first use)."""
 
     def kernel_map(s1, s2, rho):
-        theta = jnp.arccos(rho)
-        bracket = (a * a + b * b) / 2 - (a - b) ** 2 * theta / (2 * jnp.pi)
-        T = s1 * s2 * ((a - b) ** 2 / (2 * jnp.pi) * jnp.sqrt(1 - rho * rho) + bracket * rho)
-        return T, bracket + 0 * T
+        from dltheory.theory.dual_kernels import jax_kernel_map
+
+        return jax_kernel_map(dual)(s1, s2, rho)
 
     return kernel_map
 
 
-def _erf_kernel_map(s1, s2, rho):
-    """erf (Williams 1997, "Computing with infinite networks", NeurIPS): T = (2/pi) arcsin(2 K12 /
-    sqrt((1+2K11)(1+2K22))), T' = (4/pi)/sqrt((1+2K11)(1+2K22) - 4K12^2)."""
-    k11, k22, k12 = s1 * s1, s2 * s2, s1 * s2 * rho
-    prod = (1 + 2 * k11) * (1 + 2 * k22)
-    return 2 / jnp.pi * jnp.arcsin(2 * k12 / jnp.sqrt(prod)), 4 / jnp.pi / jnp.sqrt(prod - 4 * k12 * k12)
-
-
 def ab_relu(a: float, b: float) -> Activation:
-    """phi(x) = a min(x, 0) + b max(x, 0) with its closed-form kernel map (neural-tangents' ABRelu(a, b))."""
+    """phi(x) = a min(x, 0) + b max(x, 0) (neural-tangents' ABRelu(a, b)); arc-cosine dual kernel."""
     a, b = real_scalar("a", a), real_scalar("b", b)
     return Activation(
         f"ab_relu({a:g},{b:g})",
@@ -126,13 +132,18 @@ def ab_relu(a: float, b: float) -> Activation:
         lambda x: a * jnp.minimum(x, 0) + b * jnp.maximum(x, 0),
         (0.0,) if a != b else (),
         "scale_invariant",
-        _ab_relu_kernel_map(a, b),
+        dual=("ab_relu", a, b),
     )
 
 
 def leaky_relu(alpha: float) -> Activation:
     """phi(x) = max(x, 0) + alpha min(x, 0), closed-form kernel map (neural-tangents' LeakyRelu(alpha))."""
     return ab_relu(alpha, 1.0)
+
+
+def _pexp(lam: float, alpha: float) -> tuple:
+    """dual tag of lam x (x > 0), lam alpha (e^x - 1) (x <= 0): piecewise alpha + beta x + gamma e^{lambda x}."""
+    return ("pexp", 0.0, lam, 0.0, 0.0, -lam * alpha, 0.0, lam * alpha, 1.0)
 
 
 def selu(lam: float = SELU_LAMBDA, alpha: float = SELU_ALPHA) -> Activation:
@@ -144,7 +155,153 @@ def selu(lam: float = SELU_LAMBDA, alpha: float = SELU_ALPHA) -> Activation:
         lambda z: lam * np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0))),
         lambda z: lam * np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0))),
         lambda x: lam * jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0))),
-        (0.0,),
+        (0.0,) if lam * alpha != lam else (),
+        dual=_pexp(lam, alpha),
+    )
+
+
+def elu(alpha: float = 1.0) -> Activation:
+    """elu(x) = x (x > 0), alpha (e^x - 1) (x <= 0) [Clevert, Unterthiner & Hochreiter 2016, arXiv:1511.07289,
+    eq. 15]; phi' jumps at 0 unless alpha = 1."""
+    alpha = real_scalar("alpha", alpha, lower=0.0)
+    return Activation(
+        "elu" if alpha == 1.0 else f"elu({alpha:g})",
+        lambda z: np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0))),
+        lambda z: np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0))),
+        lambda x: jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0))),
+        (0.0,) if alpha != 1.0 else (),
+        dual=_pexp(1.0, alpha),
+    )
+
+
+def swish(beta: float = 1.0) -> Activation:
+    """x sigmoid(beta x) [Ramachandran, Zoph & Le 2017, arXiv:1710.05941]; beta = 1 is silu [Elfwing, Uchibe &
+    Doya 2018, arXiv:1702.03118]. Smooth, no closed-form dual kernel (dual_kernels uses its Hermite series)."""
+    beta = real_scalar("beta", beta)
+    return Activation(
+        "silu" if beta == 1.0 else f"swish({beta:g})",
+        lambda z: z * expit(beta * z),
+        lambda z: expit(beta * z) * (1 + beta * z * (1 - expit(beta * z))),
+        lambda x: x * jax.nn.sigmoid(beta * x),
+    )
+
+
+def scaled_erf(a: float = 1.0, b: float = 1.0, c: float = 0.0) -> Activation:
+    """a erf(b x) + c (neural-tangents' Erf(a, b, c)); Williams' closed form."""
+    a, b, c = real_scalar("a", a), real_scalar("b", b), real_scalar("c", c)
+    if (a, b, c) == (1.0, 1.0, 0.0):
+        return ACTIVATIONS["erf"]
+    return Activation(
+        f"erf({a:g},{b:g},{c:g})",
+        lambda z: a * erf(b * z) + c,
+        lambda z: a * b * 2 / math.sqrt(math.pi) * np.exp(-b * b * z * z),
+        lambda x: a * jax.scipy.special.erf(b * x) + c,
+        universality="k0" if c == 0.0 and a * b != 0.0 else "none",
+        dual=("erf", a, b, c),
+    )
+
+
+def _heaviside(name: str, c_plus: float, c_minus: float) -> Activation:
+    """c+ 1[x > 0] + c- 1[x < 0], 0 at 0: phi' = 0 almost everywhere (the NTK drops the jump's delta)."""
+    return Activation(
+        name,
+        lambda z: np.where(z > 0, c_plus, np.where(z < 0, c_minus, 0.0)) + 0.0 * z,
+        lambda z: 0.0 * z,
+        lambda x: jnp.where(x > 0, c_plus, jnp.where(x < 0, c_minus, 0.0)) + 0.0 * x,
+        dual=("heaviside", c_plus, c_minus),
+    )
+
+
+def sin(a: float = 1.0, b: float = 1.0, c: float = 0.0) -> Activation:
+    """a sin(b x + c) (neural-tangents' Sin(a, b, c)); closed form from the Gaussian characteristic function."""
+    a, b, c = real_scalar("a", a), real_scalar("b", b), real_scalar("c", c)
+    return Activation(
+        f"sin({a:g},{b:g},{c:g})",
+        lambda z: a * np.sin(b * z + c),
+        lambda z: a * b * np.cos(b * z + c),
+        lambda x: a * jnp.sin(b * x + c),
+        universality="k0" if c == 0.0 and a * b != 0.0 else "none",
+        dual=("sin", a, b, c),
+    )
+
+
+def cos(a: float = 1.0, b: float = 1.0, c: float = 0.0) -> Activation:
+    """a cos(b x + c) = a sin(b x + c + pi/2) (neural-tangents' Cos)."""
+    act = sin(a, b, real_scalar("c", c) + math.pi / 2)
+    return replace(act, name=f"cos({a:g},{b:g},{c:g})", kernel_map=None)
+
+
+def rbf(gamma: float = 1.0) -> Activation:
+    """sqrt(2) sin(sqrt(2 gamma) x + pi/4), whose NNGP map is exp(-gamma (q1 + q2 - 2k)) (neural-tangents' Rbf)."""
+    gamma = real_scalar("gamma", gamma, lower=0.0, strict=True)
+    return replace(sin(math.sqrt(2.0), math.sqrt(2.0 * gamma), math.pi / 4), name=f"rbf({gamma:g})", kernel_map=None)
+
+
+def exponential(a: float = 1.0, b: float = 1.0) -> Activation:
+    """a exp(b x) (neural-tangents' Exp(a, b))."""
+    a, b = real_scalar("a", a), real_scalar("b", b)
+    return Activation(
+        f"exp({a:g},{b:g})",
+        lambda z: a * np.exp(b * z),
+        lambda z: a * b * np.exp(b * z),
+        lambda x: a * jnp.exp(b * x),
+        dual=("exp", a, b),
+    )
+
+
+def gaussian(a: float = 1.0, b: float = -1.0) -> Activation:
+    """a exp(b x^2) with b < 0 (neural-tangents' Gaussian(a, b))."""
+    a = real_scalar("a", a)
+    b = real_scalar("b", b)
+    if b >= 0:
+        raise ValueError(f"b must be a finite number < 0 (E phi^2 diverges otherwise for large variances), got {b}")
+    return Activation(
+        f"gaussian({a:g},{b:g})",
+        lambda z: a * np.exp(b * z * z),
+        lambda z: 2 * a * b * z * np.exp(b * z * z),
+        lambda x: a * jnp.exp(b * x * x),
+        dual=("gaussian", a, b),
+    )
+
+
+def polynomial(coef) -> Activation:
+    """sum_m coef[m] x^m (numpy.polynomial order; neural-tangents' Polynomial); its dual kernel is an exact
+    finite Hermite (Mehler) series."""
+    c = np.asarray(coef, dtype=np.float64)
+    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)):
+        raise ValueError(f"coef must be a non-empty 1-D sequence of finite numbers, got {coef!r}")
+    c = c[: int(np.flatnonzero(c)[-1]) + 1] if np.any(c) else c[:1]
+    dc = np.polynomial.polynomial.polyder(c) if c.size > 1 else np.zeros(1)
+    return Activation(
+        "polynomial(" + ",".join(f"{v:g}" for v in c) + ")",
+        lambda z: np.polynomial.polynomial.polyval(z, c) + 0.0 * z,
+        lambda z: np.polynomial.polynomial.polyval(z, dc) + 0.0 * z,
+        lambda x: functools.reduce(lambda acc, cm: acc * x + cm, c[::-1].tolist(), 0.0 * x),
+        universality="scale_invariant" if c.size == 2 and c[0] == 0.0 else "none",
+        dual=("polynomial", *c.tolist()),
+    )
+
+
+def monomial(degree: int) -> Activation:
+    """x^degree (neural-tangents' Monomial)."""
+    n = integer_at_least("degree", degree, 0)
+    return replace(polynomial([0.0] * n + [1.0]), name=f"monomial({n})")
+
+
+def rectified_monomial(degree: int) -> Activation:
+    """x^degree 1[x > 0] (neural-tangents' RectifiedMonomial): degree 0 is the step, 1 relu; Cho & Saul's
+    arc-cosine kernel of order degree."""
+    n = integer_at_least("degree", degree, 0)
+    if n == 0:
+        return ACTIVATIONS["step"]
+    if n == 1:
+        return ACTIVATIONS["relu"]
+    return Activation(
+        f"rectified_monomial({n})",
+        lambda z: np.maximum(z, 0.0) ** n,
+        lambda z: n * np.maximum(z, 0.0) ** (n - 1),
+        lambda x: jnp.maximum(x, 0) ** n,
+        dual=("rect_monomial", n),
     )
 
 
@@ -158,7 +315,9 @@ def _dgelu(z):
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "linear": Activation("linear", lambda z: z, np.ones_like, lambda x: x, (), "scale_invariant"),
+    "linear": Activation(
+        "linear", lambda z: z, np.ones_like, lambda x: x, (), "scale_invariant", dual=("ab_relu", 1.0, 1.0)
+    ),
     "relu": Activation(
         "relu",
         lambda z: np.maximum(z, 0.0),
@@ -166,9 +325,9 @@ ACTIVATIONS: dict[str, Activation] = {
         jax.nn.relu,
         (0.0,),
         "scale_invariant",
-        _ab_relu_kernel_map(0.0, 1.0),
+        dual=("ab_relu", 0.0, 1.0),
     ),
-    "abs": Activation("abs", np.abs, np.sign, jnp.abs, (0.0,), "scale_invariant", _ab_relu_kernel_map(-1.0, 1.0)),
+    "abs": Activation("abs", np.abs, np.sign, jnp.abs, (0.0,), "scale_invariant", dual=("ab_relu", -1.0, 1.0)),
     "tanh": Activation("tanh", np.tanh, lambda z: 1.0 / np.cosh(z) ** 2, jnp.tanh, (), "k0"),
     "erf": Activation(
         "erf",
@@ -177,12 +336,19 @@ ACTIVATIONS: dict[str, Activation] = {
         jax.scipy.special.erf,
         (),
         "k0",
-        _erf_kernel_map,
+        dual=("erf", 1.0, 1.0, 0.0),
     ),
-    "gelu": Activation("gelu", _gelu, _dgelu, functools.partial(jax.nn.gelu, approximate=False)),
+    "gelu": Activation("gelu", _gelu, _dgelu, functools.partial(jax.nn.gelu, approximate=False), dual=("gelu",)),
     "selu": selu(),
     "softplus": Activation("softplus", lambda z: np.logaddexp(0.0, z), expit, jax.nn.softplus),
+    "elu": elu(),
+    "silu": swish(1.0),
+    "sign": _heaviside("sign", 1.0, -1.0),
+    "step": _heaviside("step", 1.0, 0.0),
+    "sin": sin(),
+    "cos": replace(cos(), name="cos"),
 }
+ACTIVATIONS["sin"] = replace(ACTIVATIONS["sin"], name="sin", kernel_map=None)
 
 
 def get_activation(activation: str | Activation) -> Activation:

@@ -1,0 +1,325 @@
+"""Fused NNGP/NTK recursion: every layer of a pair of inputs in one pass, numba (CPU) or JAX (any device).
+
+The recursion is the one of dltheory.theory.infinite_width (Lee et al. 2018, arXiv:1711.00165, sec. 2.3;
+Jacot et al. 2018, arXiv:1806.07572, Thm 1; neural-tangents' stax.serial(Dense, (phi, Dense) x depth), Novak et
+al. 2020, arXiv:1912.02803): with (T, T') the dual kernel of phi (dltheory.theory.dual_kernels),
+
+    Sigma^1 = weight_var x.x'/d + bias_var,   Sigma^{l+1} = weight_var T(Sigma^l) + bias_var,
+    "ntk":      Theta^1 = Sigma^1,            Theta^{l+1} = Sigma^{l+1} + weight_var T'(Sigma^l) Theta^l,
+    "standard": Theta^1 = x.x' + 1,           Theta^{l+1} = width T(Sigma^l) + 1 + weight_var T'(Sigma^l) Theta^l,
+
+and with frozen biases (``train_bias=False``) the bias terms (bias_var, resp. 1) leave the NTK. In one form,
+Theta^1 = w0 x.x'/d + b_ntk and Theta^{l+1} = w_ntk T + b_ntk + weight_var T' Theta^l, with (w0, w_ntk, b_ntk) =
+(weight_var, weight_var, bias_var) for "ntk" and (d, width, 1) for "standard" (b_ntk = 0 for frozen biases).
+
+Layout of the computation
+-------------------------
+- Per input (O(n depth)): the diagonal variances q_i^l = Sigma^l(x_i, x_i), their square roots, the diagonal
+  (T, T')(q, q, q) (used verbatim for pairs of identical inputs, so rho = 1 exactly there) and, for Hermite
+  activations, the per-layer coefficient tables of dual_kernels.hermite_coefficients.
+- Per pair (O(n1 n2 depth)): the Gram matrix x1 x2^T / d is written by one BLAS call into the NNGP output, then
+  a numba kernel walks the rows in parallel, a tile of 64 pairs at a time, and runs all layers on the tile in
+  registers/L1 (no Python loop over layers, no temporaries of size n1 x n2): the output arrays are the only
+  O(n^2) memory. For x2 = None only the upper triangle is computed (row i paired with row n-1-i so that the
+  triangle balances across threads) and then mirrored.
+- JAX (``backend="jax"``): the same per-pair formulas (dual_kernels.jax_pair, one source with the numba
+  ones) inside a jit-compiled ``lax.scan`` over layers, on blocks of rows; it runs on ``jax.default_device``.
+Float64 throughout (JAX in a local ``jax.enable_x64`` context).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numba import njit
+
+from dltheory.theory import dual_kernels as dk
+
+__all__ = ["nngp_ntk", "BACKENDS"]
+
+BACKENDS = ("numba", "jax")
+_TILE = 64
+_LOG_TOL = math.log(dk.HERMITE_TOL)
+_MAX_THREADS = 64
+_FM = dk._FM
+_JAX_BLOCK_ENTRIES = 1 << 22  # rows per JAX block: about this many pairs (x ~15 float64 temporaries)
+
+
+# ----------------------------------------------------------------------------- numba kernel
+
+
+@njit(inline="always", cache=True, error_model="numpy", fastmath=_FM)
+def _update(jj, T, Td, same, dT, dD, kv, tv, coef):
+    """One layer for pair jj of the tile: identical inputs take the diagonal (T, T') = (dT, dD) (rho = 1 exactly);
+    Sigma <- weight_var T + bias_var, Theta <- w_ntk T + b_ntk + weight_var T' Theta."""
+    wv, bv, w0, wt, bt = coef
+    T = dT if same else T
+    Td = dD if same else Td
+    tv[jj] = wt * T + bt + wv * Td * tv[jj]
+    kv[jj] = wv * T + bv
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FM)
+def _row(i, j0, ok, ot, kind, P, side1, side2, Kl, coef):
+    """All layers for the pairs (i, j), j >= j0, a tile of _TILE columns at a time. side = (Q, S, D, ids, A, B)
+    per-input arrays (module docstring); coef = (weight_var, bias_var, w0, w_ntk, b_ntk)."""
+    Q1, S1, D1, id1, A1, B1 = side1
+    Q2, S2, D2, id2, A2, B2 = side2
+    wv, bv, w0, wt, bt = coef  # noqa: F841 (w_ntk, b_ntk are used in _update)
+    n2 = ok.shape[1]
+    depth = Q1.shape[0]
+    kv = np.empty(_TILE)
+    tv = np.empty(_TILE)
+    rv = np.empty(_TILE)
+    aT = np.empty(_TILE)
+    aD = np.empty(_TILE)
+    for jt in range(j0, n2, _TILE):
+        m = min(_TILE, n2 - jt)
+        for jj in range(m):
+            k0 = ok[i, jt + jj]
+            kv[jj] = wv * k0 + bv
+            tv[jj] = w0 * k0 + bt
+        for l in range(depth):
+            q1, s1, dT, dD = Q1[l, i], S1[l, i], D1[l, 0, i], D1[l, 1, i]
+            if kind == dk.HERMITE:
+                rmax = 0.0
+                for jj in range(m):
+                    rv[jj] = dk.correlation(s1, S2[l, jt + jj], kv[jj])
+                    if id1[i] != id2[jt + jj]:
+                        rmax = max(rmax, abs(rv[jj]))
+                # |sum_{k>K} a_k b_k rho^k| <= |rho|^{K+1} sqrt(E_i E_j): fewer terms where the tile's |rho| is small
+                K = Kl[l]
+                if rmax < 1.0:
+                    K = min(K, int(math.ceil(_LOG_TOL / math.log(max(rmax, 1e-300)))))
+                a, b = A1[l, K, i], B1[l, K, i]
+                for jj in range(m):
+                    aT[jj] = a * A2[l, K, jt + jj]
+                    aD[jj] = b * B2[l, K, jt + jj]
+                for kk in range(K - 1, -1, -1):  # Horner in rho
+                    a, b = A1[l, kk, i], B1[l, kk, i]
+                    for jj in range(m):
+                        aT[jj] = aT[jj] * rv[jj] + a * A2[l, kk, jt + jj]
+                        aD[jj] = aD[jj] * rv[jj] + b * B2[l, kk, jt + jj]
+                for jj in range(m):
+                    _update(jj, aT[jj], aD[jj], id1[i] == id2[jt + jj], dT, dD, kv, tv, coef)
+            elif kind == dk.AB_RELU:  # the light closed forms: inlined, vectorised across the tile
+                for jj in range(m):
+                    j, k = jt + jj, kv[jj]
+                    T, Td = dk._f_ab_relu(P, q1, Q2[l, j], s1, S2[l, j], k, dk.correlation(s1, S2[l, j], k))
+                    _update(jj, T, Td, id1[i] == id2[j], dT, dD, kv, tv, coef)
+            elif kind == dk.ERF:
+                for jj in range(m):
+                    j, k = jt + jj, kv[jj]
+                    T, Td = dk._f_erf(P, q1, Q2[l, j], s1, S2[l, j], k, dk.correlation(s1, S2[l, j], k))
+                    _update(jj, T, Td, id1[i] == id2[j], dT, dD, kv, tv, coef)
+            elif kind == dk.GELU:
+                for jj in range(m):
+                    j, k = jt + jj, kv[jj]
+                    T, Td = dk._f_gelu(P, q1, Q2[l, j], s1, S2[l, j], k, dk.correlation(s1, S2[l, j], k))
+                    _update(jj, T, Td, id1[i] == id2[j], dT, dD, kv, tv, coef)
+            else:  # every other family: one call per pair
+                for jj in range(m):
+                    j, k = jt + jj, kv[jj]
+                    T, Td = dk.pair(kind, P, q1, Q2[l, j], s1, S2[l, j], k, dk.correlation(s1, S2[l, j], k))
+                    _update(jj, T, Td, id1[i] == id2[j], dT, dD, kv, tv, coef)
+        for jj in range(m):
+            ok[i, jt + jj] = kv[jj]
+            ot[i, jt + jj] = tv[jj]
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FM)
+def _rows(rows, sym, ok, ot, kind, P, side1, side2, Kl, coef):
+    """_row for each row in ``rows`` (j >= i when sym); releases the GIL, so threads run chunks in parallel."""
+    for i in rows:
+        _row(i, i if sym else 0, ok, ot, kind, P, side1, side2, Kl, coef)
+
+
+@njit(cache=True, nogil=True)
+def _mirror(blocks, a, b):
+    """Copy the upper triangle of the square arrays a, b into their lower triangles, for the 64-row blocks given."""
+    n = a.shape[0]
+    for bi in blocks:
+        for bj in range(bi + 1):
+            for i in range(bi * 64, min(n, bi * 64 + 64)):
+                for j in range(bj * 64, min(i, bj * 64 + 64)):
+                    a[i, j] = a[j, i]
+                    b[i, j] = b[j, i]
+
+
+def _threads() -> int:
+    """Worker threads: the CPUs this process may run on (capped)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(_MAX_THREADS, cpus))
+
+
+def _in_threads(fn, chunks, *args) -> None:
+    """fn(chunk, *args) for every chunk, on a thread pool (the numba kernels release the GIL)."""
+    with ThreadPoolExecutor(len(chunks)) as ex:
+        for f in [ex.submit(fn, c, *args) for c in chunks]:
+            f.result()
+
+
+def _balanced(n: int, sym: bool, parts: int) -> list[np.ndarray]:
+    """Rows split into ``parts`` chunks of equal work: for the triangle (sym) row i costs n - i, so rows are dealt
+    in the order 0, n-1, 1, n-2, ... round-robin over the chunks."""
+    order = np.arange(n)
+    if sym:
+        order = np.ravel(np.column_stack([order[: (n + 1) // 2], order[::-1][: (n + 1) // 2]]))[:n]
+    return [np.ascontiguousarray(order[c::parts]) for c in range(parts) if c < n]
+
+
+# ----------------------------------------------------------------------------- per-input precomputation
+
+
+def _per_input(p: dk.DualPlan, U: np.ndarray, depth: int, wv: float, bv: float):
+    """For the distinct inputs U: Q (depth, n) variances entering each activation, D (depth, 2, n) the diagonal
+    (T, T'), and for Hermite plans the coefficient tables A, B (depth, K_max + 1, n) and orders Kl (depth,)."""
+    n, d = U.shape
+    Q = np.empty((depth, n))
+    D = np.empty((depth, 2, n))
+    q = wv * np.einsum("ij,ij->i", U, U) / d + bv
+    tables = []
+    for l in range(depth):
+        Q[l] = q
+        if p.kind == dk.HERMITE:
+            A, B, D[l, 0], D[l, 1] = p.tables(q)
+            tables.append((A, B))
+        else:
+            D[l, 0], D[l, 1] = p.diagonal(q)
+        q = wv * D[l, 0] + bv
+    Kl = np.array([t[0].shape[0] - 1 for t in tables] or [0] * depth, dtype=np.int64)
+    A = np.zeros((depth, int(Kl.max(initial=0)) + 1, n if tables else 1))
+    B = np.zeros_like(A)
+    for l, (a, b) in enumerate(tables):
+        A[l, : a.shape[0]], B[l, : b.shape[0]] = a, b
+    return Q, D, A, B, Kl
+
+
+def nngp_ntk(
+    x1: np.ndarray,
+    x2: np.ndarray | None,
+    *,
+    depth: int,
+    plan: dk.DualPlan,
+    weight_var: float,
+    bias_var: float,
+    standard: bool = False,
+    width: float = 1.0,
+    train_bias: bool = True,
+    backend: str = "numba",
+) -> tuple[np.ndarray, np.ndarray]:
+    """(NNGP, NTK) Gram matrices, float64, of the recursion in the module docstring; inputs already validated by
+    dltheory.theory.infinite_width.kernels (the public entry point). x2 = None: x2 = x1 (symmetric)."""
+    n1, d = x1.shape
+    sym = x2 is None
+    x2 = x1 if sym else x2
+    U, inv = np.unique(x1 if sym else np.concatenate([x1, x2]), axis=0, return_inverse=True)
+    inv = inv.ravel().astype(np.int64)
+    id1, id2 = inv[:n1], (inv[:n1] if sym else inv[n1:])
+    Q, D, A, B, Kl = _per_input(plan, U, depth, weight_var, bias_var)
+    S = np.sqrt(Q)
+    w0, wt = (float(d), float(width)) if standard else (float(weight_var), float(weight_var))
+    bt = (1.0 if standard else float(bias_var)) if train_bias else 0.0
+    coef = (float(weight_var), float(bias_var), w0, wt, bt)
+    if backend == "jax":
+        return _jax_nngp_ntk(x1, x2, plan, Q, S, D, A, B, id1, id2, coef)
+    hermite = plan.kind == dk.HERMITE
+    side1 = tuple(np.ascontiguousarray(a[..., id1]) for a in (Q, S, D)) + (id1,)
+    side1 += tuple(np.ascontiguousarray(a[..., id1]) if hermite else a for a in (A, B))
+    if sym:
+        side2 = side1
+    else:
+        side2 = tuple(np.ascontiguousarray(a[..., id2]) for a in (Q, S, D)) + (id2,)
+        side2 += tuple(np.ascontiguousarray(a[..., id2]) if hermite else a for a in (A, B))
+    ok = np.empty((n1, x2.shape[0]))
+    np.matmul(x1, x2.T, out=ok)
+    ok /= d
+    ot = np.empty_like(ok)
+    parts = _threads()
+    _in_threads(_rows, _balanced(n1, sym, parts), sym, ok, ot, plan.kind, plan.P, side1, side2, Kl, coef)
+    if sym:
+        nb = (n1 + 63) // 64
+        _in_threads(_mirror, _balanced(nb, True, min(parts, nb)), ok, ot)
+    return ok, ot
+
+
+# ----------------------------------------------------------------------------- JAX
+
+
+@functools.lru_cache(maxsize=32)
+def _jax_block_fn(kind: int, P: tuple):
+    """jit-compiled block recursion: (x1 block, x2, per-layer per-input arrays) -> (NNGP, NTK) block."""
+    import jax
+    import jax.numpy as jnp
+
+    corr = dk._jax_namespace()["correlation"]
+    pair = dk.jax_pair(kind, np.array(P)) if kind != dk.HERMITE else None
+
+    def run(x1, x2, side1, side2, same, coef):
+        wv, bv, w0, wt, bt = coef
+        k0 = x1 @ x2.T / x1.shape[1]
+        k, t = wv * k0 + bv, w0 * k0 + bt
+
+        def layer(carry, xs):
+            k, t = carry
+            (q1, s1, d1, a1, b1), (q2, s2, a2, b2) = xs
+            rho = corr(s1[:, None], s2[None, :], k)
+            if kind == dk.HERMITE:
+
+                def horner(j, acc):
+                    kk = a1.shape[0] - 1 - j
+                    return (
+                        acc[0] * rho + a1[kk][:, None] * a2[kk][None, :],
+                        acc[1] * rho + b1[kk][:, None] * b2[kk][None, :],
+                    )
+
+                T, Td = jax.lax.fori_loop(0, a1.shape[0], horner, (jnp.zeros_like(k), jnp.zeros_like(k)))
+            else:
+                T, Td = pair(q1[:, None], q2[None, :], s1[:, None], s2[None, :], k, rho)
+            T = jnp.where(same, d1[0][:, None], T)
+            Td = jnp.where(same, d1[1][:, None], Td)
+            return (wv * T + bv, wt * T + bt + wv * Td * t), None
+
+        (k, t), _ = jax.lax.scan(layer, (k, t), (side1, side2))
+        return k, t
+
+    return jax.jit(run)
+
+
+def _jax_nngp_ntk(x1, x2, plan, Q, S, D, A, B, id1, id2, coef):
+    """The JAX backend on jax's default device: row blocks of about _JAX_BLOCK_ENTRIES pairs, one jit-compiled
+    call each (the last block padded to the common shape)."""
+    import jax
+    import jax.numpy as jnp
+
+    fn = _jax_block_fn(plan.kind, tuple(plan.P.tolist()))
+    hermite = plan.kind == dk.HERMITE
+    n1, n2 = x1.shape[0], x2.shape[0]
+    rows = max(1, min(n1, _JAX_BLOCK_ENTRIES // max(n2, 1)))
+    nngp, ntk = np.empty((n1, n2)), np.empty((n1, n2))
+
+    def gather(a, ids):
+        return jnp.asarray(a[..., ids] if hermite else np.broadcast_to(a, a.shape[:-1] + (ids.size,)))
+
+    with jax.enable_x64(True):
+        side2 = (jnp.asarray(Q[:, id2]), jnp.asarray(S[:, id2]), gather(A, id2), gather(B, id2))
+        x2j = jnp.asarray(x2)
+        for r0 in range(0, n1, rows):
+            idx = np.minimum(np.arange(r0, r0 + rows), n1 - 1)
+            ids = id1[idx]
+            side1 = (
+                jnp.asarray(Q[:, ids]),
+                jnp.asarray(S[:, ids]),
+                jnp.asarray(D[..., ids]),
+                gather(A, ids),
+                gather(B, ids),
+            )
+            same = jnp.asarray(ids[:, None] == id2[None, :])
+            k, t = fn(jnp.asarray(x1[idx]), x2j, side1, side2, same, coef)
+            m = min(rows, n1 - r0)
+            nngp[r0 : r0 + m], ntk[r0 : r0 + m] = np.asarray(k)[:m], np.asarray(t)[:m]
+    return nngp, ntk
