@@ -99,10 +99,16 @@ def test_rate_fit_rows_draw_points_and_the_predicted_slope():
     np.testing.assert_allclose([r["theory"] for r in line], [3.0 * r["x"] ** -0.5 for r in line], rtol=1e-12)
 
 
-def test_readme_lists_every_claim():
+def test_readme_claims_table_is_generated_from_the_registry():
+    """README.md holds `dltheory list --markdown` verbatim between its claims markers."""
+    from dltheory.verify.cli import claims_markdown
+
     readme = (pathlib.Path(registry.__file__).parents[1] / "README.md").read_text()
-    missing = [c.id for c in registry.all_claims() if not c.id.startswith("test.") and f"`{c.id}`" not in readme]
-    assert not missing, f"README.md's claims table lacks {missing}"
+    start, end = "<!-- claims table: dltheory list --markdown -->\n", "<!-- end of claims table -->"
+    assert start in readme and end in readme, "README.md lacks the claims-table markers"
+    table = readme[readme.index(start) + len(start) : readme.index(end)].strip()
+    real = [c for c in registry.all_claims() if not c.id.startswith("test.")]
+    assert table == claims_markdown(real).strip(), "README.md's claims table is stale: regenerate it"
 
 
 def test_rate_matches_uses_known_ses_and_rejects_a_wrong_slope():

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dltheory.verify import cache, registry, report, runner
 from dltheory.verify.evidence import percent
 
-__all__ = ["main"]
+__all__ = ["main", "claims_markdown"]
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -27,6 +27,9 @@ def _list(args: argparse.Namespace) -> int:
     claims = registry.select(args.claims)
     if not claims:
         print("no claims registered")
+        return 0
+    if args.markdown:
+        print(claims_markdown(claims), end="")
         return 0
     width = max(60, shutil.get_terminal_size((100, 24)).columns)
     wrap = textwrap.TextWrapper(width=width, initial_indent="    ", subsequent_indent="        ")
@@ -50,6 +53,36 @@ def _list(args: argparse.Namespace) -> int:
             )
     print("\n\n".join(blocks))
     return 0
+
+
+def claims_markdown(claims: Sequence[registry.Claim]) -> str:
+    """The README's claims table: one section per area, a row per claim (id, statement, source, controls, bound)."""
+    areas: dict[str, list] = {}
+    for c in claims:
+        areas.setdefault(c.area, []).append(c)
+
+    def cell(text: str) -> str:
+        return " ".join(str(text).split()).replace("|", "\\|")
+
+    lines = [
+        f"{len(claims)} claims in {len(areas)} areas; `dltheory list` prints the same list. Each row: what is checked, "
+        "the source, the controls (plausible mistakes the same check must reject) and the declared resolution bound "
+        "(the largest relative error in the published prediction the check may let through).",
+    ]
+    for area, members in areas.items():
+        lines += [
+            "",
+            f"### {area}",
+            "",
+            "| id | what is checked | paper, equation | controls | resolution |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| `{c.id}` | {cell(c.title)} | {cell(c.reference)} | {cell('; '.join(c.controls))} "
+            f"| {percent(c.resolution)} |"
+            for c in members
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def _resolution(c: registry.Claim, args: argparse.Namespace) -> str:
@@ -119,6 +152,7 @@ def _parser() -> argparse.ArgumentParser:
         "--resolution", action="store_true", help="add the measured resolution from the result cache (quick tier)"
     )
     lst.add_argument("--cache-dir", help="result cache directory (default: reports/_cache)")
+    lst.add_argument("--markdown", action="store_true", help="print the README's claims table (Markdown)")
     lst.set_defaults(func=_list)
     rep = sub.add_parser("report", help="run claims and write an HTML theory-vs-simulation report")
     rep.add_argument("--out", default="reports/latest", help="output directory (default: %(default)s)")

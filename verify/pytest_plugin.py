@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import os
 
-import pytest
-from hypothesis import HealthCheck, settings
+# The suites make many small LAPACK calls (2x2 to 64x64 eigh, svd, lstsq) next to numba and JAX threads; on the
+# 2-core machines the suite targets, a multithreaded BLAS made them 10-100x slower (measured under load). One BLAS
+# thread, set before numpy loads, unless the user chose otherwise.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 # Deterministic by default (CI); `--hypothesis-profile=dev` or HYPOTHESIS_PROFILE=dev for random exploration.
 settings.register_profile(
