@@ -23,7 +23,13 @@ import numpy as np
 
 from dltheory.simulators._seeding import rng
 
-__all__ = ["euler_maruyama_scalar", "euler_maruyama_matrix", "MatrixPaths", "structured_noise"]
+__all__ = [
+    "euler_maruyama_scalar",
+    "euler_maruyama_matrix",
+    "euler_maruyama_matrix_pair",
+    "MatrixPaths",
+    "structured_noise",
+]
 
 
 def _steps(T, dt) -> int:
@@ -160,6 +166,51 @@ def euler_maruyama_matrix(
     ``drift`` maps a stack (N, m, m) of PSD matrices to (N, m, m). After each step V is symmetrised and projected onto
     the PSD cone (eigenvalue clipping). Records at steps 0, record_every, ... (default: start and end).
     """
+    V0, n_steps, n_paths, record_every = _matrix_args(V0, T, dt, n_paths, lin_scale, attn_scale, blowup, record_every)
+    g = rng(seed)
+    m = V0.shape[0]
+    path = _MatrixEM(V0, n_paths, drift, dt, lin_scale, attn_scale, blowup)
+    for k in range(n_steps):
+        path.step(g.standard_normal((2, n_paths, m, m)), k + 1)
+        if (k + 1) % record_every == 0:
+            path.record()
+    return path.result()
+
+
+def euler_maruyama_matrix_pair(
+    V0,
+    drift: Callable,
+    *,
+    T: float,
+    dt: float,
+    n_paths: int,
+    seed,
+    lin_scale: float,
+    attn_scale: float = 0.0,
+    blowup: float = 1e2,
+) -> tuple[MatrixPaths, MatrixPaths]:
+    """EM at step ``dt`` and at ``2 dt`` on the SAME Brownian paths (the coarse increment is the sum of two fine
+    ones), for Richardson extrapolation of weak errors: 2 E f(V^dt_T) - E f(V^2dt_T) = E f(V_T) + O(dt^2) for EM's
+    weak order 1 (Talay & Tubaro 1990), with a small Monte Carlo SE because the pair is coupled path by path.
+
+    Returns (fine, coarse) :class:`MatrixPaths` recorded at 0 and T; T / (2 dt) must be an integer.
+    """
+    V0, n_steps, n_paths, _ = _matrix_args(V0, T, 2 * dt, n_paths, lin_scale, attn_scale, blowup, None)
+    g = rng(seed)
+    m = V0.shape[0]
+    fine = _MatrixEM(V0, n_paths, drift, dt, lin_scale, attn_scale, blowup)
+    coarse = _MatrixEM(V0, n_paths, drift, 2 * dt, lin_scale, attn_scale, blowup)
+    for k in range(n_steps):
+        G = g.standard_normal((2, 2, n_paths, m, m))
+        fine.step(G[0], 2 * k + 1)
+        fine.step(G[1], 2 * k + 2)
+        coarse.step((G[0] + G[1]) / math.sqrt(2), k + 1)
+    fine.record()
+    coarse.record()
+    return fine.result(), coarse.result()
+
+
+def _matrix_args(V0, T, dt, n_paths, lin_scale, attn_scale, blowup, record_every):
     V0 = np.asarray(V0, dtype=float)
     if V0.ndim != 2 or V0.shape[0] != V0.shape[1] or not np.all(np.isfinite(V0)):
         raise ValueError(f"V0 must be a finite square matrix, got shape {V0.shape}")
@@ -173,29 +224,44 @@ def euler_maruyama_matrix(
     record_every = n_steps if record_every is None else int(record_every)
     if record_every < 1:
         raise ValueError(f"record_every must be >= 1, got {record_every}")
-    g = rng(seed)
-    m = V0.shape[0]
-    V = np.broadcast_to(V0, (n_paths, m, m)).copy()
-    blown = np.zeros(n_paths, dtype=bool)
-    blowup_time = np.full(n_paths, np.nan)
-    records, times = [V.copy()], [0.0]
-    sq = math.sqrt(dt)
-    V, L = _psd_split(V)
-    for k in range(n_steps):
-        live = ~blown
-        Vl, Ll = V[live], L[live]
-        G = g.standard_normal((2, Vl.shape[0], m, m))
-        Vn = Vl + drift(Vl) * dt + sq * structured_noise(Vl, Ll, G[0], G[1 if attn_scale else 0], lin_scale, attn_scale)
+    return V0, n_steps, n_paths, record_every
+
+
+class _MatrixEM:
+    """State of one EM ensemble: live paths step, blown ones stay frozen (flagged with their blow-up time)."""
+
+    def __init__(self, V0, n_paths, drift, dt, lin_scale, attn_scale, blowup):
+        m = V0.shape[0]
+        self.drift, self.dt, self.lin, self.attn, self.blowup = drift, dt, lin_scale, attn_scale, blowup
+        self.V = np.broadcast_to(V0, (n_paths, m, m)).copy()
+        self.blown = np.zeros(n_paths, dtype=bool)
+        self.blowup_time = np.full(n_paths, np.nan)
+        self.records, self.times = [self.V.copy()], [0.0]
+        self.V, self.L = _psd_split(self.V)
+        self.t = 0.0
+
+    def step(self, G: np.ndarray, k: int) -> None:
+        """One step with standard normals G (2, n_paths, m, m): G[0] drives Sigma_lin, G[1] Sigma_attn."""
+        live = ~self.blown
+        Vl, Ll = self.V[live], self.L[live]
+        noise = structured_noise(Vl, Ll, G[0][live], G[1][live], self.lin, self.attn)
+        Vn = Vl + self.drift(Vl) * self.dt + math.sqrt(self.dt) * noise
         Vn = 0.5 * (Vn + np.swapaxes(Vn, -1, -2))
         big = ~np.all(np.isfinite(Vn), axis=(1, 2))
-        big |= np.nanmax(np.abs(np.where(np.isfinite(Vn), Vn, np.inf)), axis=(1, 2)) > blowup
+        big |= np.nanmax(np.abs(np.where(np.isfinite(Vn), Vn, np.inf)), axis=(1, 2)) > self.blowup
         idx = np.flatnonzero(live)
-        blown[idx[big]] = True
-        blowup_time[idx[big]] = (k + 1) * dt
-        V[idx[~big]], L[idx[~big]] = _psd_split(Vn[~big])
-        if (k + 1) % record_every == 0:
-            records.append(V.copy())
-            times.append((k + 1) * dt)
-    if not np.all(np.isfinite(V)):
-        raise FloatingPointError(f"matrix EM: non-finite value in an unflagged path (dt={dt})")
-    return MatrixPaths(t=np.array(times), V=np.stack(records, axis=1), blown=blown, blowup_time=blowup_time)
+        self.blown[idx[big]] = True
+        self.t = k * self.dt
+        self.blowup_time[idx[big]] = self.t
+        self.V[idx[~big]], self.L[idx[~big]] = _psd_split(Vn[~big])
+
+    def record(self) -> None:
+        self.records.append(self.V.copy())
+        self.times.append(self.t)
+
+    def result(self) -> MatrixPaths:
+        if not np.all(np.isfinite(self.V)):
+            raise FloatingPointError(f"matrix EM: non-finite value in an unflagged path (dt={self.dt})")
+        return MatrixPaths(
+            t=np.array(self.times), V=np.stack(self.records, axis=1), blown=self.blown, blowup_time=self.blowup_time
+        )

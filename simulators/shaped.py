@@ -29,6 +29,7 @@ from dltheory.theory.spec import relu_slopes
 __all__ = [
     "relu_slopes",
     "relu_mlp_chain",
+    "relu_log_norm",
     "relu_mlp_naive",
     "attention_chain",
     "attention_naive",
@@ -120,6 +121,29 @@ def relu_mlp_chain(
         if layer % record_every == 0:
             out.append(V)
     return np.stack(out, axis=1)
+
+
+def relu_log_norm(widths, c_plus=0.0, c_minus=0.0, *, n_paths: int, seed, unshaped: bool = False) -> np.ndarray:
+    """log(V_L / V_0) of one input through ReLU layers of the given ``widths`` (one per layer): (n_paths,) samples.
+
+    Exact in law (the k = 1 case of :func:`relu_mlp_chain`): given V, the n pre-activations are iid N(0, V), so
+    V' = V (c/n)(s_+^2 chi^2_N + s_-^2 chi^2_{n-N}) with N ~ Bin(n, 1/2) positive units and independent chi-squares;
+    O(1) per layer and path. Shaped widths use s_pm = 1 + c_pm/sqrt(n) at each layer's n. He-ReLU (``unshaped``)
+    kills the signal when N = 0 (probability 2^-n): such paths are returned as -inf.
+    """
+    widths = [_int_at_least("widths[i]", w, 2) for w in np.atleast_1d(widths)]
+    n_paths = _int_at_least("n_paths", n_paths, 1)
+    if not widths:
+        raise ValueError("widths must name at least one layer")
+    g = rng(seed)
+    out = np.zeros(n_paths)
+    for n in widths:
+        s_plus, s_minus, c = relu_slopes(c_plus, c_minus, n, unshaped=unshaped)
+        N = g.binomial(n, 0.5, size=n_paths)
+        F = c / n * (s_plus**2 * g.gamma(N / 2, 2.0) + s_minus**2 * g.gamma((n - N) / 2, 2.0))
+        with np.errstate(divide="ignore"):
+            out += np.log(F)
+    return out
 
 
 def relu_mlp_naive(

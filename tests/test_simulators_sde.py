@@ -127,3 +127,26 @@ def test_blown_paths_are_frozen_counted_and_kept():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_coupled_pair_has_exact_em_moments_and_a_precise_richardson_difference():
+    """dV = sqrt(2) V dB (m = 1): EM's E V_N^2 = (1 + 2 h)^N at h = dt and 2 dt exactly; on the SAME Brownian paths
+    the difference V_dt^2 - V_2dt^2 has an SE far below either run's (the pair is coupled path by path), and the
+    Richardson combination 2 V_dt^2 - V_2dt^2 estimates e^{2T} (error O(dt^2) = 9e-4 here)."""
+    T, dt = 0.5, 0.01
+    fine, coarse = sde.euler_maruyama_matrix_pair(
+        np.eye(1), np.zeros_like, T=T, dt=dt, n_paths=40000, seed=6, lin_scale=1.0, blowup=1e6
+    )
+    f2, c2 = fine.V[:, -1, 0, 0] ** 2, coarse.V[:, -1, 0, 0] ** 2
+    se = lambda x: x.std() / math.sqrt(x.size)  # noqa: E731
+    assert abs(f2.mean() - (1 + 2 * dt) ** 50) < 4.5 * se(f2) and abs(c2.mean() - (1 + 4 * dt) ** 25) < 4.5 * se(c2)
+    diff, exact_diff = f2 - c2, (1 + 2 * dt) ** 50 - (1 + 4 * dt) ** 25
+    assert se(diff) < 0.3 * se(f2) and abs(diff.mean() - exact_diff) < 4.5 * se(diff)
+    rich = 2 * f2 - c2
+    assert abs(rich.mean() - math.exp(2 * T)) < 4.5 * se(rich) + 2e-3  # 2e-3: twice the O(dt^2) remainder
+    assert fine.t.tolist() == coarse.t.tolist() == [0.0, T]
+
+
+def test_pair_needs_an_even_number_of_steps():
+    with pytest.raises(ValueError, match="T / dt must be an integer"):
+        sde.euler_maruyama_matrix_pair(np.eye(1), np.zeros_like, T=0.25, dt=0.05, n_paths=2, seed=0, lin_scale=1.0)

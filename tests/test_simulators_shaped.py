@@ -108,3 +108,22 @@ def test_block_chain_matches_naive_network():
     entries = [(0, 0), (0, 1), (1, 2), (2, 2)]
     for i, j in entries:
         assert stats.ks_2samp(chain[:, i, j], naive[:, i, j]).pvalue > ALPHA / len(entries)
+
+
+@pytest.mark.parametrize("widths, c_plus, c_minus, unshaped", [([12] * 5, 1.0, -1.0, False), ([8, 16, 8], 0, 0, True)])
+def test_log_norm_sampler_matches_the_chain(widths, c_plus, c_minus, unshaped):
+    """The chi-square product sampler has the law of the k = 1 chain run layer by layer at the same widths."""
+    x = sim.relu_log_norm(widths, c_plus, c_minus, n_paths=6000, seed=11, unshaped=unshaped)
+    y = np.zeros(6000)
+    for n, s in zip(widths, np.random.SeedSequence(12).spawn(len(widths))):
+        V = sim.relu_mlp_chain(np.eye(1), n, 1, c_plus, c_minus, n_paths=6000, seed=s, unshaped=unshaped)[:, -1, 0, 0]
+        with np.errstate(divide="ignore"):
+            y += np.log(V)
+    assert stats.ks_2samp(x[np.isfinite(x)], y[np.isfinite(y)]).pvalue > ALPHA
+
+
+def test_log_norm_sampler_bad_input():
+    with pytest.raises(ValueError, match="widths"):
+        sim.relu_log_norm([8, 1], n_paths=2, seed=0)
+    with pytest.raises(ValueError, match="n_paths"):
+        sim.relu_log_norm([8], n_paths=0, seed=0)

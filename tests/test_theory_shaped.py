@@ -252,3 +252,76 @@ def test_block_coefficients_add_sublayers():
     S = th.block_diffusion(V3, g, t0)
     np.testing.assert_allclose(S - th.attention_diffusion(V3, g, t0), 2 * g**2 * th.wishart_diffusion(V3), atol=1e-14)
     assert lin**2 == pytest.approx(g**2 * (2 - g**2) + 2 * g**2) and attn == pytest.approx(g**2 / t0)
+
+
+# ----------------------------------------------------------------------------- added: exact checks of constants
+
+
+@pytest.mark.parametrize("phi2, phi3, a", [(1.0, -2.0, 1.0), (0.5, 0.3, 2.0), (2.0, 0.0, 1.5)])
+def test_smooth_norm_beta_from_the_second_moment_of_a_polynomial_activation(phi2, phi3, a):
+    """phi(x) = x + phi2 x^2/2 + phi3 x^3/6, phi_s(z) = s phi(z/s), s = a sqrt(n): n (E phi_s(z)^2 - v) =
+    (3 phi2^2/4 + phi3) v^2 / a^2 + O(1/n) (Gauss-Hermite quadrature is exact for this polynomial). phi2 != 0
+    separates 3/4 phi2^2 from phi2^2/4 and from phi2^4."""
+    n, v = 10**6, 1.3
+    s = a * math.sqrt(n)
+    x, w = roots_hermitenorm(8)
+    z = math.sqrt(v) * x
+    phi_s = z + phi2 * z**2 / (2 * s) + phi3 * z**3 / (6 * s**2)
+    slope = n * (float(w @ phi_s**2) / float(w.sum()) - v)
+    assert slope == pytest.approx(th.smooth_norm_beta(phi2, phi3, a) * v**2, rel=1e-4)  # O(1/n) = 1e-6 relative
+    assert th.smooth_drift(np.array([[v]]), phi2, phi3, a)[0, 0] == pytest.approx(
+        th.smooth_norm_beta(phi2, phi3, a) * v**2
+    )
+
+
+def test_hanin_nica_moment_ratio_equals_the_exact_product_law_for_mixed_widths():
+    widths = [4, 10, 33, 7]
+    ratio = 1.0
+    for n in widths:  # F = (2/n) chi^2_N, N ~ Bin(n, 1/2): E F = 1, E F^2 = (2/n)^2 E[N^2 + 2N]
+        N = np.arange(n + 1)
+        p = binom.pmf(N, n, 0.5)
+        assert (2 / n) * float(p @ N) == pytest.approx(1.0, rel=1e-13)
+        ratio *= (2 / n) ** 2 * float(p @ (N**2 + 2 * N))
+    assert th.hanin_nica_moment_ratio(widths) == pytest.approx(ratio, rel=1e-13)
+
+
+def test_attention_drift_parts_are_the_first_and_second_order_softmax_terms():
+    g, t0, m = 0.8, 0.7, 3
+    P = np.eye(m) - 1 / m
+    d = np.diag(P @ V3 @ P)
+    E2 = np.outer(np.diag(V3), d - d.mean()) / (2 * m)  # E[D2] with the Taylor 1/2
+    first, second = th.attention_drift_parts(V3, g, t0)
+    np.testing.assert_allclose(first, g**2 / t0**2 * np.trace(P @ V3 @ P @ V3) / m**2 * V3, rtol=1e-13)
+    np.testing.assert_allclose(second, g**2 / t0**2 * (E2 @ V3 + V3 @ E2.T), rtol=1e-13)
+    np.testing.assert_allclose(first + second, th.attention_drift(V3, g, t0), rtol=1e-14)
+
+
+def test_backward_kolmogorov_solver_against_jacobi_diffusion_moments():
+    """dX = -theta X dt + sqrt(theta (1 - X^2)) dW on [-1, 1]: E X_t = x0 e^{-theta t},
+    E X_t^2 = 1/3 + (x0^2 - 1/3) e^{-3 theta t} (closed moment equations)."""
+    theta, T, x0 = 1.3, 0.7, np.array([0.5, -0.3, 0.9])
+    got = th._backward_kolmogorov_moments(
+        lambda x: -theta * x,
+        lambda x: np.sqrt(np.clip(theta * (1 - x**2), 0, None)),
+        x0,
+        T,
+        (1, 2),
+        grid=401,
+        steps=400,
+    )
+    exact = np.stack([x0 * np.exp(-theta * T), 1 / 3 + (x0**2 - 1 / 3) * np.exp(-3 * theta * T)], axis=1)
+    np.testing.assert_allclose(got, exact, atol=2e-5)  # O(h^2 + dt^2): 6e-6 measured at this grid
+
+
+def test_correlation_moments_short_time_generator_and_fixed_point():
+    """(E f(rho_t) - f(rho0))/t -> L f(rho0) = b f' + (1/2)(1 - rho^2)^2 f'' for f = rho, rho^2; rho0 = 1 stays."""
+    s, t, r0 = th.relu_correlation_sde(0, -2), 1e-3, np.array([-0.6, 0.2, 0.7])
+    m = th.relu_correlation_moments(s, r0, t, grid=2001, steps=50)
+    b, q = s.drift(r0), s.diffusion(r0) ** 2
+    np.testing.assert_allclose((m[:, 0] - r0) / t, b, rtol=1e-2, atol=1e-3)  # O(t) = 1e-3 relative remainder
+    np.testing.assert_allclose((m[:, 1] - r0**2) / t, 2 * r0 * b + q, rtol=1e-2, atol=1e-3)
+    np.testing.assert_allclose(th.relu_correlation_moments(s, 1.0, 0.5), [[1.0, 1.0]], atol=1e-12)
+    with pytest.raises(TypeError, match="ReluCorrelationSDE"):
+        th.relu_correlation_moments(lambda r: r, 0.3, 1.0)
+    with pytest.raises(ValueError, match="rho0"):
+        th.relu_correlation_moments(s, 1.5, 1.0)

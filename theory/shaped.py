@@ -45,6 +45,7 @@ from dltheory.theory.spec import relu_slopes
 __all__ = [
     "ReluCorrelationSDE",
     "relu_correlation_sde",
+    "relu_correlation_moments",
     "relu_nu",
     "relu_slopes",
     "relu_kappa",
@@ -62,6 +63,7 @@ __all__ = [
     "hanin_nica_moment_ratio",
     "hanin_nica_log_normal_limit",
     "attention_drift",
+    "attention_drift_parts",
     "attention_diffusion",
     "attention_noise_scales",
     "block_drift",
@@ -167,6 +169,54 @@ def relu_correlation_sde(c_plus, c_minus, *, n=None, ito: bool = True) -> ReluCo
         (c_plus - c_minus) ** 2 if n is None else 4 * integer_at_least("n", n, 2) * relu_kappa(c_plus, c_minus, n)
     )
     return ReluCorrelationSDE(strength=strength, ito=bool(ito))
+
+
+def relu_correlation_moments(sde: ReluCorrelationSDE, rho0, T, powers=(1, 2), *, grid: int = 1001, steps=None):
+    """E[rho_T^p] for the correlation SDE started at each ``rho0``: array (len(rho0), len(powers)).
+
+    Solves the backward Kolmogorov equation u_t = b(rho) u' + (1/2)(1 - rho^2)^2 u'', u(0, rho) = rho^p, on a
+    uniform ``grid`` over [-1, 1] by Crank-Nicolson (``steps`` time steps, default 2000 T), then interpolates at
+    ``rho0``. Central differences where the cell Peclet number allows, upwind (towards the interior) near the
+    degenerate boundaries; at rho = +-1 the diffusion vanishes and the drift points inward or is zero (rho = 1 is a
+    fixed point of the published SDE), so no boundary condition is imposed. Error O(h^2 + dt^2) away from the
+    upwind cells (tests/test_theory_shaped.py checks it against closed-form Jacobi-diffusion moments).
+    """
+    if not isinstance(sde, ReluCorrelationSDE):
+        raise TypeError(f"sde must be a ReluCorrelationSDE, got {type(sde).__name__}")
+    return _backward_kolmogorov_moments(sde.drift, sde.diffusion, rho0, T, powers, grid=grid, steps=steps)
+
+
+def _backward_kolmogorov_moments(drift, diffusion, x0, T, powers, *, grid: int, steps) -> np.ndarray:
+    """E[X_T^p] for dX = drift(X) dt + diffusion(X) dW on [-1, 1] (diffusion zero at +-1, drift there inward or
+    zero), by Crank-Nicolson on the backward Kolmogorov equation; see :func:`relu_correlation_moments`."""
+    from scipy.linalg import solve_banded
+
+    T = positive("T", T)
+    grid = integer_at_least("grid", grid, 11)
+    steps = max(1, math.ceil(2000 * T)) if steps is None else integer_at_least("steps", steps, 1)
+    x0 = np.atleast_1d(np.asarray(x0, dtype=float))
+    if x0.ndim != 1 or np.any(~np.isfinite(x0)) or np.any(np.abs(x0) > 1):
+        raise ValueError(f"rho0 must be a number or 1-D array in [-1, 1], got {x0!r}")
+    powers = [integer_at_least("power", k, 0) for k in np.atleast_1d(powers)]
+    x = np.linspace(-1.0, 1.0, grid)
+    h = x[1] - x[0]
+    b, a = np.asarray(drift(x), float), 0.5 * np.asarray(diffusion(x), float) ** 2
+    if a[0] > 0 or a[-1] > 0 or b[0] < 0 or b[-1] > 0:
+        raise ValueError("the diffusion must vanish at -1 and 1 with the drift pointing inward (or zero) there")
+    central = a >= np.abs(b) * h / 2  # cell Peclet number <= 1: central differences keep the scheme monotone
+    lower = np.where(central, a / h**2 - b / (2 * h), a / h**2 - np.minimum(b, 0) / h)
+    upper = np.where(central, a / h**2 + b / (2 * h), a / h**2 + np.maximum(b, 0) / h)
+    lower[0], upper[-1] = 0.0, 0.0
+    diag = -(lower + upper)
+    dt = T / steps
+    ab = np.array([np.r_[0.0, -dt / 2 * upper[:-1]], 1 - dt / 2 * diag, np.r_[-dt / 2 * lower[1:], 0.0]])
+    u = np.stack([x**k for k in powers], axis=1)
+    for _ in range(steps):
+        rhs = (1 + dt / 2 * diag)[:, None] * u
+        rhs[1:] += dt / 2 * lower[1:, None] * u[:-1]
+        rhs[:-1] += dt / 2 * upper[:-1, None] * u[1:]
+        u = solve_banded((1, 1), ab, rhs)
+    return np.stack([np.interp(x0, x, u[:, k]) for k in range(len(powers))], axis=1)
 
 
 def relu_covariance_drift(V, c_plus, c_minus, *, check: bool = True) -> np.ndarray:
@@ -330,10 +380,18 @@ def attention_drift(V, gamma, tau0, *, check: bool = True) -> np.ndarray:
     """b(V) = (gamma^2/tau0^2)[(1/m^2) tr(PVPV) V + (1/(2m))(v w^T + w v^T)]  [N23, Thm 4.2 in this convention].
 
     v = diag(V), w = V P d, d = diag(P V P). Equivalently (gamma^2/tau0^2)(E[D1 V D1^T] + E[D2] V + V E[D2]^T) with
-    the softmax expansion A = I + eps D1 + eps^2 D2, eps = 1/(tau0 sqrt n). Degree-3 homogeneous in V
-    (not degree 2: Z ~ V, so E[Z V Z^T] ~ V^3: checked in tests). Accepts a stack (..., m, m);
-    ``check=False`` skips the symmetric-PSD validation (for integrators that project onto the PSD cone).
+    the softmax expansion A = I + eps D1 + eps^2 D2, eps = 1/(tau0 sqrt n) (:func:`attention_drift_parts`).
+    Degree-3 homogeneous in V (not degree 2: Z ~ V, so E[Z V Z^T] ~ V^3: checked in tests). Accepts a stack
+    (..., m, m); ``check=False`` skips the symmetric-PSD validation (for integrators that project onto the PSD cone).
     """
+    first, second = attention_drift_parts(V, gamma, tau0, check=check)
+    return first + second
+
+
+def attention_drift_parts(V, gamma, tau0, *, check: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The two parts of :func:`attention_drift`: (gamma^2/tau0^2) E[D1 V D1^T] = (gamma^2/tau0^2) tr(PVPV) V / m^2
+    (first order of the softmax, squared) and (gamma^2/tau0^2)(E[D2] V + V E[D2]^T) = (gamma^2/tau0^2)
+    (v w^T + w v^T)/(2m) (second order; its 1/2 is the Taylor coefficient of exp) [N23, Thm 4.2 here]."""
     V = _covariance("V", V) if check else np.asarray(V, dtype=float)
     gamma, tau0 = _attention_params(gamma, tau0)
     m = V.shape[-1]
@@ -343,7 +401,8 @@ def attention_drift(V, gamma, tau0, *, check: bool = True) -> np.ndarray:
     w = (V @ P @ np.diagonal(PVP, axis1=-2, axis2=-1)[..., None])[..., 0]
     trace = np.einsum("...ij,...ji->...", PVP, V)[..., None, None]
     outer = v[..., :, None] * w[..., None, :]
-    return gamma**2 / tau0**2 * (trace / m**2 * V + (outer + np.swapaxes(outer, -1, -2)) / (2 * m))
+    scale = gamma**2 / tau0**2
+    return scale * trace / m**2 * V, scale * (outer + np.swapaxes(outer, -1, -2)) / (2 * m)
 
 
 def attention_noise_scales(gamma, tau0) -> tuple[float, float]:
