@@ -36,6 +36,16 @@ __all__ = [
     "limit_matches",
     "fixed_limit_matches",
     "local_slope_matches",
+    "richardson_limit_matches",
+    "linear_slope_matches",
+    "moment_ratio",
+    "log_slope",
+    "limit_within",
+    "limit_matches_reference",
+    "control_variate_mean",
+    "mean_std",
+    "corrected_rate_matches",
+    "proportion_se",
 ]
 
 ALPHA = 1e-3  # the family-wise false-failure budget of one claim; a claim splits it (Bonferroni) over its checks
@@ -640,3 +650,10 @@ def corrected_rate_matches(
         f"z={z:.2f} (alpha={alpha:g}); x={np.array2string(x, precision=4)}; seed={seed}"
     )
     return Check(name=name, statistic=abs(p - predicted_slope) / (z * sp), threshold=1.0, relation="<=", detail=detail)
+
+
+def proportion_se(fraction, n):
+    """Wald standard error sqrt(p (1 - p) / n) of a pooled success fraction over n trials (an upper bound on the SE
+    of a mean of per-seed fractions with the same pooled mean, by concavity)."""
+    fraction = np.asarray(fraction, float)
+    return np.sqrt(fraction * (1 - fraction) / n)

@@ -172,7 +172,7 @@ def _simulate_times(ctx: ClaimContext) -> dict:
         lams=lams,
         times=np.stack(times, axis=1),  # (seed, lam, 2)
         pooled_acc=pooled_acc,
-        pooled_se=np.sqrt(pooled_acc * (1 - pooled_acc) / n_pool),
+        pooled_se=stats.proportion_se(pooled_acc, n_pool),
         unsaturated=unsaturated,
         continuity=0.5 / n_pool,
         acc_steps=tuple(acc_steps),
