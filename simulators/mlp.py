@@ -13,8 +13,8 @@ and jit-compiled, so the same code runs on GPU when JAX sees one. Arithmetic fol
 float64 needs x64 enabled by the caller (``with jax.enable_x64(True):`` or the test conftest); this module
 never flips it.
 
-Conventions: the empirical NTK is Theta_hat(x, x') = sum_p df(x)/dp df(x')/dp (Jacobian contraction), averaged
-over output channels (neural-tangents' ``trace_axes=(-1,)``). GD minimises L = 1/(2N) ||f(X) - Y||^2 with
+Conventions: the empirical NTK is Theta_hat(x, x') = sum_p df(x)/dp df(x')/dp, averaged over output channels
+(neural-tangents' ``trace_axes=(-1,)``), computed by layer-wise Gram products (dltheory.simulators.ntk_gram). GD minimises L = 1/(2N) ||f(X) - Y||^2 with
 N = Y.size (neural-tangents' ``predict`` normalisation): theta <- theta - eta dL/dtheta, so after k steps the
 gradient-flow time is t = eta k.
 
@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dltheory.simulators import ntk_gram
 from dltheory.simulators._seeding import rng
 from dltheory.theory.spec import ACTIVATIONS
 
@@ -194,32 +195,16 @@ def empirical_nngp(mlp: MLP, params, x1, x2=None) -> jax.Array:
     return _nngp(mlp, params, x1, x2)
 
 
-def _ntk_one(mlp: MLP, p, x1, x2):
-    """Theta_hat = J(x1) J(x2)^T summed over parameters, averaged over output channels."""
-    j1 = jax.jacrev(lambda q: _forward(mlp, q, x1))(p)
-    j2 = j1 if x2 is None else jax.jacrev(lambda q: _forward(mlp, q, x2))(p)
-    contract = lambda a, b: jnp.einsum("io...,jo...->ij", a, b) / mlp.n_out  # noqa: E731
-    return sum(jax.tree.leaves(jax.tree.map(contract, j1, j2)))
-
-
-@functools.partial(jax.jit, static_argnums=(0, 4))
-def _ntk(mlp, params, x1, x2, batch_size):
-    return jax.lax.map(lambda p: _ntk_one(mlp, p, x1, x2), params, batch_size=batch_size)
-
-
 def empirical_ntk(mlp: MLP, params, x1, x2=None, *, batch_size: int | None = None) -> jax.Array:
-    """Empirical NTK of every network by Jacobian contraction: (n_nets, n1, n2).
+    """Empirical NTK of every network: (n_nets, n1, n2), by layer-wise Gram products (no Jacobians; see
+    dltheory.simulators.ntk_gram, which also takes a ``block_size`` of points).
 
-    ``batch_size`` networks are vmapped at a time (default: all); lower it to bound the Jacobian memory
-    (n1 x n_params floats per network).
+    ``batch_size`` networks at a time (default: all); each needs memory for the n1 x n2 kernel and the
+    per-layer features of its points.
     """
     x1 = _points("x1", x1, mlp.d)
     x2 = None if x2 is None else _points("x2", x2, mlp.d)
-    n_nets = jax.tree.leaves(params)[0].shape[0]
-    bs = n_nets if batch_size is None else int(batch_size)
-    if bs < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    return _ntk(mlp, params, x1, x2, min(bs, n_nets))
+    return ntk_gram.empirical_ntk(mlp, params, x1, x2, batch_size=batch_size)
 
 
 @dataclass(frozen=True)

@@ -32,16 +32,18 @@ both per pair of inputs, in three ways:
    gives T = sum_k a_k(s1) a_k(s2) rho^k and T' = sum_k b_k(s1) b_k(s2) rho^k with b_k(s) = E[phi'(s Z) h_k(Z)]
    (Han et al. 2022, "Fast neural kernel embeddings for general activations", arXiv:2209.04121, sec. 3, eq. 6;
    Daniely et al. 2016, sec. 5). The coefficients are computed once per input and layer by an M-node
-   Gauss-Hermite rule (discrete Parseval: sum_{k<M} a_k^2 = E_M[phi^2], the rule's own E phi^2). **Truncation bound:** for any |rho| <= 1, by Cauchy-Schwarz,
+   Gauss-Hermite rule, over half the nodes by parity. **Truncation bound:** for any |rho| <= 1, by
+   Cauchy-Schwarz,
 
        |T - sum_{k<=K} a_k(s1) a_k(s2) rho^k| <= |rho|^{K+1} sqrt(R_K(s1) R_K(s2)),  R_K(s) = sum_{k>K} a_k(s)^2,
 
-   and R_K is computed exactly from the tail of the computed spectrum. K is the smallest order with
-   R_K(s) <= HERMITE_TOL E[phi(s Z)^2] for every input of the layer (same for T' with phi'); M doubles from 64
-   until the spectrum is resolved (energy above 3M/4 below 1e-3 HERMITE_TOL) or raises
-   :class:`HermiteDidNotConverge` at M = 2048 (very steep activations, e.g. tanh at variance > ~18: the caller
-   then falls back to the kink-split quadrature of infinite_width). tanh needs K ~ 80 q terms (q = variance) for
-   HERMITE_TOL = 1e-13.
+   with R_K = E[phi(s Z)^2] - sum_{k<=K} a_k^2 from the rule's own E[phi^2] (discrete Parseval; round-off
+   ~1e-15 E). K is the smallest order with R_K(s) <= HERMITE_TOL E[phi(s Z)^2] for every input of the layer (the
+   same for T' with phi'). M doubles from 64 until the full spectra at five quantiles of the layer's variances are
+   resolved (energy above 3M/4 below 1e-3 HERMITE_TOL), or :class:`HermiteDidNotConverge` is raised at M = 2048
+   (very steep activations, e.g. tanh at variance > ~18: the caller then falls back to the kink-split quadrature of
+   infinite_width). tanh needs K ~ 80 q terms (q = variance) for HERMITE_TOL = 1e-13; the fused recursion
+   truncates further per tile of pairs where |rho| is small (kernel_recursion).
 
 3. Anything else (declared kinks, or a callable that jumps or kinks at 0, checked by one-sided differences):
    no dual kernel here; dltheory.theory.infinite_width integrates it.
@@ -57,7 +59,11 @@ quadrature.
 
 Conventions: T' of a jump activation (sign, step, rect_monomial(0)) is 0, the derivative almost everywhere
 (neural-tangents' convention for Sign; the delta at the jump is dropped). Degenerate variances (q = 0) give
-phi(0) deterministically. [NXH20] = Novak et al., "Neural tangents", ICLR 2020, arXiv:1912.02803.
+phi(0) deterministically. Accuracy: ~1e-14 relative to sqrt(T(q1, q1) T(q2, q2)) for every family at moderate
+variances; pexp's exponential tilting multiplies the bivariate CDF's absolute error (1e-15) by up to
+e^{lambda^2 q / 2}, so elu / selu lose digits beyond q ~ 20. [NXH20] = Novak et al., "Neural tangents", ICLR
+2020, arXiv:1912.02803. Price 1958 = R. Price, "A useful theorem for nonlinear devices having Gaussian inputs",
+IRE Trans. Inf. Theory 4:69.
 """
 
 from __future__ import annotations
@@ -112,12 +118,13 @@ def _dialect(fn: Callable | None = None, *, heavy: bool = False) -> Callable:
     return deco(fn) if fn is not None else deco
 
 
-def _primitive(jax_name: str) -> Callable:
-    """A primitive: its numba body is given here; in JAX it is ``jax_name`` (e.g. "jnp.sqrt")."""
+def _primitive(jax_name: str, heavy: bool = False) -> Callable:
+    """A primitive: its numba body is given here; in JAX it is ``jax_name`` ("jnp.sqrt", or "dialect.<name>" for
+    a branch-free dialect function computing the same thing)."""
 
     def deco(fn: Callable) -> Callable:
         _JAX_PRIMS[fn.__name__] = jax_name
-        return njit(**_NB)(fn)
+        return njit(**(_NB_CALL if heavy else _NB))(fn)
 
     return deco
 
@@ -229,16 +236,10 @@ def _npdf(x):
 
 
 @_dialect(heavy=True)
-def bvn_upper(h, k, r):
-    """P(X > h, Y > k) for a standard bivariate normal with correlation r in [-1, 1], absolute error ~1e-15.
-
-    Genz 2004 ("Numerical computation of rectangular bivariate and trivariate normal and t probabilities",
-    Statistics and Computing 14:251, sec. 2.2-2.3, his BVND routine), the Drezner & Wesolowsky 1990 integral
-    in sin(theta) for |r| < 0.925 and the expansion around |r| = 1 otherwise; both with the 20-point
-    Gauss-Legendre rule, written branch-free (both branches are evaluated, one is selected).
-    """
+def _bvn_low(h, k, r):
+    """P(X > h, Y > k) for |r| < 0.925 (Drezner & Wesolowsky 1990; Genz 2004, sec. 2.2):
+    Phi(-h) Phi(-k) + (1/2pi) int_0^{asin r} exp(-(h^2 + k^2 - 2 hk sin t) / (2 cos^2 t)) dt, 20-point Gauss-Legendre."""
     hk = h * k
-    # |r| < 0.925: P = Phi(-h) Phi(-k) + (1/2pi) int_0^{asin r} exp(-(h^2 + k^2 - 2 hk sin t) / (2 cos^2 t)) dt
     hs = (h * h + k * k) * 0.5
     asr = _asin(r) * 0.5
     low = 0.0 * hk
@@ -247,22 +248,25 @@ def bvn_upper(h, k, r):
         low = low + _GL_W[i] * _exp((sn * hk - hs) / (1.0 - sn * sn))
         sn = _sin(asr * (1.0 + _GL_X[i]))
         low = low + _GL_W[i] * _exp((sn * hk - hs) / (1.0 - sn * sn))
-    low = low * asr / (2.0 * math.pi) + _phi_upper(h) * _phi_upper(k)
-    # |r| >= 0.925 (Genz's expansion around |r| = 1; k -> -k for r < 0)
+    return low * asr / (2.0 * math.pi) + _phi_upper(h) * _phi_upper(k)
+
+
+@_dialect(heavy=True)
+def _bvn_high(h, k, r):
+    """P(X > h, Y > k) for |r| >= 0.925: Genz's (2004, sec. 2.3, his BVND) expansion around |r| = 1, k -> -k for
+    r < 0, exact limits at |r| = 1."""
     kk = _where(r < 0, -k, k)
-    hk2 = _where(r < 0, -hk, hk)
+    hk = h * kk
     as_ = _max((1.0 - r) * (1.0 + r), 1e-300)
     a = _sqrt(as_)
     bs = (h - kk) * (h - kk)
-    c = (4.0 - hk2) / 8.0
-    d = (12.0 - hk2) / 16.0
+    c = (4.0 - hk) / 8.0
+    d = (12.0 - hk) / 16.0
     core = (
-        a
-        * _exp(-(bs / as_ + hk2) * 0.5)
-        * (1.0 - c * (bs - as_) * (1.0 - d * bs / 5.0) / 3.0 + c * d * as_ * as_ / 5.0)
+        a * _exp(-(bs / as_ + hk) * 0.5) * (1.0 - c * (bs - as_) * (1.0 - d * bs / 5.0) / 3.0 + c * d * as_ * as_ / 5.0)
     )
     b = _sqrt(bs)
-    core = core - _exp(-hk2 * 0.5) * math.sqrt(2.0 * math.pi) * _phi_upper(b / a) * b * (
+    core = core - _exp(-hk * 0.5) * math.sqrt(2.0 * math.pi) * _phi_upper(b / a) * b * (
         1.0 - c * bs * (1.0 - d * bs / 5.0) / 3.0
     )
     a = a * 0.5
@@ -271,16 +275,32 @@ def bvn_upper(h, k, r):
             xs = (a * (sgn * _GL_X[i] + 1.0)) * (a * (sgn * _GL_X[i] + 1.0))
             rs = _sqrt(1.0 - xs)
             core = core + a * _GL_W[i] * (
-                _exp(-bs / (2.0 * xs) - hk2 / (1.0 + rs)) / rs
-                - _exp(-(bs / xs + hk2) * 0.5) * (1.0 + c * xs * (1.0 + d * xs))
+                _exp(-bs / (2.0 * xs) - hk / (1.0 + rs)) / rs
+                - _exp(-(bs / xs + hk) * 0.5) * (1.0 + c * xs * (1.0 + d * xs))
             )
     core = _where(_abs(r) < 1.0, -core / (2.0 * math.pi), 0.0 * core)
     pos = core + _phi_upper(_max(h, kk))
     band = _where(h < 0, (1.0 - _phi_upper(kk)) - (1.0 - _phi_upper(h)), _phi_upper(h) - _phi_upper(kk))
     neg = -core + _where(kk > h, band, 0.0 * band)
-    high = _where(r > 0, pos, neg)
-    out = _where(_abs(r) < 0.925, low, high)
-    return _min(_max(out, 0.0), 1.0)
+    return _where(r > 0, pos, neg)
+
+
+@_dialect
+def _bvn_select(h, k, r):
+    """Both branches, selected elementwise (the JAX form of :func:`bvn_upper`)."""
+    return _min(_max(_where(_abs(r) < 0.925, _bvn_low(h, k, r), _bvn_high(h, k, r)), 0.0), 1.0)
+
+
+@_primitive("dialect._bvn_select", heavy=True)
+def bvn_upper(h, k, r):
+    """P(X > h, Y > k) for a standard bivariate normal with correlation r in [-1, 1], absolute error ~1e-15.
+
+    Genz 2004 ("Numerical computation of rectangular bivariate and trivariate normal and t probabilities",
+    Statistics and Computing 14:251, sec. 2.2-2.3, his BVND routine): :func:`_bvn_low` for |r| < 0.925,
+    :func:`_bvn_high` otherwise (numba branches; JAX evaluates both and selects).
+    """
+    out = _bvn_low(h, k, r) if abs(r) < 0.925 else _bvn_high(h, k, r)
+    return min(max(out, 0.0), 1.0)
 
 
 # ----------------------------------------------------------------------------- closed forms
@@ -427,36 +447,55 @@ def _tilted(q1, q2, s1, s2, k, rho, g1, g2, l1, l2):
 
 @_dialect(heavy=True)
 def _f_pexp(P, q1, q2, s1, s2, k, rho):
-    """phi = alpha + beta x + gamma e^{lambda x} on x > 0 and on x < 0 (P = (alpha+, beta+, gamma+, lambda+,
-    alpha-, beta-, gamma-, lambda-)), continuous at 0: elu, selu, celu (Tsuchida et al. 2020, arXiv:2002.08517,
-    sec. 4, for ELU). T and T' (phi' = beta + gamma lambda e^{lambda x} per side) are sums over the four sign
-    quadrants of the truncated, tilted moments of :func:`_tilted`."""
+    """phi = alpha + beta x + gamma e^{lambda x} on x > 0 and on x < 0, continuous at 0: elu, selu, celu
+    (Tsuchida et al. 2020, arXiv:2002.08517, sec. 4, for ELU). T and T' (phi' = beta + gamma lambda e^{lambda x}
+    per side) are sums over the four sign quadrants and the tilts (0 or lambda per side) of the truncated, tilted
+    moments of :func:`_tilted`; P = (number of terms, then per term g1, g2, l1, l2 and the coefficients of E1, Eu,
+    Ev, Euv in T and of E1 in T'), built by :func:`_pexp_terms`."""
     s1 = _max(s1, 1e-150)  # q = 0: u = 0 sits on the boundary, half on each side: phi(0) by continuity
     s2 = _max(s2, 1e-150)
     T = 0.0 * k
     Td = 0.0 * k
+    for c in range(int(P[0])):
+        j = 1 + 9 * c
+        E1, Eu, Ev, Euv = _tilted(q1, q2, s1, s2, k, rho, P[j], P[j + 1], P[j + 2], P[j + 3])
+        T = T + P[j + 4] * E1 + P[j + 5] * Eu + P[j + 6] * Ev + P[j + 7] * Euv
+        Td = Td + P[j + 8] * E1
+    return T, Td
+
+
+def _pexp_terms(params) -> list[float]:
+    """The term table of :func:`_f_pexp` for params = (alpha+, beta+, gamma+, lambda+, alpha-, beta-, gamma-,
+    lambda-): phi(u) phi(v) = sum over quadrants (g1, g2) of (a1 + b1 u + c1 e^{l1 u})(a2 + b2 v + c2 e^{l2 v})
+    and phi'(u) phi'(v) of (b1 + c1 l1 e^{l1 u})(b2 + c2 l2 e^{l2 v}), expanded by tilt."""
+    rows = []
     for g1 in (1.0, -1.0):
         for g2 in (1.0, -1.0):
-            i1 = 0 if g1 > 0 else 4
-            i2 = 0 if g2 > 0 else 4
-            a1, b1, c1, l1 = P[i1], P[i1 + 1], P[i1 + 2], P[i1 + 3]
-            a2, b2, c2, l2 = P[i2], P[i2 + 1], P[i2 + 2], P[i2 + 3]
-            E1, Eu, Ev, Euv = _tilted(q1, q2, s1, s2, k, rho, g1, g2, 0.0, 0.0)
-            T = T + a1 * a2 * E1 + a1 * b2 * Ev + b1 * a2 * Eu + b1 * b2 * Euv
-            Td = Td + b1 * b2 * E1
-            if c1 != 0.0:
-                E1, Eu, Ev, Euv = _tilted(q1, q2, s1, s2, k, rho, g1, g2, l1, 0.0)
-                T = T + c1 * (a2 * E1 + b2 * Ev)
-                Td = Td + c1 * l1 * b2 * E1
-            if c2 != 0.0:
-                E1, Eu, Ev, Euv = _tilted(q1, q2, s1, s2, k, rho, g1, g2, 0.0, l2)
-                T = T + c2 * (a1 * E1 + b1 * Eu)
-                Td = Td + b1 * c2 * l2 * E1
-            if c1 != 0.0 and c2 != 0.0:
-                E1, Eu, Ev, Euv = _tilted(q1, q2, s1, s2, k, rho, g1, g2, l1, l2)
-                T = T + c1 * c2 * E1
-                Td = Td + c1 * l1 * c2 * l2 * E1
-    return T, Td
+            a1, b1, c1, l1 = params[0:4] if g1 > 0 else params[4:8]
+            a2, b2, c2, l2 = params[0:4] if g2 > 0 else params[4:8]
+            for t1, t2, coef in (
+                (0.0, 0.0, (a1 * a2, b1 * a2, a1 * b2, b1 * b2, b1 * b2)),
+                (l1, 0.0, (c1 * a2, 0.0, c1 * b2, 0.0, c1 * l1 * b2)),
+                (0.0, l2, (c2 * a1, c2 * b1, 0.0, 0.0, b1 * c2 * l2)),
+                (l1, l2, (c1 * c2, 0.0, 0.0, 0.0, c1 * l1 * c2 * l2)),
+            ):
+                if any(coef):
+                    rows.append((g1, g2, t1, t2, *coef))
+    return [float(len(rows))] + [float(v) for r in rows for v in r]
+
+
+def _f_pexp_jax(P, q1, q2, s1, s2, k, rho):
+    """JAX form of :func:`_f_pexp`: the same tilted moments, vmapped over the terms (one traced copy of the
+    bivariate normal CDF instead of one per term keeps XLA's compile short)."""
+    import jax
+    import jax.numpy as jnp
+
+    C = np.asarray(P[1:]).reshape(-1, 9)
+    tilted = _jax_namespace()["_tilted"]
+    s1, s2 = jnp.maximum(s1, 1e-150), jnp.maximum(s2, 1e-150)
+    mom = jax.vmap(lambda g1, g2, t1, t2: jnp.stack(tilted(q1, q2, s1, s2, k, rho, g1, g2, t1, t2)))(*C[:, :4].T)
+    T = jnp.tensordot(C[:, 4:8].ravel(), mom.reshape((-1,) + mom.shape[2:]), axes=1)
+    return T, jnp.tensordot(C[:, 8], mom[:, 0], axes=1)
 
 
 AB_RELU, ERF, GELU, HEAVISIDE, SIN, EXP, GAUSSIAN, RECT_MONOMIAL, PEXP, HERMITE = range(10)
@@ -474,10 +513,10 @@ FAMILIES: dict[str, int] = {
 }
 
 
-@_dialect(heavy=True)
+@_dialect
 def pair(kind, P, q1, q2, s1, s2, k, rho):
-    """(T, T') of closed-form family ``kind`` (an int of :data:`FAMILIES`; not HERMITE). A call in numba (the
-    fused recursion inlines the light families itself, in vectorised loops)."""
+    """(T, T') of closed-form family ``kind`` (an int of :data:`FAMILIES`; not HERMITE); the heavy families
+    (pexp, rect_monomial) are calls, the rest inline."""
     if kind == AB_RELU:
         return _f_ab_relu(P, q1, q2, s1, s2, k, rho)
     elif kind == ERF:
@@ -529,11 +568,12 @@ def _jax_namespace() -> dict:
 
     g = dict(globals())
     mods = {"jnp": jnp, "jsp": jsp}
-    for name, target in _JAX_PRIMS.items():
-        mod, attr = target.split(".")
-        g[name] = getattr(mods[mod], attr)
     for name, fn in _PY.items():
         g[name] = types.FunctionType(fn.__code__, g, name, fn.__defaults__, fn.__closure__)
+    for name, target in _JAX_PRIMS.items():
+        mod, attr = target.split(".")
+        g[name] = g[attr] if mod == "dialect" else getattr(mods[mod], attr)
+    g["_f_pexp"] = _f_pexp_jax
     return g
 
 
@@ -621,7 +661,7 @@ def _eval(fn: Callable, x: np.ndarray) -> np.ndarray:
     """fn on a float64 array (numpy or JAX-traceable callables; JAX runs in a local x64 context)."""
     import jax
 
-    with jax.enable_x64(True):
+    with jax.enable_x64(True), np.errstate(over="ignore", under="ignore"):  # e.g. 1/cosh(z)^2 -> 0 far out
         return np.asarray(fn(x), dtype=np.float64)
 
 
@@ -642,9 +682,12 @@ def _project(F: np.ndarray, rows: int) -> np.ndarray:
     _, _, Ve, Vo = _gh_rule(M)
     pos, neg = F[:, h:], F[:, h - 1 :: -1]
     rows = min(rows, M)
-    out = np.empty((rows, F.shape[0]))
-    out[0::2] = ((pos + neg) @ Ve[: (rows + 1) // 2].T).T
-    out[1::2] = ((pos - neg) @ Vo[: rows // 2].T).T
+    out = np.zeros((rows, F.shape[0]))
+    even, odd = pos + neg, pos - neg
+    if np.any(even):  # an odd phi (tanh) has no even coefficients, an even one (phi' of tanh) no odd ones
+        out[0::2] = (even @ Ve[: (rows + 1) // 2].T).T
+    if np.any(odd):
+        out[1::2] = (odd @ Vo[: rows // 2].T).T
     return out
 
 
@@ -675,7 +718,12 @@ def hermite_coefficients(
     quantiles of the variances are resolved (:func:`_order`); raises :class:`HermiteDidNotConverge` when no
     M <= 2048 does. See the module docstring for the bound.
     """
-    s = np.sqrt(np.asarray(variances, dtype=np.float64).ravel())
+    v = np.asarray(variances)
+    if v.dtype.kind not in "iuf" or v.size == 0 or not np.all(np.isfinite(v)) or np.any(v < 0):
+        raise ValueError(f"variances must be a non-empty array of finite numbers >= 0, got {variances!r}")
+    if not (isinstance(tol, float | int) and 0 < tol < 1):
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+    s = np.sqrt(v.astype(np.float64).ravel())
     with _one_blas_thread():
         return _hermite(act, s, tol)
 
@@ -683,14 +731,35 @@ def hermite_coefficients(
 def _one_blas_thread():
     """One BLAS thread for the many small products of the Hermite tables (multi-threaded OpenBLAS spends more
     time waking and spinning threads than multiplying at these sizes); a no-op without threadpoolctl."""
+    controller = _blas_controller()
+    return contextlib.nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
+
+
+@functools.cache
+def _blas_controller():
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+        return None
+    return ThreadpoolController()
 
 
 def _hermite(act, s: np.ndarray, tol: float):
+    """Up to 4 groups of inputs by standard deviation, each with the rule and order its largest variance needs
+    (the spectrum widens with the variance: a few large inputs no longer set M for all), zero-padded to the
+    largest order (which keeps every group's bound)."""
+    order = np.argsort(s)
+    spread = s[order[-1]] > 1.5 * s[order[0]]
+    groups = np.array_split(order, max(1, min(4, s.size // 32))) if spread else [order]
+    parts = [_hermite_group(act, s[g], tol) for g in groups]
+    K = max(p[0].shape[0] for p in parts)
+    A, B, EA, EB = np.zeros((K, s.size)), np.zeros((K, s.size)), np.empty(s.size), np.empty(s.size)
+    for g, (a, b, ea, eb) in zip(groups, parts):
+        A[: a.shape[0], g], B[: b.shape[0], g], EA[g], EB[g] = a, b, ea, eb
+    return A, B, EA, EB
+
+
+def _hermite_group(act, s: np.ndarray, tol: float):
     probe = np.quantile(s, [0.0, 0.25, 0.5, 0.75, 1.0], method="nearest")
     M = _M_START
     while True:
@@ -729,6 +798,8 @@ def _family(dual: tuple) -> tuple[int, np.ndarray]:
     if name == "sin":
         a, b, c = params
         return SIN, np.array([a, b, math.cos(2 * c)], dtype=np.float64)
+    if name == "pexp":
+        return PEXP, np.array(_pexp_terms(params), dtype=np.float64)
     return FAMILIES[name], np.array(params, dtype=np.float64)
 
 
@@ -770,10 +841,12 @@ def _smooth_at_zero(fn: Callable, h: float = 1e-5) -> bool:
     """False if phi jumps or kinks at 0 (second-order one-sided differences): a user callable such as a relu
     skips the Hermite series, whose spectrum would decay only algebraically, and goes straight to quadrature."""
     f = _eval(fn, np.array([-2 * h, -h, 0.0, h, 2 * h]))
+    scale = 1.0 + abs(f[4] - f[3]) / h + abs(f[1] - f[0]) / h  # slopes away from 0
+    if abs(f[3] - f[1]) > 10 * h * scale:  # a jump
+        return False
     left = (3 * f[2] - 4 * f[1] + f[0]) / (2 * h)
     right = (-3 * f[2] + 4 * f[3] - f[4]) / (2 * h)
-    scale = 1.0 + abs(left) + abs(right)
-    return abs(f[3] - f[1]) <= 10 * h * scale and abs(right - left) <= 1e-6 * scale
+    return abs(right - left) <= 1e-6 * scale
 
 
 def method(activation) -> str:
@@ -783,6 +856,25 @@ def method(activation) -> str:
 
     p = plan(get_activation(activation))
     return "quadrature" if p is None else p.method
+
+
+def _covariances(q1, q2, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(q1, q2, k) broadcast to float64, checked: finite, q >= 0, k^2 <= q1 q2 (to round-off)."""
+    arrs = []
+    for name, a in (("q1", q1), ("q2", q2), ("k", k)):
+        arr = np.asarray(a)
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
+        arr = arr.astype(np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be finite")
+        arrs.append(arr)
+    q1, q2, k = np.broadcast_arrays(*arrs)
+    if np.any(q1 < 0) or np.any(q2 < 0):
+        raise ValueError("q1 and q2 (variances) must be >= 0")
+    if np.any(k * k > q1 * q2 * (1 + 1e-12)):
+        raise ValueError("k must satisfy k^2 <= q1 q2 (a covariance)")
+    return q1, q2, k
 
 
 def dual_kernel(activation, q1, q2, k) -> tuple[np.ndarray, np.ndarray]:
@@ -795,7 +887,7 @@ def dual_kernel(activation, q1, q2, k) -> tuple[np.ndarray, np.ndarray]:
     from dltheory.theory.spec import get_activation
 
     act = get_activation(activation)
-    q1, q2, k = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (q1, q2, k)))
+    q1, q2, k = _covariances(q1, q2, k)
     shape = q1.shape
     q1, q2, k = (np.ascontiguousarray(a).ravel() for a in (q1, q2, k))
     p = plan(act)
@@ -804,11 +896,12 @@ def dual_kernel(activation, q1, q2, k) -> tuple[np.ndarray, np.ndarray]:
     if p.kind != HERMITE:
         T, Td = _pairs(p.kind, p.P, q1, q2, k, False)
         return T.reshape(shape), Td.reshape(shape)
-    A, B, _, _ = p.tables(np.concatenate([q1, q2]))  # one truncation order, certified for both sides
-    n = q1.size
+    uq, inv = np.unique(np.concatenate([q1, q2]), return_inverse=True)
+    A, B, _, _ = p.tables(uq)  # one truncation order, certified for both sides
+    i1, i2 = inv[: q1.size], inv[q1.size :]
     s1, s2 = np.sqrt(q1), np.sqrt(q2)
     rho = np.clip(np.divide(k, s1 * s2, out=np.zeros_like(k), where=s1 * s2 > 0), -1, 1)
     powers = rho[None, :] ** np.arange(A.shape[0])[:, None]
-    T = np.sum(A[:, :n] * A[:, n:] * powers, 0)
-    Td = np.sum(B[:, :n] * B[:, n:] * powers, 0)
+    T = np.sum(A[:, i1] * A[:, i2] * powers, 0)
+    Td = np.sum(B[:, i1] * B[:, i2] * powers, 0)
     return T.reshape(shape), Td.reshape(shape)

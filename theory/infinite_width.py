@@ -33,20 +33,22 @@ and T'(K) = E[phi'(u) phi'(v)] for (u, v) ~ N(0, [[K11, K12], [K12, K22]]):
 
 Numerics
 --------
-This module uses JAX (an exception to theory/'s numpy/scipy rule: jit-compiled, batched Gram matrices).
-Activations, their closed-form kernel maps (T, T') and the registry by name are defined once, in
-dltheory.theory.spec. Everything runs in float64 under a local ``jax.enable_x64(True)`` context (jax >= 0.9; the
-global flag is never touched), jit-compiled per (activation object, depth, parameterisation); factories such as
-``spec.leaky_relu(0.2)`` build a new Activation per call, so reuse the object to reuse the compilation. relu / leaky relu /
-ab-relu and erf use closed forms; every other activation (tanh, gelu, selu, softplus, any JAX-traceable
-elementwise callable) uses a bivariate quadrature that is exact for kinks at 0: in polar coordinates
-(u, v) = r (sqrt(K11) cos t, sqrt(K22) (rho cos t + sqrt(1 - rho^2) sin t)) both kink lines u = 0 and v = 0
-are rays, so the angle is split into the four sectors they bound (Gauss-Legendre in each) and the radius
-uses composite Gauss-Legendre on [0, 12] with weight r exp(-r^2/2) (tail < 1e-30). Kinks away from 0 are not
-split (accuracy then degrades to algebraic convergence). Pairs of identical inputs get rho = 1 exactly, so
-the diagonal is free of the sqrt(round-off) error of arccos near 1. This polar rule is a genuinely
-two-variable computation over whole Gram matrices inside one jit; the diagonal reuses it at rho = 1 so the
-recursion stays compiled. One-variable averages elsewhere in theory/ use dltheory.theory.gaussian (numpy).
+Activations and the registry by name are defined once, in dltheory.theory.spec; their dual kernels (T, T') in
+dltheory.theory.dual_kernels: closed forms (relu / leaky / ab-relu / abs / linear, erf, gelu, sign / step,
+sin / cos / rbf, exp, gaussian, rectified monomials, elu / selu) and certified Hermite series (polynomials exactly;
+tanh, softplus, silu and smooth callables to 1e-13 per layer). Those run through the fused recursion of
+dltheory.theory.kernel_recursion (numba on the CPU, or JAX on any device with ``backend="jax"``), float64
+throughout. Identical inputs get rho = 1 exactly, so the diagonal is free of the sqrt(round-off) error of
+arccos near 1 (neural-tangents' own diagonal carries it: ~1e-8 for relu, worse through sign layers).
+
+The rest (a callable with a kink or jump at 0, a custom Activation with its own JAX ``kernel_map``, a steep
+activation whose Hermite series does not converge) uses a bivariate quadrature in JAX that is exact for kinks at
+0: in polar coordinates (u, v) = r (sqrt(K11) cos t, sqrt(K22) (rho cos t + sqrt(1 - rho^2) sin t)) both kink
+lines u = 0 and v = 0 are rays, so the angle is split into the four sectors they bound (Gauss-Legendre in each)
+and the radius uses composite Gauss-Legendre on [0, 12] with weight r exp(-r^2/2) (tail < 1e-30). Kinks away
+from 0 are not split (accuracy then degrades to algebraic convergence). It runs under a local
+``jax.enable_x64(True)`` context (the global flag is never touched), jit-compiled per (activation object, depth,
+parameterisation). One-variable averages elsewhere in theory/ use dltheory.theory.gaussian (numpy).
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ _ROW_BATCH = 8  # rows of the Gram matrix per quadrature batch (bounds memory: r
 
 
 def numerical(fn: Callable, name: str | None = None) -> Activation:
-    """Any JAX-traceable elementwise ``fn`` through the kink-split quadrature (kinks at 0 handled exactly)."""
+    """Any JAX-traceable elementwise ``fn``: its certified Hermite series (dltheory.theory.dual_kernels) when it
+    is smooth at 0, else the kink-split quadrature (kinks at 0 handled exactly)."""
     if not callable(fn):
         raise ValueError(f"activation must be a name in {sorted(ACTIVATIONS)}, an Activation or a callable, got {fn!r}")
     return Activation(name or getattr(fn, "__name__", "callable"), fn, _derivative(fn), fn)
