@@ -50,20 +50,20 @@ both per pair of inputs, in three ways:
 
 One source, two backends
 ------------------------
-Every formula below is written once, in a small dialect (arithmetic, ``for`` loops over parameters, and the
-helpers ``_sqrt``, ``_exp``, ``_erfc``, ``_where``, ...). Each formula is compiled by numba (scalar, inlined
-into the fused recursion of dltheory.theory.kernel_recursion, vectorised across a tile of pairs) and the same
-Python function is re-bound to ``jax.numpy`` primitives for the JAX path (:func:`jax_pair`), which therefore
-runs on any device JAX sees. The tests check the two backends against each other and against high-order
-quadrature.
+Every formula below is written once, in a small dialect (arithmetic, ``abs``, ``for`` loops over
+parameters, ``math.sqrt / exp / erfc / sin / cos`` and the helpers ``_where``, ``_max``, ``_min``, ``_acos``,
+``_asin``). Each formula is compiled by numba (scalar, inlined into the fused recursion of
+dltheory.theory.kernel_recursion, vectorised across a tile of pairs) and the same Python function is re-bound to
+``jax.numpy`` for the JAX path (:func:`jax_pair`), which therefore runs on any device JAX sees. The tests
+check the two backends against each other and against high-order quadrature.
 
 Conventions: T' of a jump activation (sign, step, rect_monomial(0)) is 0, the derivative almost everywhere
 (neural-tangents' convention for Sign; the delta at the jump is dropped). Degenerate variances (q = 0) give
 phi(0) deterministically. Accuracy: ~1e-14 relative to sqrt(T(q1, q1) T(q2, q2)) for every family at moderate
-variances; pexp's exponential tilting multiplies the bivariate CDF's absolute error (1e-15) by up to
-e^{lambda^2 q / 2}, so elu / selu lose digits beyond q ~ 20. [NXH20] = Novak et al., "Neural tangents", ICLR
-2020, arXiv:1912.02803. Price 1958 = R. Price, "A useful theorem for nonlinear devices having Gaussian inputs",
-IRE Trans. Inf. Theory 4:69.
+variances; pexp's exponential tilting multiplies the bivariate CDF's error by up to e^{lambda^2 q / 2}, which
+costs elu / selu about one digit at q = 40 (measured 5e-13 against quadrature).
+[NXH20] = Novak et al., "Neural tangents", ICLR 2020, arXiv:1912.02803. Price 1958 = R. Price, "A useful
+theorem for nonlinear devices having Gaussian inputs", IRE Trans. Inf. Theory 4:69.
 """
 
 from __future__ import annotations
@@ -127,36 +127,6 @@ def _primitive(jax_name: str, heavy: bool = False) -> Callable:
         return njit(**(_NB_CALL if heavy else _NB))(fn)
 
     return deco
-
-
-@_primitive("jnp.sqrt")
-def _sqrt(x):
-    return math.sqrt(x)
-
-
-@_primitive("jnp.exp")
-def _exp(x):
-    return math.exp(x)
-
-
-@_primitive("jsp.erfc")
-def _erfc(x):
-    return math.erfc(x)
-
-
-@_primitive("jnp.sin")
-def _sin(x):
-    return math.sin(x)
-
-
-@_primitive("jnp.cos")
-def _cos(x):
-    return math.cos(x)
-
-
-@_primitive("jnp.abs")
-def _abs(x):
-    return abs(x)
 
 
 @_primitive("jnp.where")
@@ -227,12 +197,12 @@ _GL_X, _GL_W = tuple(_X20[10:]), tuple(_W20[10:])  # positive half of the 20-poi
 @_dialect
 def _phi_upper(x):
     """P(Z > x) = erfc(x / sqrt 2) / 2 (no cancellation in either tail)."""
-    return 0.5 * _erfc(x * _INV_SQRT2)
+    return 0.5 * math.erfc(x * _INV_SQRT2)
 
 
 @_dialect
 def _npdf(x):
-    return _INV_SQRT_2PI * _exp(-0.5 * x * x)
+    return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
 
 
 @_dialect(heavy=True)
@@ -244,10 +214,10 @@ def _bvn_low(h, k, r):
     asr = _asin(r) * 0.5
     low = 0.0 * hk
     for i in range(10):
-        sn = _sin(asr * (1.0 - _GL_X[i]))
-        low = low + _GL_W[i] * _exp((sn * hk - hs) / (1.0 - sn * sn))
-        sn = _sin(asr * (1.0 + _GL_X[i]))
-        low = low + _GL_W[i] * _exp((sn * hk - hs) / (1.0 - sn * sn))
+        sn = math.sin(asr * (1.0 - _GL_X[i]))
+        low = low + _GL_W[i] * math.exp((sn * hk - hs) / (1.0 - sn * sn))
+        sn = math.sin(asr * (1.0 + _GL_X[i]))
+        low = low + _GL_W[i] * math.exp((sn * hk - hs) / (1.0 - sn * sn))
     return low * asr / (2.0 * math.pi) + _phi_upper(h) * _phi_upper(k)
 
 
@@ -258,27 +228,29 @@ def _bvn_high(h, k, r):
     kk = _where(r < 0, -k, k)
     hk = h * kk
     as_ = _max((1.0 - r) * (1.0 + r), 1e-300)
-    a = _sqrt(as_)
+    a = math.sqrt(as_)
     bs = (h - kk) * (h - kk)
     c = (4.0 - hk) / 8.0
     d = (12.0 - hk) / 16.0
     core = (
-        a * _exp(-(bs / as_ + hk) * 0.5) * (1.0 - c * (bs - as_) * (1.0 - d * bs / 5.0) / 3.0 + c * d * as_ * as_ / 5.0)
+        a
+        * math.exp(-(bs / as_ + hk) * 0.5)
+        * (1.0 - c * (bs - as_) * (1.0 - d * bs / 5.0) / 3.0 + c * d * as_ * as_ / 5.0)
     )
-    b = _sqrt(bs)
-    core = core - _exp(-hk * 0.5) * math.sqrt(2.0 * math.pi) * _phi_upper(b / a) * b * (
+    b = math.sqrt(bs)
+    core = core - math.exp(-hk * 0.5) * math.sqrt(2.0 * math.pi) * _phi_upper(b / a) * b * (
         1.0 - c * bs * (1.0 - d * bs / 5.0) / 3.0
     )
     a = a * 0.5
     for i in range(10):
         for sgn in (-1.0, 1.0):
             xs = (a * (sgn * _GL_X[i] + 1.0)) * (a * (sgn * _GL_X[i] + 1.0))
-            rs = _sqrt(1.0 - xs)
+            rs = math.sqrt(1.0 - xs)
             core = core + a * _GL_W[i] * (
-                _exp(-bs / (2.0 * xs) - hk / (1.0 + rs)) / rs
-                - _exp(-(bs / xs + hk) * 0.5) * (1.0 + c * xs * (1.0 + d * xs))
+                math.exp(-bs / (2.0 * xs) - hk / (1.0 + rs)) / rs
+                - math.exp(-(bs / xs + hk) * 0.5) * (1.0 + c * xs * (1.0 + d * xs))
             )
-    core = _where(_abs(r) < 1.0, -core / (2.0 * math.pi), 0.0 * core)
+    core = _where(abs(r) < 1.0, -core / (2.0 * math.pi), 0.0 * core)
     pos = core + _phi_upper(_max(h, kk))
     band = _where(h < 0, (1.0 - _phi_upper(kk)) - (1.0 - _phi_upper(h)), _phi_upper(h) - _phi_upper(kk))
     neg = -core + _where(kk > h, band, 0.0 * band)
@@ -288,7 +260,7 @@ def _bvn_high(h, k, r):
 @_dialect
 def _bvn_select(h, k, r):
     """Both branches, selected elementwise (the JAX form of :func:`bvn_upper`)."""
-    return _min(_max(_where(_abs(r) < 0.925, _bvn_low(h, k, r), _bvn_high(h, k, r)), 0.0), 1.0)
+    return _min(_max(_where(abs(r) < 0.925, _bvn_low(h, k, r), _bvn_high(h, k, r)), 0.0), 1.0)
 
 
 @_primitive("dialect._bvn_select", heavy=True)
@@ -315,7 +287,7 @@ def _f_ab_relu(P, q1, q2, s1, s2, k, rho):
     a, b = P[0], P[1]
     theta = _acos(rho)
     bracket = (a * a + b * b) * 0.5 - (a - b) * (a - b) * theta / (2.0 * math.pi)
-    T = (a - b) * (a - b) / (2.0 * math.pi) * s1 * s2 * _sqrt(_max(1.0 - rho * rho, 0.0)) + bracket * k
+    T = (a - b) * (a - b) / (2.0 * math.pi) * s1 * s2 * math.sqrt(_max(1.0 - rho * rho, 0.0)) + bracket * k
     return T, bracket
 
 
@@ -327,8 +299,8 @@ def _f_erf(P, q1, q2, s1, s2, k, rho):
     b2 = b * b
     prod = (1.0 + 2.0 * b2 * q1) * (1.0 + 2.0 * b2 * q2)
     kk = 2.0 * b2 * k
-    T = a * a * (2.0 / math.pi) * _asin(_max(_min(kk / _sqrt(prod), 1.0), -1.0)) + c * c
-    Td = a * a * b2 * (4.0 / math.pi) / _sqrt(_max(prod - kk * kk, 1e-300))
+    T = a * a * (2.0 / math.pi) * _asin(_max(_min(kk / math.sqrt(prod), 1.0), -1.0)) + c * c
+    Td = a * a * b2 * (4.0 / math.pi) / math.sqrt(_max(prod - kk * kk, 1e-300))
     return T, Td
 
 
@@ -340,8 +312,8 @@ def _f_gelu(P, q1, q2, s1, s2, k, rho):
     T' = 1/4 + alpha/(2 pi) + k / (2 pi D) [1/D^2 + (1 - q1 q2)/((1+q1)(1+q2)) + 1]."""
     pp = (1.0 + q1) * (1.0 + q2)
     d2 = _max(pp - k * k, 1e-300)
-    d = _sqrt(d2)
-    alpha = _asin(_max(_min(k / _sqrt(pp), 1.0), -1.0))
+    d = math.sqrt(d2)
+    alpha = _asin(_max(_min(k / math.sqrt(pp), 1.0), -1.0))
     T = 0.25 * k + ((k * k + q1 * q2 * d2) / (pp * d) + k * alpha) / (2.0 * math.pi)
     Td = 0.25 + alpha / (2.0 * math.pi) + k / (2.0 * math.pi * d) * (1.0 / d2 + (1.0 - q1 * q2) / pp + 1.0)
     return T, Td
@@ -364,8 +336,8 @@ def _f_sin(P, q1, q2, s1, s2, k, rho):
     T = a^2/2 [e^{-b^2 (q1+q2-2k)/2} - cos(2c) e^{-b^2 (q1+q2+2k)/2}], T' = a^2 b^2/2 [same with + ]."""
     a, b, cos2c = P[0], P[1], P[2]
     b2 = b * b
-    e1 = _exp(-0.5 * b2 * (q1 + q2 - 2.0 * k))
-    e2 = cos2c * _exp(-0.5 * b2 * (q1 + q2 + 2.0 * k))
+    e1 = math.exp(-0.5 * b2 * (q1 + q2 - 2.0 * k))
+    e2 = cos2c * math.exp(-0.5 * b2 * (q1 + q2 + 2.0 * k))
     return 0.5 * a * a * (e1 - e2), 0.5 * a * a * b2 * (e1 + e2)
 
 
@@ -373,7 +345,7 @@ def _f_sin(P, q1, q2, s1, s2, k, rho):
 def _f_exp(P, q1, q2, s1, s2, k, rho):
     """a exp(b x) [NXH20 Exp; Gaussian MGF]: T = a^2 exp(b^2 (q1 + q2 + 2k)/2), T' = b^2 T."""
     a, b = P[0], P[1]
-    T = a * a * _exp(0.5 * b * b * (q1 + q2 + 2.0 * k))
+    T = a * a * math.exp(0.5 * b * b * (q1 + q2 + 2.0 * k))
     return T, b * b * T
 
 
@@ -383,7 +355,7 @@ def _f_gaussian(P, q1, q2, s1, s2, k, rho):
     T = a^2 / sqrt(det), T' = 4 a^2 b^2 k / det^{3/2}."""
     a, b = P[0], P[1]
     det = (1.0 - 2.0 * b * q1) * (1.0 - 2.0 * b * q2) - 4.0 * b * b * k * k
-    T = a * a / _sqrt(det)
+    T = a * a / math.sqrt(det)
     return T, 4.0 * b * b * k * T / det
 
 
@@ -405,7 +377,7 @@ def _f_rect_monomial(P, q1, q2, s1, s2, k, rho):
     n = P[0]
     theta = _acos(rho)
     psi, c = math.pi - theta, rho
-    s = _sqrt(_max(1.0 - rho * rho, 0.0))
+    s = math.sqrt(_max(1.0 - rho * rho, 0.0))
     m = s1 * s2
     T = m**n * _j_sum(P, 1, psi, s, c) / (2.0 * math.pi)
     Td = n * n * m ** (n - 1.0) * _j_sum(P, 2 + 4 * int(P[1]), psi, s, c) / (2.0 * math.pi)
@@ -424,13 +396,13 @@ def _tilted(q1, q2, s1, s2, k, rho, g1, g2, l1, l2):
     P = :func:`bvn_upper`(h, kk, r) (Rosenbaum 1961, "Moments of a truncated bivariate normal distribution",
     JRSS B 23:405, the same moments). sig is clamped at 1e-300, which gives the exact limits at |r| = 1.
     """
-    Z = _exp(0.5 * (l1 * l1 * q1 + 2.0 * l1 * l2 * k + l2 * l2 * q2))
+    Z = math.exp(0.5 * (l1 * l1 * q1 + 2.0 * l1 * l2 * k + l2 * l2 * q2))
     m1 = l1 * q1 + l2 * k
     m2 = l1 * k + l2 * q2
     h = -g1 * m1 / s1
     kk = -g2 * m2 / s2
     r = g1 * g2 * rho
-    sig = _sqrt(_max((1.0 - r) * (1.0 + r), 1e-300))
+    sig = math.sqrt(_max((1.0 - r) * (1.0 + r), 1e-300))
     P = bvn_upper(h, kk, r)
     qh = _phi_upper((kk - r * h) / sig)
     qk = _phi_upper((h - r * kk) / sig)
@@ -567,6 +539,9 @@ def _jax_namespace() -> dict:
     import jax.scipy.special as jsp
 
     g = dict(globals())
+    g["math"] = types.SimpleNamespace(  # the dialect's math functions, elementwise in JAX
+        sqrt=jnp.sqrt, exp=jnp.exp, erfc=jsp.erfc, sin=jnp.sin, cos=jnp.cos, pi=math.pi
+    )
     mods = {"jnp": jnp, "jsp": jsp}
     for name, fn in _PY.items():
         g[name] = types.FunctionType(fn.__code__, g, name, fn.__defaults__, fn.__closure__)
@@ -819,8 +794,17 @@ class DualPlan:
         return _pairs(self.kind, self.P, q, q, q, True)
 
     def tables(self, q: np.ndarray):
-        """Hermite tables (A, B, EA, EB) at variances q (kind HERMITE only)."""
-        return hermite_coefficients(self.act, q)
+        """Hermite tables (A, B, EA, EB) at variances q (kind HERMITE only). A polynomial of degree p has exactly
+        p + 1 coefficients, all exact on a rule of M > p nodes (the integrands are polynomials of degree <= 2p):
+        no search."""
+        if self.method != "hermite (exact)":
+            return hermite_coefficients(self.act, q)
+        degree = len(self.act.dual) - 2
+        M = max(8, 2 * (degree // 2 + 1))  # even, > degree
+        s = np.sqrt(np.asarray(q, dtype=np.float64).ravel())
+        F, Fd = _values(self.act.phi, s, M), _values(self.act.dphi, s, M)
+        w = _gh_rule(M)[1]
+        return _project(F, degree + 1), _project(Fd, degree + 1), (F * F) @ w, (Fd * Fd) @ w
 
 
 def plan(act) -> DualPlan | None:
