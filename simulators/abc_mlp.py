@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from dltheory.simulators._seeding import rng
+from dltheory.theory import _validate as V
 from dltheory.theory.spec import get_activation
 
-__all__ = ["ForwardStats", "forward_full", "forward_gram", "train_abc"]
+__all__ = ["ForwardStats", "forward_full", "forward_gram", "train_abc", "backward_gram", "backward_full", "lr_sweep"]
 
 
 @dataclass(frozen=True)
@@ -50,20 +51,18 @@ class ForwardStats:
 
 
 def _check_forward(x, widths, C_W, C_b, n_nets, activation):
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"x must have shape (k inputs, n_0 features) with k, n_0 >= 1, got {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("x must be finite")
-    widths = list(widths)
-    if len(widths) < 1 or any(isinstance(n, bool) or int(n) != n or n < 1 for n in widths):
-        raise ValueError(f"widths must be a non-empty sequence of integers >= 1 (depth >= 1), got {widths!r}")
-    for name, v, strict in (("C_W", C_W, True), ("C_b", C_b, False)):
-        if not np.isfinite(v) or v < 0 or (strict and v == 0):
-            raise ValueError(f"{name} must be finite and {'> 0' if strict else '>= 0'}, got {v!r}")
-    if isinstance(n_nets, bool) or int(n_nets) != n_nets or n_nets < 2:
-        raise ValueError(f"n_nets must be an integer >= 2, got {n_nets!r}")
-    return x, [int(n) for n in widths], get_activation(activation).phi
+    x = V.real_array("x", x, ndim=2)
+    if x.shape[0] < 1 or x.shape[1] < 1 or x.shape[0] > V.MAX_WIDTH or x.shape[1] > V.MAX_WIDTH:
+        raise ValueError(f"x must have shape (k inputs, n_0 features) with 1 <= k, n_0 <= {V.MAX_WIDTH}, got {x.shape}")
+    if isinstance(widths, str | bytes) or not isinstance(widths, list | tuple | range | np.ndarray):
+        raise V.InvalidType(f"widths must be a non-empty sequence of integers in [1, {V.MAX_WIDTH}], got {widths!r}")
+    if np.asarray(widths, dtype=object).ndim != 1 or len(widths) < 1:
+        raise ValueError(f"widths must be a non-empty flat sequence of integers (depth >= 1), got {widths!r}")
+    widths = [V.integer(f"widths[{i}]", n, lower=1, upper=V.MAX_WIDTH) for i, n in enumerate(widths)]
+    V.positive("C_W", C_W)
+    V.nonnegative("C_b", C_b)
+    n_nets = V.integer("n_nets", n_nets, lower=2, upper=V.MAX_SAMPLES)
+    return x, widths, get_activation(activation).phi
 
 
 def _psd_sqrt(G: np.ndarray) -> np.ndarray:
@@ -82,7 +81,8 @@ def _psd_sqrt(G: np.ndarray) -> np.ndarray:
 
 
 def _stats(z: np.ndarray, phi, G_all, out) -> np.ndarray:
-    """Accumulate the statistics of z (S, k, n: inputs by neurons) into ``out`` lists; return phi(z)."""
+    """Accumulate the statistics of z (S, k, n: inputs by neurons) into ``out`` lists; return phi(z).
+    Raises FloatingPointError naming the layer if a statistic overflows."""
     a = phi(z)
     z2 = z * z
     out["m1"].append(z.mean(2)), out["m2"].append(z2.mean(2)), out["m4"].append((z2 * z2).mean(2))
@@ -92,6 +92,8 @@ def _stats(z: np.ndarray, phi, G_all, out) -> np.ndarray:
         out["corr"].append(zz[:, 0, 1] / np.sqrt(zz[:, 0, 0] * zz[:, 1, 1]))
     else:
         out["corr"].append(np.full(z.shape[0], np.nan))
+    if not all(np.all(np.isfinite(out[key][-1])) for key in ("G", "m1", "m2", "m4", "a1", "a2")):
+        raise FloatingPointError(f"forward pass diverged: non-finite statistics at layer {len(out['m1'])}")
     return a
 
 
@@ -108,17 +110,21 @@ def forward_gram(
     come from one generator in a fixed order, so results depend only on the arguments.
     """
     x, widths, phi = _check_forward(x, widths, C_W, C_b, n_nets, activation)
+    chunk_floats = V.integer("chunk_floats", chunk_floats, lower=1, upper=V.MAX_ELEMENTS)
     g, k = rng(seed), x.shape[0]
-    per_chunk = max(1, int(chunk_floats) // (max(widths) * k))
+    per_chunk = max(1, chunk_floats // (max(widths) * k))
     parts = []
     for start in range(0, int(n_nets), per_chunk):
         S = min(per_chunk, int(n_nets) - start)
         out = {key: [] for key in ("G", "m1", "m2", "m4", "a1", "a2", "corr")}
-        G = np.broadcast_to(C_b + C_W * x @ x.T / x.shape[1], (S, k, k))
-        for n in widths:
-            z = _psd_sqrt(G) @ g.standard_normal((S, k, n))  # columns (neurons) i.i.d. N(0, G)
-            h = _stats(z, phi, G, out)
-            G = C_b + C_W * (h @ np.swapaxes(h, 1, 2)) / n
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected and raised below
+            G = np.broadcast_to(C_b + C_W * x @ x.T / x.shape[1], (S, k, k))
+            for layer, n in enumerate(widths, start=1):
+                if not np.all(np.isfinite(G)):
+                    raise FloatingPointError(f"forward pass diverged: non-finite covariance G at layer {layer}")
+                z = _psd_sqrt(G) @ g.standard_normal((S, k, n))  # columns (neurons) i.i.d. N(0, G)
+                h = _stats(z, phi, G, out)
+                G = C_b + C_W * (h @ np.swapaxes(h, 1, 2)) / n
         parts.append(_finish(out))
     return ForwardStats(
         **{f: np.concatenate([getattr(p, f) for p in parts]) for f in ForwardStats.__dataclass_fields__}
@@ -128,15 +134,19 @@ def forward_gram(
 def forward_full(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: int, seed) -> ForwardStats:
     """The same statistics with every W^(l), b^(l) drawn explicitly (reference for :func:`forward_gram`)."""
     x, widths, phi = _check_forward(x, widths, C_W, C_b, n_nets, activation)
+    fan_ins = [x.shape[1], *widths[:-1]]
+    if n_nets * max(a * b for a, b in zip(fan_ins, widths)) > V.MAX_ELEMENTS:
+        raise ValueError(f"n_nets * (largest weight matrix) must be <= {V.MAX_ELEMENTS} (memory cap); use forward_gram")
     g = rng(seed)
     out = {key: [] for key in ("G", "m1", "m2", "m4", "a1", "a2", "corr")}
     h = np.broadcast_to(x, (n_nets, *x.shape))  # (S, k, n_0)
     for n in widths:
         fan_in = h.shape[2]
-        G = C_b + C_W * (h @ np.swapaxes(h, 1, 2)) / fan_in
-        W = g.standard_normal((n_nets, n, fan_in)) * np.sqrt(C_W / fan_in)
-        z = h @ np.swapaxes(W, 1, 2) + np.sqrt(C_b) * g.standard_normal((n_nets, 1, n))
-        h = _stats(z, phi, G, out)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected and raised by _stats
+            G = C_b + C_W * (h @ np.swapaxes(h, 1, 2)) / fan_in
+            W = g.standard_normal((n_nets, n, fan_in)) * np.sqrt(C_W / fan_in)
+            z = h @ np.swapaxes(W, 1, 2) + np.sqrt(C_b) * g.standard_normal((n_nets, 1, n))
+            h = _stats(z, phi, G, out)
     return _finish(out)
 
 
@@ -144,10 +154,10 @@ def forward_full(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: 
 
 
 def _exponents(name: str, v, L: int) -> np.ndarray:
-    arr = np.full(L + 1, float(v)) if np.ndim(v) == 0 else np.asarray(v, float)
-    if arr.shape != (L + 1,) or not np.all(np.isfinite(arr)):
+    arr = V.real_array(name, v, ndim=(0, 1))
+    if arr.ndim == 1 and arr.shape != (L + 1,):
         raise ValueError(f"{name} must be a finite scalar or a sequence of L+1 = {L + 1} exponents, got {v!r}")
-    return arr
+    return np.broadcast_to(arr, (L + 1,)).copy()
 
 
 def _forward(w, mult, X, phi):
@@ -183,20 +193,17 @@ def train_abc(
     x^L = phi(h^L), ``df`` = RMS of f_t - f_0; and (n_seeds,) ``h0_rms``, ``f0_rms`` at init.
     Raises FloatingPointError naming the step if the network diverges (non-finite output).
     """
-    if isinstance(width, bool) or int(width) != width or width < 1:
-        raise ValueError(f"width must be an integer >= 1, got {width!r}")
-    if np.ndim(a) != 1 or len(a) < 2:
-        raise ValueError(f"a must be a sequence of L+1 >= 2 exponents (one per weight matrix), got {a!r}")
+    width = V.integer("width", width, lower=1, upper=V.MAX_WIDTH)
+    a = V.real_array("a", a, ndim=1, min_size=2)
     L = len(a) - 1
     a, b, c = (_exponents(k, v, L) for k, v in (("a", a), ("b", b), ("c", c)))
-    X, y = np.asarray(X, float), np.asarray(y, float)
-    if X.ndim != 2 or y.shape != (X.shape[0],) or not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
-        raise ValueError(f"X must be finite (B, d) and y finite (B,), got shapes {X.shape}, {y.shape}")
-    if not np.isfinite(eta) or eta <= 0:
-        raise ValueError(f"eta must be finite and > 0, got {eta!r}")
-    for name, v in (("n_steps", n_steps), ("n_seeds", n_seeds)):
-        if isinstance(v, bool) or int(v) != v or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    X = V.real_array("X", X, ndim=2)
+    y = V.real_array("y", y, shape=(X.shape[0],))
+    eta = V.positive("eta", eta)
+    n_steps = V.integer("n_steps", n_steps, lower=1, upper=V.MAX_STEPS)
+    n_seeds = V.integer("n_seeds", n_seeds, lower=1, upper=V.MAX_SAMPLES)
+    if n_seeds * width * max(width, X.shape[0], X.shape[1]) > V.MAX_ELEMENTS:
+        raise ValueError(f"n_seeds * width * max(width, B, d) must be <= {V.MAX_ELEMENTS} (memory cap)")
     act = get_activation(activation)
     phi, dphi = act.phi, act.dphi
     n, (_B, d), S = int(width), X.shape, int(n_seeds)
@@ -225,3 +232,134 @@ def train_abc(
         out["dx"][:, t] = np.sqrt(np.mean((xs[-1] - phi(hs0[-1])) ** 2, axis=(1, 2)))
         out["df"][:, t] = np.sqrt(np.mean((f - f0) ** 2, axis=1))
     return {**out, "h0_rms": np.sqrt(np.mean(hs0[-1] ** 2, axis=(1, 2))), "f0_rms": np.sqrt(np.mean(f0**2, axis=1))}
+
+
+# ----------------------------------------------------------------------------- backward pass at initialisation
+#
+# The readout f = v . phi(z^(L)) with v_i ~ N(0, C_W / n_L) (the readout counted as layer L+1, same C_W, no bias);
+# g^(l) = df/dz^(l) = phi'(z^(l)) * (W^(l+1))^T g^(l+1), g^(L) = phi'(z^(L)) * v. Returned per network:
+# ``grad2[s, l-1]`` = ||g^(l)||^2 (a sum over neurons) and ``q[s, l-1]`` = mean_i (z_i^(l))^2, for one input.
+
+
+def _check_backward(x, widths, C_W, C_b, n_nets, activation):
+    x = V.real_array("x", x, ndim=1)
+    x, widths, _ = _check_forward(x[None, :], widths, C_W, C_b, n_nets, activation)
+    return x[0], widths, get_activation(activation)
+
+
+def backward_gram(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: int, seed) -> dict:
+    """``grad2`` and ``q`` (module notes above) of S = n_nets networks on one input ``x`` (n_0,), sampled layer
+    by layer in law in O(S sum n_l), without drawing a weight matrix.
+
+    Forward: with a = phi(z^(l)) and a_hat = a / |a|, W a = sqrt(C_W / n_l) |a| zeta, zeta ~ N(0, I). Backward:
+    W^T g = a_hat (W a_hat . g) + (I - a_hat a_hat^T) W^T g, and W (I - a_hat a_hat^T) is independent of W a_hat,
+    of the forward pass and of g (which depends on W only through W a_hat), so (I - a_hat a_hat^T) W^T g has the
+    law of sqrt(C_W / n_l) |g| (I - a_hat a_hat^T) xi with a fresh xi ~ N(0, I): the same reduction as
+    dltheory.simulators.mlp.kernel_sample, exact in law (the tests compare with :func:`backward_full`).
+    """
+    x, widths, act = _check_backward(x, widths, C_W, C_b, n_nets, activation)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is detected and raised below
+        out = _backward_gram(x, widths, act, C_W, C_b, rng(seed), int(n_nets))
+    if not (np.all(np.isfinite(out["grad2"])) and np.all(np.isfinite(out["q"]))):
+        raise FloatingPointError("backward pass overflowed (non-finite ||df/dz||^2 or q); lower C_W or the depth")
+    return out
+
+
+def _backward_gram(x, widths, act, C_W, C_b, g, S) -> dict:
+    L = len(widths)
+    z = np.sqrt(C_b + C_W * (x @ x) / x.size) * g.standard_normal((S, widths[0]))
+    zs, zetas, a_hats = [z], [], []
+    for n in widths[1:]:
+        a = act.phi(z)
+        norm = np.linalg.norm(a, axis=1, keepdims=True)
+        a_hats.append(np.divide(a, norm, out=np.zeros_like(a), where=norm > 0))
+        zetas.append(g.standard_normal((S, n)))
+        z = np.sqrt(C_W / a.shape[1]) * norm * zetas[-1] + np.sqrt(C_b) * g.standard_normal((S, n))
+        zs.append(z)
+    grad = act.dphi(z) * np.sqrt(C_W / widths[-1]) * g.standard_normal((S, widths[-1]))
+    grad2 = np.empty((S, L))
+    grad2[:, L - 1] = np.sum(grad * grad, axis=1)
+    for l in range(L - 2, -1, -1):  # grad of layer l+1 (0-based l+1) -> layer l
+        n_l = widths[l]
+        along = np.sum(zetas[l] * grad, axis=1, keepdims=True)  # W a_hat . g = sqrt(C_W/n_l) zeta . g
+        xi = g.standard_normal((S, n_l))
+        xi -= a_hats[l] * np.sum(a_hats[l] * xi, axis=1, keepdims=True)
+        back = np.sqrt(C_W / n_l) * (a_hats[l] * along + np.linalg.norm(grad, axis=1, keepdims=True) * xi)
+        grad = act.dphi(zs[l]) * back
+        grad2[:, l] = np.sum(grad * grad, axis=1)
+    return {"grad2": grad2, "q": np.stack([np.mean(zz * zz, axis=1) for zz in zs], axis=1)}
+
+
+def backward_full(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: int, seed) -> dict:
+    """The same statistics with every weight matrix, bias and readout drawn explicitly (reference for
+    :func:`backward_gram`; O(S sum n_l n_l+1))."""
+    x, widths, act = _check_backward(x, widths, C_W, C_b, n_nets, activation)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is detected and raised below
+        out = _backward_full(x, widths, act, C_W, C_b, rng(seed), int(n_nets))
+    if not (np.all(np.isfinite(out["grad2"])) and np.all(np.isfinite(out["q"]))):
+        raise FloatingPointError("backward pass overflowed (non-finite ||df/dz||^2 or q); lower C_W or the depth")
+    return out
+
+
+def _backward_full(x, widths, act, C_W, C_b, g, S) -> dict:
+    h, zs, Ws = np.broadcast_to(x, (S, x.size)), [], []
+    for n in widths:
+        W = g.standard_normal((S, n, h.shape[1])) * np.sqrt(C_W / h.shape[1])
+        z = np.einsum("sij,sj->si", W, h) + np.sqrt(C_b) * g.standard_normal((S, n))
+        zs.append(z)
+        Ws.append(W)
+        h = act.phi(z)
+    grad = act.dphi(zs[-1]) * np.sqrt(C_W / widths[-1]) * g.standard_normal((S, widths[-1]))
+    grad2 = [np.sum(grad * grad, axis=1)]
+    for l in range(len(widths) - 2, -1, -1):
+        grad = act.dphi(zs[l]) * np.einsum("sij,si->sj", Ws[l + 1], grad)
+        grad2.append(np.sum(grad * grad, axis=1))
+    return {"grad2": np.stack(grad2[::-1], axis=1), "q": np.stack([np.mean(zz * zz, axis=1) for zz in zs], axis=1)}
+
+
+# ----------------------------------------------------------------------------- learning-rate sweeps (muTransfer)
+
+
+def lr_sweep(
+    width: int, *, a, b, c, X, y, etas, n_steps: int, n_seeds: int, seed, activation: str = "relu"
+) -> np.ndarray:
+    """Training loss after ``n_steps`` full-batch SGD steps for every learning rate in ``etas`` (same network and
+    conventions as :func:`train_abc`: lr eta n^{-c_l}, loss (1/2B) sum_b (f - f_0 - y)^2, output centred at init).
+
+    Each of the ``n_seeds`` initialisations is trained at every eta (common random numbers: the curves of one seed
+    differ only by eta). Returns the losses, shape (n_seeds, len(etas)); a run whose output leaves the float64
+    range (an eta beyond the edge of stability) has loss +inf, which is the measurement an lr sweep is after
+    (Yang et al. 2022, arXiv:2203.03466, sec. 3: the optimum is read off the loss-vs-lr curve).
+    """
+    width = V.integer("width", width, lower=1, upper=V.MAX_WIDTH)
+    a = V.real_array("a", a, ndim=1, min_size=2)
+    L = len(a) - 1
+    a, b, c = (_exponents(k, v, L) for k, v in (("a", a), ("b", b), ("c", c)))
+    X = V.real_array("X", X, ndim=2)
+    y = V.real_array("y", y, shape=(X.shape[0],))
+    etas = V.real_array("etas", etas, ndim=1, lower=0.0, strict=True)
+    n_steps = V.integer("n_steps", n_steps, lower=1, upper=V.MAX_STEPS)
+    n_seeds = V.integer("n_seeds", n_seeds, lower=1, upper=V.MAX_SAMPLES)
+    S, (_B, d), n = n_seeds * etas.size, X.shape, int(width)
+    if S * n * (d + (L - 1) * n + 1 + 4 * L * _B) > V.MAX_ELEMENTS:  # weights, then h, x and their gradients
+        raise ValueError(
+            f"n_seeds * len(etas) * width * (d + (L-1) width + 1 + 4 L B) must be <= {V.MAX_ELEMENTS} (memory cap)"
+        )
+    act = get_activation(activation)
+    with np.errstate(over="ignore"):  # an exponent beyond the float64 range is refused just below
+        mult, lr, std = float(n) ** -a, float(n) ** -c, float(n) ** -b / np.sqrt(np.r_[d, np.ones(L)])
+    if not all(np.all(np.isfinite(v)) for v in (mult, lr, std)):
+        raise FloatingPointError(f"lr_sweep: width ** -a, -b or -c overflows float64 (width={n}, a, b, c too negative)")
+    g = rng(seed)
+    shapes = [(n, d)] + [(n, n)] * (L - 1) + [(1, n)]
+    w = [np.repeat(std[l] * g.standard_normal((n_seeds, *shapes[l])), etas.size, axis=0) for l in range(L + 1)]
+    step = np.tile(etas, n_seeds)[:, None, None]  # network s * len(etas) + e has learning-rate factor etas[e]
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run ends non-finite and is reported as +inf
+        hs, xs, f = _forward(w, mult, X, act.phi)
+        f0 = f
+        for _ in range(n_steps):
+            for wl, lr_l, gl in zip(w, lr, _grads(w, mult, X, hs, xs, f - f0 - y, act.dphi)):
+                wl -= (lr_l * step) * gl
+            hs, xs, f = _forward(w, mult, X, act.phi)
+        loss = 0.5 * np.mean((f - f0 - y) ** 2, axis=1)
+    return np.where(np.isfinite(loss), loss, np.inf).reshape(n_seeds, etas.size)

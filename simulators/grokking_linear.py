@@ -18,13 +18,41 @@ compiling per problem shape (CPU eigh under vmap alone ~2 s) against < 1 s of ru
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import brentq
 
-__all__ = ["LinearGrokkingRun", "linear_teacher_student", "TwoLayerRun", "two_layer_teacher_student"]
+from dltheory.theory import _validate as val
+
+__all__ = [
+    "LinearGrokkingRun",
+    "linear_teacher_student",
+    "TwoLayerRun",
+    "two_layer_teacher_student",
+    "SpectralRun",
+    "linear_teacher_student_spectrum",
+]
 
 _BLOCK = 2**22  # entries per accuracy matmul block (records x points x teachers): 32 MB
+
+
+def _lam(lam) -> float:
+    return val.real_scalar("lam", lam, lower=0.0, strict=True, upper=1.0, upper_strict=True)
+
+
+def _n_train(d_in: int, lam: float) -> int:
+    """N_tr = round(d_in / lam), capped by MAX_WIDTH (a number of data points)."""
+    n_tr = round(d_in / lam)
+    if n_tr > val.MAX_WIDTH:
+        raise ValueError(f"N_tr = d_in / lam must be <= {val.MAX_WIDTH} training points, got d_in={d_in}, lam={lam}")
+    return int(n_tr)
+
+
+def _memory(what: str, count: int) -> None:
+    if count > val.MAX_ELEMENTS:
+        raise ValueError(f"{what} must be <= {val.MAX_ELEMENTS} (memory cap), got {count}")
 
 
 def _crossing_time(values: np.ndarray, threshold: float) -> np.ndarray:
@@ -131,29 +159,24 @@ def linear_teacher_student(
     ``lam`` = d_in / N_tr in (0, 1); ``seed`` an int >= 0 (one SeedSequence child per problem).
     Raises FloatingPointError naming the first step where a loss is non-finite or exceeds 1e6 (divergence).
     """
-    for name, v, lo in (("lr", lr, 0.0), ("eps", eps, 0.0)):
-        if not np.isfinite(v) or v <= lo:
-            raise ValueError(f"{name} must be finite and > 0, got {v!r}")
-    if not np.isfinite(weight_decay) or weight_decay < 0:
-        raise ValueError(f"weight_decay must be finite and >= 0, got {weight_decay!r}")
-    if not np.isfinite(lam) or not 0.0 < lam < 1.0:
-        raise ValueError(f"lam = d_in/N_tr must lie in the open interval (0, 1), got {lam!r}")
-    for name, v, lo in (
-        ("d_in", d_in, 2),
-        ("n_steps", n_steps, 1),
-        ("n_seeds", n_seeds, 1),
-        ("n_test", n_test, 1),
-        ("n_teachers", n_teachers, 1),
-    ):
-        if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    if accuracy_every is not None and (
-        not isinstance(accuracy_every, int | np.integer) or accuracy_every < 1 or n_steps % accuracy_every
-    ):
-        raise ValueError(f"accuracy_every must be a positive divisor of n_steps={n_steps}, got {accuracy_every!r}")
-    n_tr = int(round(d_in / lam))
+    lam = _lam(lam)
+    lr, eps = val.positive("lr", lr), val.positive("eps", eps)
+    weight_decay = val.nonnegative("weight_decay", weight_decay)
+    d_in = val.integer("d_in", d_in, lower=2, upper=val.MAX_WIDTH)
+    n_steps = val.integer("n_steps", n_steps, lower=1, upper=val.MAX_STEPS)
+    n_seeds = val.integer("n_seeds", n_seeds, lower=1, upper=val.MAX_SAMPLES)
+    n_test = val.integer("n_test", n_test, lower=1, upper=val.MAX_WIDTH)
+    n_teachers = val.integer("n_teachers", n_teachers, lower=1, upper=val.MAX_WIDTH)
+    seed = val.integer("seed", seed, lower=0)
+    if accuracy_every is not None:
+        accuracy_every = val.integer("accuracy_every", accuracy_every, lower=1, upper=n_steps)
+        if n_steps % accuracy_every:
+            raise ValueError(f"accuracy_every must be a positive divisor of n_steps={n_steps}, got {accuracy_every}")
+    n_tr = _n_train(d_in, lam)
+    _memory(
+        "(n_steps / accuracy_every) * d_in * n_teachers, (N_tr + n_test) * d_in and n_steps",
+        max((n_steps // (accuracy_every or n_steps + 1) + 1) * d_in * n_teachers, (n_tr + n_test) * d_in, n_steps),
+    )
     runs = [
         _one_seed(
             np.random.default_rng(s),
@@ -213,7 +236,7 @@ def _two_layer_seed(rng: np.random.Generator, lr: float, d_in: int, d_h: int, d_
     W = V.T @ (S0 @ S1)
     M0 = V.T @ (S0 @ S0.T) @ V
     M1 = S1.T @ S1
-    a = 2.0 * lr / d_out
+    a = np.float64(2.0 * lr / d_out)  # numpy: a**2 overflows to inf (detected as divergence), not OverflowError
     loss = np.empty((n_steps + 1, 2))
     with np.errstate(over="ignore", invalid="ignore"):
         for step in range(n_steps + 1):
@@ -246,22 +269,18 @@ def two_layer_teacher_student(
 
     Raises FloatingPointError naming the first step where a loss is non-finite or grows past 1e3 times its start.
     """
-    if not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be finite and > 0, got {lr!r}")
-    if not np.isfinite(lam) or not 0.0 < lam < 1.0:
-        raise ValueError(f"lam = d_in/N_tr must lie in the open interval (0, 1), got {lam!r}")
-    for name, v, lo in (
-        ("d_in", d_in, 2),
-        ("d_h", d_h, 1),
-        ("d_out", d_out, 1),
-        ("n_steps", n_steps, 1),
-        ("n_seeds", n_seeds, 1),
-    ):
-        if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    n_tr = int(round(d_in / lam))
+    lam = _lam(lam)
+    lr = val.positive("lr", lr)
+    d_in = val.integer("d_in", d_in, lower=2, upper=val.MAX_WIDTH)
+    d_h = val.integer("d_h", d_h, lower=1, upper=val.MAX_WIDTH)
+    d_out = val.integer("d_out", d_out, lower=1, upper=val.MAX_WIDTH)
+    n_steps = val.integer("n_steps", n_steps, lower=1, upper=val.MAX_STEPS)
+    n_seeds = val.integer("n_seeds", n_seeds, lower=1, upper=val.MAX_SAMPLES)
+    seed = val.integer("seed", seed, lower=0)
+    n_tr = _n_train(d_in, lam)
+    _memory(
+        "N_tr * d_in, d_in * max(d_h, d_in, d_out) and n_steps", max(n_tr * d_in, d_in * max(d_h, d_in, d_out), n_steps)
+    )
     runs = [
         _two_layer_seed(np.random.default_rng(s), float(lr), int(d_in), int(d_h), int(d_out), n_tr, int(n_steps))
         for s in np.random.SeedSequence(int(seed)).spawn(int(n_seeds))
@@ -274,3 +293,117 @@ def two_layer_teacher_student(
             f"two-layer linear GD diverged at step {step} (lam={lam}, lr={lr}, d_in={d_in}, d_h={d_h}, d_out={d_out})"
         )
     return TwoLayerRun(train_loss=tr, gen_loss=gen)
+
+
+@dataclass(frozen=True)
+class SpectralRun:
+    """Exact GD of the one-layer linear estimator ([LBB23] eq. 3, gamma = 0) in the eigenbasis of Sigma_tr, at any
+    time. Per seed (rows): ``nu`` the d_in eigenvalues of Sigma_tr (ascending) and ``c2`` the squared coefficients of
+    D_0 = alpha S_0 - T on its eigenvectors, summed over the d_out outputs and divided by d_out (eq. 1's and eq. 2's
+    1/d_out); ``n_null`` = max(0, d_in - N_tr) exact zero modes (the lowest ones)."""
+
+    nu: np.ndarray
+    c2: np.ndarray
+    d_out: int
+    n_null: int
+
+    def _log_factor(self, lr: float, discrete: bool) -> np.ndarray:
+        rate = 2.0 * lr * self.nu / self.d_out  # eq. 3: D_{t+1} = (I - (2 lr / d_out) Sigma_tr) D_t
+        if not discrete:
+            return -rate
+        if np.any(rate >= 1.0):
+            raise ValueError(f"lr must keep 2 lr nu_max / d_out < 1 (monotone decay), got {rate.max():.4g}")
+        return np.log1p(-rate)
+
+    def losses(self, t, lr, *, discrete: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(L_tr, L_gen) of shape (n_seeds, len(t)) after ``t`` GD steps (real t: the geometric interpolation
+        (1 - 2 lr nu / d_out)^{2t} per mode; ``discrete=False``: gradient flow e^{-4 lr nu t / d_out})."""
+        t = val.real_array("t", t, ndim=1, lower=0.0)
+        lr, discrete = val.positive("lr", lr), val.flag("discrete", discrete)
+        decay = np.exp(2.0 * t[None, :, None] * self._log_factor(lr, discrete)[:, None, :])  # (seed, t, mode)
+        weighted = self.c2[:, None, :] * decay
+        return np.sum(weighted * self.nu[:, None, :], axis=2), np.sum(weighted, axis=2)
+
+    def gen_loss_limit(self) -> np.ndarray:
+        """Per seed, L_gen at t = inf: the part of |D_0|^2 / d_out on the null space of Sigma_tr (0 if N_tr >= d_in)."""
+        return self.c2[:, : self.n_null].sum(axis=1)
+
+    def crossing_times(self, lr, level, *, discrete: bool = True) -> np.ndarray:
+        """(n_seeds, 2): the real t at which L_tr, L_gen first reach ``level`` (exact root of the exact losses; the
+        losses decrease monotonically); inf where the t = inf loss is at or above the level."""
+        lr, discrete = val.positive("lr", lr), val.flag("discrete", discrete)
+        level = val.positive("level", level)
+        ell = self._log_factor(lr, discrete)
+        out = np.empty((self.nu.shape[0], 2))
+        for s in range(self.nu.shape[0]):
+            live = np.arange(self.nu.shape[1]) >= self.n_null
+            for k, q in enumerate((self.nu[s], np.ones_like(self.nu[s]))):
+                logw = np.log(self.c2[s, live] * q[live])
+                floor = 0.0 if k == 0 else float(np.sum(self.c2[s, ~live]))
+                if floor >= level:
+                    out[s, k] = np.inf
+                    continue
+
+                def excess(tt, logw=logw, s=s, floor=floor):
+                    log_decaying = _logsumexp(logw + 2.0 * tt * ell[s, live])
+                    if floor == 0.0:
+                        return log_decaying - math.log(level)
+                    return math.log(floor + math.exp(log_decaying)) - math.log(level)
+
+                out[s, k] = _first_root(excess, 1.0 / lr)
+        return out
+
+
+def _logsumexp(x: np.ndarray) -> float:
+    m = float(np.max(x))
+    return m + math.log(float(np.sum(np.exp(x - m))))
+
+
+def _first_root(f, scale: float) -> float:
+    """Root of a decreasing f on [0, inf) (0 if f(0) <= 0); the bracket doubles from ``scale``."""
+    if f(0.0) <= 0:
+        return 0.0
+    hi = scale
+    while f(hi) > 0:
+        hi *= 2.0
+        if hi > 1e15 * scale:
+            return math.inf
+    return float(brentq(f, 0.0, hi, xtol=1e-12, rtol=1e-13))
+
+
+def linear_teacher_student_spectrum(
+    lam: float, *, d_in: int, d_out: int = 1, alpha: float = 1.0, n_seeds: int = 1, seed: int
+) -> SpectralRun:
+    """Draw ``n_seeds`` linear teacher-student problems of [LBB23] sec. 3 and return them in the eigenbasis of
+    Sigma_tr (``SpectralRun``: exact GD losses at any time, no stepping).
+
+    Per seed: N_tr = round(d_in / lam) points x ~ N(0, I_{d_in}) (any lam > 0: lam > 1 leaves d_in - N_tr null
+    directions), teacher T and student init S_0 of shape (d_in, d_out) with i.i.d. N(0, 1/(2 d_in d_out)) entries
+    (eq. 1, App. C), student scaled by ``alpha`` ([LBB23] sec. 3.1.3); D_0 = alpha S_0 - T. ``seed``: int >= 0.
+    """
+    lam = val.positive("lam", lam)
+    d_in = val.integer("d_in", d_in, lower=2, upper=val.MAX_WIDTH)
+    d_out = val.integer("d_out", d_out, lower=1, upper=val.MAX_WIDTH)
+    alpha = val.real_scalar("alpha", alpha, lower=0.0)
+    n_seeds = val.integer("n_seeds", n_seeds, lower=1, upper=val.MAX_SAMPLES)
+    seed = val.integer("seed", seed, lower=0)
+    n_tr = max(1, round(d_in / lam))
+    if n_tr > val.MAX_WIDTH:
+        raise ValueError(f"N_tr = d_in / lam must be <= {val.MAX_WIDTH} training points, got d_in={d_in}, lam={lam}")
+    _memory(
+        "N_tr * d_in, d_in^2, d_in * d_out and n_seeds * d_in",
+        max(n_tr * d_in, d_in * d_in, d_in * d_out, n_seeds * d_in),
+    )
+    nu, c2 = np.empty((n_seeds, d_in)), np.empty((n_seeds, d_in))
+    for i, s in enumerate(np.random.SeedSequence(int(seed)).spawn(int(n_seeds))):
+        rng = np.random.default_rng(s)
+        X = rng.standard_normal((n_tr, d_in))
+        nu[i] = np.maximum(np.linalg.eigvalsh(X.T @ X / n_tr), 0.0)  # round-off below 0 on the null space
+        # S_0, T are isotropic and independent of X, so their coefficients on the eigenvectors V of Sigma_tr are
+        # distributed as S_0, T themselves (V^T G ~ G for an orthogonal V independent of a Gaussian G): drawn directly
+        S0, T = rng.standard_normal((2, d_in, d_out)) / np.sqrt(2.0 * d_in * d_out)
+        with np.errstate(over="ignore", invalid="ignore"):  # a huge alpha: caught below as FloatingPointError
+            c2[i] = np.sum((alpha * S0 - T) ** 2, axis=1) / d_out
+    if not np.all(np.isfinite(c2)):
+        raise FloatingPointError(f"|D_0|^2 leaves the float64 range (alpha = {alpha})")
+    return SpectralRun(nu=nu, c2=c2, d_out=int(d_out), n_null=max(0, int(d_in) - n_tr))

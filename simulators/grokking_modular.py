@@ -26,6 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dltheory.theory import _validate as val
+
 __all__ = [
     "ModularMLPRun",
     "train_modular_addition",
@@ -34,6 +36,8 @@ __all__ = [
     "classify_phase",
     "phase_point",
     "phase_diagram",
+    "EmbeddedMLPRun",
+    "train_embedded_modular_addition",
 ]
 
 _ACTIVATIONS = ("quadratic", "relu")
@@ -72,26 +76,27 @@ def _is_prime(p: int) -> bool:
 def modular_addition_trainer_spec(
     p, width, fraction, lr, weight_decay, n_steps, record_every, activation, optimizer
 ) -> None:
-    """Validate trainer arguments (ValueError naming the parameter and its allowed range)."""
-    if isinstance(p, bool) or not isinstance(p, int | np.integer) or p < 5 or not _is_prime(int(p)):
-        raise ValueError(f"p must be a prime >= 5, got {p!r}")
-    for name, v, lo in (("width", width, 1), ("n_steps", n_steps, 1), ("record_every", record_every, 1)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    """Validate trainer arguments (ValueError naming the parameter and its allowed range).
+
+    Caps (dltheory.theory._validate): width <= MAX_WIDTH, p^2 width <= MAX_ELEMENTS (the network's outputs on all
+    pairs), n_steps <= MAX_STEPS."""
+    p, p_max = val.integer("p", p), math.isqrt(val.MAX_ELEMENTS)
+    if not (5 <= p <= p_max and _is_prime(p)):
+        raise ValueError(f"p must be a prime in [5, {p_max}], got {p}")
+    width = val.integer("width", width, lower=1, upper=val.MAX_WIDTH)
+    if p * p * width > val.MAX_ELEMENTS:
+        raise ValueError(f"p^2 * width must be <= {val.MAX_ELEMENTS} (memory cap), got p={p}, width={width}")
+    n_steps = val.integer("n_steps", n_steps, lower=1, upper=val.MAX_STEPS)
+    record_every = val.integer("record_every", record_every, lower=1, upper=n_steps)
     if n_steps % record_every:
         raise ValueError(f"record_every must divide n_steps={n_steps}, got {record_every}")
-    if not np.isfinite(fraction) or not 0.0 < fraction <= 1.0:
-        raise ValueError(f"fraction (training fraction) must lie in (0, 1], got {fraction!r}")
+    fraction = val.real_scalar("fraction", fraction, lower=0.0, strict=True, upper=1.0)
     if round(fraction * p * p) < 1:
         raise ValueError(f"fraction={fraction} leaves no training pair for p={p}")
-    if not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr (learning rate) must be finite and > 0, got {lr!r}")
-    if not np.isfinite(weight_decay) or weight_decay < 0:
-        raise ValueError(f"weight_decay must be finite and >= 0, got {weight_decay!r}")
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
-    if optimizer not in _OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
+    val.positive("lr", lr)
+    weight_decay = val.nonnegative("weight_decay", weight_decay)
+    val.choice("activation", activation, _ACTIVATIONS)
+    val.choice("optimizer", optimizer, _OPTIMIZERS)
     if optimizer == "gd" and weight_decay > 0:
         raise ValueError("weight_decay must be 0 with optimizer='gd' (use 'adamw' for decoupled weight decay)")
 
@@ -139,6 +144,18 @@ def _excluded_loss(params, mask, targets, p: int, activation: str):
     return jnp.sum(mask * jnp.sum((excluded - targets) ** 2, axis=-1)) / mask.sum()
 
 
+def _adamw_update(prm, m, v, t, g, lr, weight_decay, beta1, beta2):
+    """One AdamW step (module docstring: bias-corrected Adam, eps = 1e-8, decoupled weight decay) on a pytree."""
+    t = t + 1
+    m = jax.tree_util.tree_map(lambda mi, gi: beta1 * mi + (1 - beta1) * gi, m, g)
+    v = jax.tree_util.tree_map(lambda vi, gi: beta2 * vi + (1 - beta2) * gi**2, v, g)
+    c1, c2 = 1 - beta1**t, 1 - beta2**t
+    prm = jax.tree_util.tree_map(
+        lambda w, mi, vi: w * (1 - lr * weight_decay) - lr * (mi / c1) / (jnp.sqrt(vi / c2) + 1e-8), prm, m, v
+    )
+    return prm, m, v, t
+
+
 @partial(jax.jit, static_argnames=("p", "width", "n_records", "record_every", "activation", "optimizer"))
 def _train(keys, n_train, lr, weight_decay, beta1, beta2, *, p, width, n_records, record_every, activation, optimizer):
     labels = (jnp.arange(p)[:, None] + jnp.arange(p)[None, :]) % p
@@ -163,14 +180,7 @@ def _train(keys, n_train, lr, weight_decay, beta1, beta2, *, p, width, n_records
             g = grad(prm)
             if optimizer == "gd":
                 return (jax.tree_util.tree_map(lambda w, gi: w - lr * gi, prm, g), m, v, t + 1), None
-            t = t + 1
-            m = jax.tree_util.tree_map(lambda mi, gi: beta1 * mi + (1 - beta1) * gi, m, g)
-            v = jax.tree_util.tree_map(lambda vi, gi: beta2 * vi + (1 - beta2) * gi**2, v, g)
-            c1, c2 = 1 - beta1**t, 1 - beta2**t
-            prm = jax.tree_util.tree_map(
-                lambda w, mi, vi: w * (1 - lr * weight_decay) - lr * (mi / c1) / (jnp.sqrt(vi / c2) + 1e-8), prm, m, v
-            )
-            return (prm, m, v, t), None
+            return _adamw_update(prm, m, v, t, g, lr, weight_decay, beta1, beta2), None
 
         def record(state, _):
             state, _ = jax.lax.scan(step, state, None, length=record_every)
@@ -214,10 +224,13 @@ def train_modular_addition(
     Raises FloatingPointError naming the first record (step) with a non-finite loss or weight norm.
     """
     modular_addition_trainer_spec(p, width, fraction, lr, weight_decay, n_steps, record_every, activation, optimizer)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int | np.integer) or n_seeds < 1:
-        raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
+    betas = val.real_array("betas", betas, shape=(2,), lower=0.0, upper=1.0)
+    if np.any(betas >= 1.0):
+        raise ValueError(f"betas entries must be in [0, 1), got {tuple(betas)}")
+    seed = val.integer("seed", seed, lower=0)
+    n_seeds = val.integer("n_seeds", n_seeds, lower=1, upper=val.MAX_SAMPLES)
+    if n_seeds * p * p * width > val.MAX_ELEMENTS:
+        raise ValueError(f"n_seeds * p^2 * width must be <= {val.MAX_ELEMENTS} (memory cap), got n_seeds={n_seeds}")
     keys = jax.random.split(jax.random.PRNGKey(int(seed)), int(n_seeds))
     recs, (W1, W2), mask = _train(
         keys,
@@ -268,7 +281,11 @@ def classify_phase(t_train, t_test, *, lag_ratio: float = 2.0) -> np.ndarray:
     """Phase code per run from the first steps at 99 % train / test accuracy (-1: never), after Liu et al. 2022
     (arXiv:2205.10343) Table 1: 0 confusion (train never), 1 memorisation (test never), 2 grokking
     (t_test >= lag_ratio t_train), 3 comprehension (otherwise). Names in ``PHASES``."""
-    t_train, t_test = np.asarray(t_train), np.asarray(t_test)
+    t_train = val.real_array("t_train", t_train, ndim=(0, 1), lower=-1.0)
+    t_test = val.real_array("t_test", t_test, ndim=(0, 1), lower=-1.0)
+    if t_test.shape != t_train.shape:
+        raise ValueError(f"t_train and t_test must have one shape, got {t_train.shape} and {t_test.shape}")
+    lag_ratio = val.positive("lag_ratio", lag_ratio)
     return np.where(
         t_train < 0, 0, np.where(t_test < 0, 1, np.where(t_test >= lag_ratio * np.maximum(t_train, 1), 2, 3))
     )
@@ -288,6 +305,7 @@ def phase_point(
     seed: int,
 ) -> dict:
     """One phase-diagram cell: train ``n_seeds`` AdamW networks; steps to 99 % accuracy and phase codes per seed."""
+    val.positive("lag_ratio", lag_ratio)
     run = train_modular_addition(
         p,
         width,
@@ -327,6 +345,8 @@ def phase_diagram(
     "inline", or None for local processes); one spawned seed per cell. Cells are ordered fraction-major."""
     from dltheory.simulators.sweep import sweep
 
+    fractions = val.real_array("fractions", fractions, ndim=1)
+    weight_decays = val.real_array("weight_decays", weight_decays, ndim=1)
     points = [
         dict(
             p=p,
@@ -346,3 +366,153 @@ def phase_diagram(
             p, width, pt["fraction"], lr, pt["weight_decay"], n_steps, record_every, "quadratic", "adamw"
         )
     return sweep(phase_point, points, seed=seed, executor=executor)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Embed -> quadratic MLP -> unembed, cross-entropy: the setting of Nanda et al.'s progress measures without attention
+
+
+@dataclass(frozen=True)
+class EmbeddedMLPRun:
+    """Records at ``steps`` (shape (n_seeds, n_records)): cross-entropy losses and accuracies on the training and test
+    pairs; ``logits`` (n_seeds, n_records, p, p, p) [a, b, q] (float32) at every record; the final embedding ``E``
+    (n_seeds, d_embed, p); the training masks (n_seeds, p, p)."""
+
+    steps: np.ndarray
+    train_loss: np.ndarray
+    test_loss: np.ndarray
+    train_acc: np.ndarray
+    test_acc: np.ndarray
+    logits: np.ndarray
+    E: np.ndarray
+    train_mask: np.ndarray
+
+
+def _embedded_logits(params, p: int):
+    E, W1, W2 = params
+    d = E.shape[0]
+    h = ((W1[:, :d] @ E).T[:, None, :] + (W1[:, d:] @ E).T[None, :, :]) / jnp.sqrt(2.0 * d)  # (a, b, N)
+    return (h**2) @ W2.T / jnp.sqrt(1.0 * W1.shape[0])  # (a, b, q)
+
+
+@partial(jax.jit, static_argnames=("p", "d_embed", "width", "n_records", "record_every"))
+def _train_embedded(keys, n_train, lr, weight_decay, beta1, beta2, *, p, d_embed, width, n_records, record_every):
+    labels = (jnp.arange(p)[:, None] + jnp.arange(p)[None, :]) % p
+    onehot = jax.nn.one_hot(labels, p, dtype=jnp.float32)
+    lr, weight_decay, beta1, beta2 = (jnp.float32(x) for x in (lr, weight_decay, beta1, beta2))
+
+    def one(key):
+        k1, k2, k3, k4 = jax.random.split(key, 4)
+        params = (
+            jax.random.normal(k1, (d_embed, p), jnp.float32),
+            jax.random.normal(k2, (width, 2 * d_embed), jnp.float32),
+            jax.random.normal(k3, (p, width), jnp.float32),
+        )
+        rank = jnp.argsort(jax.random.permutation(k4, p * p))  # a uniformly random ranking of the p^2 pairs
+        mask = (rank < n_train).astype(jnp.float32).reshape(p, p)
+
+        def nll(prm):
+            return -jnp.sum(jax.nn.log_softmax(_embedded_logits(prm, p), axis=-1) * onehot, axis=-1)
+
+        grad = jax.grad(lambda prm: jnp.sum(mask * nll(prm)) / n_train)
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+
+        def metrics(prm):
+            f = _embedded_logits(prm, p)
+            ce = -jnp.sum(jax.nn.log_softmax(f, axis=-1) * onehot, axis=-1)
+            correct = (jnp.argmax(f, axis=-1) == labels).astype(jnp.float32)
+            n_te = jnp.maximum((1 - mask).sum(), 1.0)
+            return (
+                jnp.sum(mask * ce) / mask.sum(),
+                jnp.sum((1 - mask) * ce) / n_te,
+                jnp.sum(mask * correct) / mask.sum(),
+                jnp.sum((1 - mask) * correct) / n_te,
+                f,
+            )
+
+        def step(state, _):
+            prm, m, v, t = state
+            return _adamw_update(prm, m, v, t, grad(prm), lr, weight_decay, beta1, beta2), None
+
+        def record(state, _):
+            state, _ = jax.lax.scan(step, state, None, length=record_every)
+            return state, metrics(state[0])
+
+        state0 = (params, zeros, zeros, jnp.zeros((), jnp.float32))
+        first = metrics(params)
+        state, recs = jax.lax.scan(record, state0, None, length=n_records)
+        recs = tuple(jnp.concatenate([r0[None], r]) for r0, r in zip(first, recs))
+        return recs, state[0][0], mask
+
+    return jax.vmap(one)(keys)
+
+
+def train_embedded_modular_addition(
+    p: int,
+    d_embed: int,
+    width: int,
+    fraction: float,
+    *,
+    lr: float,
+    weight_decay: float,
+    n_steps: int,
+    record_every: int,
+    betas: tuple[float, float] = (0.9, 0.98),
+    n_seeds: int = 1,
+    seed: int,
+) -> EmbeddedMLPRun:
+    """Train ``n_seeds`` networks f(a, b) = W2 (W1 [E e_a; E e_b] / sqrt(2 d_embed))^2 / sqrt(width) on addition mod
+    p with full-batch AdamW (this module's update) and cross-entropy on a random ``fraction`` of the p^2 pairs.
+
+    A shared embedding E (d_embed x p) feeds a quadratic MLP (Gromov 2023, arXiv:2301.02679, eq. 4) and a linear
+    unembedding: Nanda et al. 2023 (arXiv:2301.05217)'s one-layer transformer without attention, trained with their
+    loss (cross-entropy) and decoupled weight decay, which favours a few key frequencies in E. All weights N(0, 1) at
+    init, float32. Records every ``record_every`` steps (a divisor of ``n_steps``), including step 0.
+    Raises FloatingPointError naming the first record with a non-finite loss.
+    """
+    modular_addition_trainer_spec(p, width, fraction, lr, weight_decay, n_steps, record_every, "quadratic", "adamw")
+    d_embed = val.integer("d_embed", d_embed, lower=1, upper=val.MAX_WIDTH)
+    betas = val.real_array("betas", betas, shape=(2,), lower=0.0, upper=1.0)
+    if np.any(betas >= 1.0):
+        raise ValueError(f"betas entries must be in [0, 1), got {tuple(betas)}")
+    n_seeds = val.integer("n_seeds", n_seeds, lower=1, upper=val.MAX_SAMPLES)
+    seed = val.integer("seed", seed, lower=0)
+    n_records = n_steps // record_every
+    if n_seeds * (n_records + 1) * p**3 > val.MAX_ELEMENTS or n_seeds * p * p * max(width, d_embed) > val.MAX_ELEMENTS:
+        raise ValueError(
+            f"n_seeds * (n_steps / record_every + 1) * p^3 and n_seeds * p^2 * max(width, d_embed) must be <= "
+            f"{val.MAX_ELEMENTS} (memory cap of the recorded logits), got n_seeds={n_seeds}, p={p}"
+        )
+    keys = jax.random.split(jax.random.PRNGKey(int(seed)), int(n_seeds))
+    (tr_loss, te_loss, tr_acc, te_acc, logits), E, mask = _train_embedded(
+        keys,
+        int(round(fraction * p * p)),
+        float(lr),
+        float(weight_decay),
+        float(betas[0]),
+        float(betas[1]),
+        p=int(p),
+        d_embed=int(d_embed),
+        width=int(width),
+        n_records=int(n_records),
+        record_every=int(record_every),
+    )
+    tr_loss, te_loss, tr_acc, te_acc = (np.asarray(x, float) for x in (tr_loss, te_loss, tr_acc, te_acc))
+    steps = np.arange(0, n_steps + 1, record_every)
+    bad = ~np.isfinite(tr_loss) | ~np.isfinite(te_loss)
+    if bad.any():
+        k = int(np.argmax(bad.any(axis=0)))
+        raise FloatingPointError(
+            f"embedded modular-addition training diverged by step {steps[k]} (p={p}, d_embed={d_embed}, "
+            f"width={width}, lr={lr}, weight_decay={weight_decay})"
+        )
+    return EmbeddedMLPRun(
+        steps=steps,
+        train_loss=tr_loss,
+        test_loss=te_loss,
+        train_acc=tr_acc,
+        test_acc=te_acc,
+        logits=np.asarray(logits),
+        E=np.asarray(E, float),
+        train_mask=np.asarray(mask) > 0.5,
+    )

@@ -45,6 +45,7 @@ import numpy as np
 
 from dltheory.simulators import ntk_gram
 from dltheory.simulators._seeding import rng
+from dltheory.theory import _validate as val
 from dltheory.theory.spec import ACTIVATIONS
 
 __all__ = [
@@ -74,16 +75,12 @@ class MLP:
     n_out: int = 1
 
     def __post_init__(self) -> None:
-        for name, lo in (("d", 1), ("width", 1), ("depth", 0), ("n_out", 1)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-        if not (np.isfinite(self.weight_var) and self.weight_var > 0):
-            raise ValueError(f"weight_var must be a finite number > 0, got {self.weight_var!r}")
-        if not (np.isfinite(self.bias_var) and self.bias_var >= 0):
-            raise ValueError(f"bias_var must be a finite number >= 0, got {self.bias_var!r}")
-        if self.parameterization not in ("ntk", "standard"):
-            raise ValueError(f"parameterization must be 'ntk' or 'standard', got {self.parameterization!r}")
+        for name, lo, hi in (("d", 1, val.MAX_WIDTH), ("width", 1, val.MAX_WIDTH), ("depth", 0, val.MAX_DEPTH)):
+            val.integer(name, getattr(self, name), lower=lo, upper=hi)
+        val.integer("n_out", self.n_out, lower=1, upper=val.MAX_WIDTH)
+        val.positive("weight_var", self.weight_var)
+        val.nonnegative("bias_var", self.bias_var)
+        val.choice("parameterization", self.parameterization, ("ntk", "standard"))
         if isinstance(self.activation, str) and self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or a callable, got {self.activation!r}")
         if not isinstance(self.activation, str) and not callable(self.activation):
@@ -103,8 +100,7 @@ class MLP:
 
 
 def _keys(seed, n_nets: int):
-    if isinstance(n_nets, bool) or not isinstance(n_nets, int | np.integer) or n_nets < 1:
-        raise ValueError(f"n_nets must be an integer >= 1, got {n_nets!r}")
+    n_nets = val.integer("n_nets", n_nets, lower=1, upper=val.MAX_SAMPLES)
     if isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0:
         key = jax.random.key(int(seed) % 2**63)
     elif isinstance(seed, jax.Array) and jnp.issubdtype(seed.dtype, jax.dtypes.prng_key):
@@ -120,7 +116,10 @@ def init(mlp: MLP, n_nets: int, *, seed) -> list[tuple[jax.Array, jax.Array]]:
     "ntk": raw N(0, 1) entries (scales applied in the forward pass); "standard": N(0, weight_var/fan_in)
     weights and N(0, bias_var) biases.
     """
+    val.instance("mlp", mlp, MLP, "a dltheory.simulators.mlp.MLP")
     keys = _keys(seed, n_nets)
+    if len(keys) * sum(fo * (fi + 1) for fi, fo in zip(mlp.fan_ins, mlp.fan_outs)) > val.MAX_ELEMENTS:
+        raise ValueError(f"n_nets * (parameters per network) must be <= {val.MAX_ELEMENTS} (memory cap)")
     standard = mlp.parameterization == "standard"
 
     def one(key):
@@ -153,12 +152,7 @@ def _forward(mlp: MLP, params, x, *, features: bool = False):
 
 
 def _points_np(name: str, x, d: int) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.ndim != 2 or arr.shape[1] != d or arr.shape[0] == 0 or arr.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be a real (n_points, {d}) array, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite")
-    return arr.astype(np.float64)
+    return val.real_array(name, x, shape=(None, d))
 
 
 def _points(name: str, x, d: int) -> jax.Array:
@@ -172,6 +166,7 @@ def _outputs(mlp, params, x):
 
 def outputs(mlp: MLP, params, x) -> jax.Array:
     """f(x) for every network: (n_nets, n_points, n_out)."""
+    ntk_gram._check_network(mlp, params)
     return _outputs(mlp, params, _points("x", x, mlp.d))
 
 
@@ -190,6 +185,7 @@ def empirical_nngp(mlp: MLP, params, x1, x2=None) -> jax.Array:
     The readout's covariance given the hidden layers (the same in both parameterisations). Its mean over
     initialisations is E[f(x) f(x')] at this width; it fluctuates by O(n^{-1/2}) instead of the O(1) of f f'.
     """
+    ntk_gram._check_network(mlp, params)
     x1 = _points("x1", x1, mlp.d)
     x2 = x1 if x2 is None else _points("x2", x2, mlp.d)
     return _nngp(mlp, params, x1, x2)
@@ -202,6 +198,7 @@ def empirical_ntk(mlp: MLP, params, x1, x2=None, *, batch_size: int | None = Non
     ``batch_size`` networks at a time (default: all); each needs memory for the n1 x n2 kernel and the
     per-layer features of its points.
     """
+    ntk_gram._check_network(mlp, params)
     x1 = _points("x1", x1, mlp.d)
     x2 = None if x2 is None else _points("x2", x2, mlp.d)
     return ntk_gram.empirical_ntk(mlp, params, x1, x2, batch_size=batch_size)
@@ -253,18 +250,17 @@ def train(
     Records train and test outputs at steps 0, record_every, ..., n_steps (n_steps must be a multiple of
     record_every). Raises FloatingPointError naming the first non-finite record's step and eta.
     """
+    ntk_gram._check_network(mlp, params)
     x_train = _points("x_train", x_train, mlp.d)
     x_test = _points("x_test", x_test, mlp.d)
-    y = np.asarray(y_train, dtype=float)
+    y = val.real_array("y_train", y_train, ndim=(1, 2))
     if y.ndim == 1 and mlp.n_out == 1:
         y = y[:, None]
-    if y.shape != (x_train.shape[0], mlp.n_out) or not np.all(np.isfinite(y)):
-        raise ValueError(f"y_train must be finite with shape ({x_train.shape[0]}, {mlp.n_out}), got {y.shape}")
-    if not (np.isfinite(eta) and eta > 0):
-        raise ValueError(f"eta must be a finite number > 0, got {eta!r}")
-    for name, v, lo in (("n_steps", n_steps, 0), ("record_every", record_every, 1)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    if y.shape != (x_train.shape[0], mlp.n_out):
+        raise ValueError(f"y_train must have shape ({x_train.shape[0]}, {mlp.n_out}), got {y.shape}")
+    val.positive("eta", eta)
+    n_steps = val.integer("n_steps", n_steps, lower=0, upper=val.MAX_STEPS)
+    record_every = val.integer("record_every", record_every, lower=1, upper=val.MAX_STEPS)
     if n_steps % record_every:
         raise ValueError(f"n_steps={n_steps} must be a multiple of record_every={record_every}")
     params, f, ft = _gd(
@@ -353,6 +349,7 @@ def kernel_sample(mlp: MLP, x, n_nets: int, *, seed, chunk_floats: int = 2**22) 
     are drawn in chunks of at most ``chunk_floats`` preactivations per layer from one generator in a fixed
     order, so the result depends only on the arguments.
     """
+    val.instance("mlp", mlp, MLP, "a dltheory.simulators.mlp.MLP")
     if not isinstance(mlp.activation, str):
         raise ValueError(
             f"kernel_sample needs a named activation (one of {sorted(ACTIVATIONS)}), got {mlp.activation!r}"
@@ -362,9 +359,9 @@ def kernel_sample(mlp: MLP, x, n_nets: int, *, seed, chunk_floats: int = 2**22) 
     x = _points_np("x", x, mlp.d)
     if mlp.width < x.shape[0]:
         raise ValueError(f"kernel_sample needs width >= the number of inputs ({x.shape[0]}), got width={mlp.width}")
-    if isinstance(n_nets, bool) or not isinstance(n_nets, int | np.integer) or n_nets < 1:
-        raise ValueError(f"n_nets must be an integer >= 1, got {n_nets!r}")
+    n_nets = val.integer("n_nets", n_nets, lower=1, upper=val.MAX_SAMPLES)
+    chunk_floats = val.integer("chunk_floats", chunk_floats, lower=1, upper=val.MAX_ELEMENTS)
     g = rng(seed)
-    per_chunk = max(1, int(chunk_floats) // (mlp.width * x.shape[0]))
+    per_chunk = max(1, chunk_floats // (mlp.width * x.shape[0]))
     parts = [_kernel_chunk(mlp, x, min(per_chunk, n_nets - s), g) for s in range(0, int(n_nets), per_chunk)]
     return KernelSample(*(np.concatenate([getattr(p, f) for p in parts]) for f in KernelSample.__dataclass_fields__))

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.linalg import eigh
 
 from dltheory.simulators._seeding import rng
+from dltheory.theory import _validate as val
 
 __all__ = [
     "UFMRun",
@@ -43,25 +44,24 @@ def _check(name: str, value, allowed: str, ok) -> None:
 
 
 def _counts(n_per_class) -> np.ndarray:
-    n = np.asarray(n_per_class)
+    n = np.asarray(n_per_class, dtype=object if isinstance(n_per_class, str | bytes) else None)
     _check(
         "n_per_class",
         n_per_class,
-        "a 1-D integer array of >= 2 classes with >= 1 sample each",
-        n.ndim == 1 and n.dtype.kind in "iu" and n.size >= 2 and np.all(n >= 1),
+        f"a 1-D integer array of >= 2 classes with >= 1 sample each and <= {val.MAX_WIDTH} in all",
+        n.ndim == 1 and n.dtype.kind in "iu" and n.size >= 2 and np.all(n >= 1) and n.sum() <= val.MAX_WIDTH,
     )
     return n.astype(int)
 
 
-def _schedule(n_steps: int, record_every: int | None) -> tuple[int, int]:
-    _check("n_steps", n_steps, "an integer >= 1", isinstance(n_steps, int | np.integer) and n_steps >= 1)
-    every = n_steps if record_every is None else record_every
-    _check(
-        "record_every",
-        record_every,
-        f"an integer in [1, n_steps] dividing n_steps = {n_steps}",
-        isinstance(every, int | np.integer) and 1 <= every <= n_steps and n_steps % every == 0,
-    )
+def _momentum(momentum) -> float:
+    return val.real_scalar("momentum", momentum, lower=0.0, upper=1.0, upper_strict=True)
+
+
+def _schedule(n_steps: int, record_every: int | None, name: str = "n_steps") -> tuple[int, int]:
+    n_steps = val.integer(name, n_steps, lower=1, upper=val.MAX_STEPS)
+    every = n_steps if record_every is None else val.integer("record_every", record_every, lower=1, upper=n_steps)
+    _check("record_every", record_every, f"an integer in [1, {name}] dividing {name} = {n_steps}", n_steps % every == 0)
     return int(n_steps // every), int(every)
 
 
@@ -183,15 +183,26 @@ def train_ufm(
     """
     n = _counts(n_per_class)
     K, N = n.size, int(n.sum())
-    _check("loss", loss, "'ce' or 'mse'", loss in ("ce", "mse"))
-    _check("depth", depth, "an integer >= 1", isinstance(depth, int | np.integer) and depth >= 1)
-    d = 2 * K if d is None else d
-    _check("d", d, "an integer >= 1", isinstance(d, int | np.integer) and d >= 1)
-    for name, v in (("lambda_W", lambda_W), ("lambda_H", lambda_H), ("init_std", init_std)):
-        _check(name, v, "a finite number >= 0", np.isfinite(v) and v >= 0)
-    _check("lr", lr, "a finite number > 0", np.isfinite(lr) and lr > 0)
-    _check("momentum", momentum, "in [0, 1)", 0 <= momentum < 1)
+    val.choice("loss", loss, ("ce", "mse"))
+    depth = val.integer("depth", depth, lower=1, upper=val.MAX_DEPTH)
+    d = 2 * K if d is None else val.integer("d", d, lower=1, upper=val.MAX_WIDTH)
+    if d * (d * (depth - 1) + K + N) > val.MAX_ELEMENTS:
+        raise ValueError(f"d * (d (depth - 1) + K + N) parameters must be <= {val.MAX_ELEMENTS} (memory cap)")
+    lambda_W, lambda_H = val.nonnegative("lambda_W", lambda_W), val.nonnegative("lambda_H", lambda_H)
+    init_std = val.nonnegative("init_std", init_std)
+    lr, momentum = val.positive("lr", lr), _momentum(momentum)
+    bias, history = val.flag("bias", bias), val.flag("history", history)
     n_chunks, every = _schedule(n_steps, record_every)
+    if history and n_chunks * d * (N + K) > val.MAX_ELEMENTS:
+        raise ValueError(
+            f"history of {n_chunks} records x d (N + K) floats exceeds {val.MAX_ELEMENTS}; raise record_every"
+        )
+    if init is not None:
+        val.instance("init", init, list | tuple, "a (layers, H) or (layers, H, b) tuple")
+        _check("init", init, "a (layers, H) or (layers, H, b) tuple", len(init) in (2, 3))
+        val.instance("init[0]", init[0], list | tuple, "a sequence of layer matrices")
+        for i, a in enumerate([*init[0], *init[1:]]):
+            val.real_array(f"init entry {i}", a, ndim=(1, 2))
     g = rng(seed)
     shapes = [(d, d)] * (depth - 1) + [(K, d)]
     layers0 = tuple(init_std * g.standard_normal(s) for s in shapes)
@@ -318,11 +329,9 @@ def train_layer_peeled(
     """
     n = _counts(n_per_class)
     K = n.size
-    d = K if d is None else d
-    _check("d", d, f"an integer >= K-1 = {K - 1}", isinstance(d, int | np.integer) and d >= K - 1)
-    for name, v in (("E_W", E_W), ("E_H", E_H), ("lr", lr)):
-        _check(name, v, "a finite number > 0", np.isfinite(v) and v > 0)
-    _check("momentum", momentum, "in [0, 1)", 0 <= momentum < 1)
+    d = K if d is None else val.integer("d", d, lower=max(1, K - 1), upper=val.MAX_WIDTH)
+    E_W, E_H, lr = val.positive("E_W", E_W), val.positive("E_H", E_H), val.positive("lr", lr)
+    momentum = _momentum(momentum)
     n_chunks, every = _schedule(n_steps, record_every)
     g = rng(seed)
     W0, H0 = g.standard_normal((K, d)) / np.sqrt(d), g.standard_normal((d, K)) / np.sqrt(d)
@@ -474,9 +483,12 @@ def lpm_certificate(run: LPMRun) -> Certificate:
 
 def gaussian_mixture(K: int, n: int, dim: int, *, separation: float = 3.0, seed) -> tuple[np.ndarray, np.ndarray]:
     """n points per class around K random centres (norm ``separation``) in R^dim with unit isotropic noise."""
-    _check("K", K, "an integer >= 2", isinstance(K, int | np.integer) and K >= 2)
-    _check("n", n, "an integer >= 1", isinstance(n, int | np.integer) and n >= 1)
-    _check("dim", dim, "an integer >= 1", isinstance(dim, int | np.integer) and dim >= 1)
+    K = val.integer("K", K, lower=2, upper=val.MAX_WIDTH)
+    n = val.integer("n", n, lower=1, upper=val.MAX_WIDTH)
+    dim = val.integer("dim", dim, lower=1, upper=val.MAX_WIDTH)
+    if K * n * dim > val.MAX_ELEMENTS:
+        raise ValueError(f"K * n * dim must be <= {val.MAX_ELEMENTS} (memory cap), got {K * n * dim}")
+    separation = val.nonnegative("separation", separation)
     g = rng(seed)
     centres = g.standard_normal((K, dim))
     centres *= separation / np.linalg.norm(centres, axis=1, keepdims=True)
@@ -541,15 +553,18 @@ def train_mlp(
     seed,
 ) -> FeatureHistory:
     """Full-batch heavy-ball GD (one step = one epoch) on a ReLU MLP with CE loss and weight decay on the
-    weights (not the biases); He init. Records training error, loss and last-hidden-layer features."""
-    X = np.asarray(X, float)
-    y = np.asarray(y)
-    _check("X", X.shape, "an N x dim array with N = len(y)", X.ndim == 2 and y.ndim == 1 and X.shape[0] == y.size)
-    _check("y", "labels", "integers in [0, K-1] with K >= 2", y.dtype.kind in "iu" and y.min() >= 0 and y.max() >= 1)
-    _check("weight_decay", weight_decay, "a finite number >= 0", np.isfinite(weight_decay) and weight_decay >= 0)
-    _check("lr", lr, "a finite number > 0", np.isfinite(lr) and lr > 0)
-    _check("momentum", momentum, "in [0, 1)", 0 <= momentum < 1)
-    n_chunks, every = _schedule(n_epochs, record_every)
+    weights (not the biases); He init. Records training error, loss and last-hidden-layer features every
+    ``record_every`` epochs (a divisor of ``n_epochs``; None: at the last epoch only)."""
+    X = val.real_array("X", X, ndim=2)
+    y = val.labels("y", y, length=X.shape[0])
+    _check("y", "labels", "integers in [0, K-1] with K >= 2", y.max() >= 1)
+    val.instance("widths", widths, list | tuple | np.ndarray, "a non-empty sequence of hidden widths")
+    if np.asarray(widths, dtype=object).ndim != 1 or len(widths) == 0:
+        raise ValueError(f"widths must be a non-empty flat sequence of hidden widths, got {widths!r}")
+    widths = [val.integer(f"widths[{i}]", w, lower=1, upper=val.MAX_WIDTH) for i, w in enumerate(widths)]
+    weight_decay, lr = val.nonnegative("weight_decay", weight_decay), val.positive("lr", lr)
+    momentum = _momentum(momentum)
+    n_chunks, every = _schedule(n_epochs, record_every, "n_epochs")
     K = int(y.max()) + 1
     g = rng(seed)
     dims = [X.shape[1], *widths, K]

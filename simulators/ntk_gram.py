@@ -34,6 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dltheory.theory import _validate as val
+
 __all__ = ["empirical_ntk", "gemm_flops"]
 
 
@@ -90,12 +92,42 @@ def _ntk(mlp, params, x1, x2, batch_size, block):
 
 
 def _points(name: str, x, d: int, dtype) -> jax.Array:
-    arr = np.asarray(x)
-    if arr.ndim != 2 or arr.shape[1] != d or arr.shape[0] == 0 or arr.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be a real (n_points, {d}) array, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite")
-    return jnp.asarray(arr, dtype=dtype)
+    return jnp.asarray(val.real_array(name, x, shape=(None, d)), dtype=dtype)
+
+
+def _check_mlp(mlp) -> None:
+    from dltheory.simulators.mlp import MLP  # lazy: dltheory.simulators.mlp imports this module
+
+    val.instance("mlp", mlp, MLP, "a dltheory.simulators.mlp.MLP")
+
+
+def _check_network(mlp, params) -> int:
+    """Validate ``mlp`` (an MLP) and ``params`` (its ``init`` output: [(W_l, b_l)] with W_l (n_nets, fan_out,
+    fan_in), b_l (n_nets, fan_out), finite real floats); return n_nets."""
+    _check_mlp(mlp)
+    if not isinstance(params, list | tuple) or len(params) != mlp.depth + 1:
+        raise val.InvalidType(
+            f"params must be a list of {mlp.depth + 1} (W, b) pairs from dltheory.simulators.mlp.init, "
+            f"got {type(params).__name__} of length {len(params) if isinstance(params, list | tuple) else '-'}"
+        )
+    n_nets = None
+    for l, (layer, fi, fo) in enumerate(zip(params, mlp.fan_ins, mlp.fan_outs)):
+        if not isinstance(layer, list | tuple) or len(layer) != 2:
+            raise val.InvalidType(f"params[{l}] must be a (W, b) pair, got {type(layer).__name__}")
+        W, b = layer
+        for name, a in ((f"params[{l}][0] (W)", W), (f"params[{l}][1] (b)", b)):
+            if not isinstance(a, jax.Array | np.ndarray) or not jnp.issubdtype(a.dtype, jnp.floating):
+                raise val.InvalidType(f"{name} must be a real floating array, got {type(a).__name__}")
+        n_nets = W.shape[0] if n_nets is None else n_nets
+        if W.shape != (n_nets, fo, fi) or b.shape != (n_nets, fo):
+            raise ValueError(
+                f"params[{l}] must hold W of shape ({n_nets}, {fo}, {fi}) and b of shape ({n_nets}, {fo}), "
+                f"got {W.shape} and {b.shape}"
+            )
+        traced = isinstance(W, jax.core.Tracer) or isinstance(b, jax.core.Tracer)  # under jit/vmap: values unknown
+        if not traced and not (bool(jnp.all(jnp.isfinite(W))) and bool(jnp.all(jnp.isfinite(b)))):
+            raise ValueError(f"params[{l}] must be finite")
+    return n_nets
 
 
 def empirical_ntk(mlp, params, x1, x2=None, *, batch_size: int | None = None, block_size: int = 1024) -> jax.Array:
@@ -106,14 +138,13 @@ def empirical_ntk(mlp, params, x1, x2=None, *, batch_size: int | None = None, bl
     in a ``lax.map``); ``block_size`` points per forward/backward block (bounds the activations' memory).
     Formula and cost: module docstring. Equals the Jacobian contraction J(x1) J(x2)^T / n_out to round-off.
     """
-    W0 = jax.tree.leaves(params)[0]
-    dtype = W0.dtype
+    n_nets = _check_network(mlp, params)
+    dtype = params[0][0].dtype
     x1 = _points("x1", x1, mlp.d, dtype)
     x2 = None if x2 is None else _points("x2", x2, mlp.d, dtype)
-    n_nets = W0.shape[0]
-    for name, v in (("batch_size", n_nets if batch_size is None else batch_size), ("block_size", block_size)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    if batch_size is not None:
+        val.integer("batch_size", batch_size, lower=1, upper=val.MAX_SAMPLES)
+    val.integer("block_size", block_size, lower=1, upper=val.MAX_SAMPLES)
     n_max = max(x1.shape[0], 0 if x2 is None else x2.shape[0])
     bs = n_nets if batch_size is None else int(batch_size)
     return _ntk(mlp, params, x1, x2, min(bs, n_nets), int(min(block_size, n_max)))
@@ -122,7 +153,10 @@ def empirical_ntk(mlp, params, x1, x2=None, *, batch_size: int | None = None, bl
 def gemm_flops(mlp, n1: int, n2: int | None = None) -> int:
     """Floating-point operations of the GEMMs of :func:`empirical_ntk` for one network (the work no
     implementation of this formula avoids): forward and backward passes and the Gram products (n2 = None:
-    the symmetric kernel, whose features are computed once)."""
+    the symmetric kernel, whose features are computed once). n1, n2 <= MAX_SAMPLES points."""
+    _check_mlp(mlp)
+    n1 = val.integer("n1", n1, lower=1, upper=val.MAX_SAMPLES)
+    n2 = None if n2 is None else val.integer("n2", n2, lower=1, upper=val.MAX_SAMPLES)
     fan_in = [mlp.d] + [mlp.width] * mlp.depth
     fan_out = [mlp.width] * mlp.depth + [mlp.n_out]
     pts = n1 + (0 if n2 is None else n2)

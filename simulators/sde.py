@@ -16,12 +16,14 @@ never dropped); a non-finite value in a path that was not flagged raises.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from dltheory.simulators._seeding import rng
+from dltheory.theory import _validate as V_
 
 __all__ = [
     "euler_maruyama_scalar",
@@ -33,21 +35,31 @@ __all__ = [
 
 
 def _steps(T, dt) -> int:
-    T, dt = float(T), float(dt)
-    if not math.isfinite(T) or T <= 0:
-        raise ValueError(f"T must be finite and > 0, got {T}")
-    if not math.isfinite(dt) or not 0 < dt <= T:
-        raise ValueError(f"dt must lie in (0, T] = (0, {T}], got {dt}")
-    n = round(T / dt)
+    """The number of steps T / dt: an integer <= MAX_STEPS (the cap of dltheory.theory._validate)."""
+    T = V_.positive("T", T)
+    dt = V_.positive("dt", dt)
+    if dt > T:
+        raise ValueError(f"dt must be <= T (at least one step), got dt={dt}, T={T}")
+    ratio = T / dt
+    if not ratio <= V_.MAX_STEPS:  # also catches an overflow to inf
+        raise ValueError(f"T / dt (the number of steps) must be <= {V_.MAX_STEPS}, got T={T}, dt={dt}: {ratio:g} steps")
+    n = round(ratio)
     if abs(n * dt - T) > 1e-9 * T:
         raise ValueError(f"T / dt must be an integer, got T={T}, dt={dt}")
     return n
 
 
 def _n_paths(n_paths) -> int:
-    if isinstance(n_paths, bool) or not isinstance(n_paths, int | np.integer) or n_paths < 1:
-        raise ValueError(f"n_paths must be an integer >= 1, got {n_paths!r}")
-    return int(n_paths)
+    return V_.integer("n_paths", n_paths, lower=1, upper=V_.MAX_SAMPLES)
+
+
+def _bound(name: str, value) -> float:
+    """A clipping bound: a real number, +-inf allowed, NaN refused."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise V_.InvalidType(f"{name} must be a real number (+-inf allowed), got {value!r}")
+    if math.isnan(value):
+        raise ValueError(f"{name} must be a real number (+-inf allowed), got nan")
+    return float(value)
 
 
 def euler_maruyama_scalar(
@@ -68,22 +80,29 @@ def euler_maruyama_scalar(
     ``increments``: optional Brownian increments, shape (T/dt, n_paths) with variance dt each (for strong-order
     tests that reuse one Brownian path across step sizes); otherwise they are drawn from ``seed``.
     """
+    V_.instance("drift", drift, Callable, "a callable")
+    V_.instance("diffusion", diffusion, Callable, "a callable")
     n_steps = _steps(T, dt)
+    lo, hi = _bound("lo", lo), _bound("hi", hi)
+    if not lo < hi:
+        raise ValueError(f"lo must be < hi, got lo={lo}, hi={hi}")
     if increments is None:
         n_paths = _n_paths(n_paths)
         g = rng(seed)
     else:
-        increments = np.asarray(increments, dtype=float)
-        if increments.ndim != 2 or increments.shape[0] != n_steps:
-            raise ValueError(f"increments must have shape (T/dt={n_steps}, n_paths), got {increments.shape}")
+        increments = V_.real_array("increments", increments, shape=(n_steps, None))
         n_paths = increments.shape[1]
-    x = np.broadcast_to(np.asarray(x0, dtype=float), (n_paths,)).copy()
-    if not np.all(np.isfinite(x)) or np.any(x < lo) or np.any(x > hi):
-        raise ValueError(f"x0 must be finite and lie in [lo, hi] = [{lo}, {hi}]")
+    x = V_.real_array("x0", x0, ndim=(0, 1))
+    if x.size not in (1, n_paths):
+        raise ValueError(f"x0 must be a scalar or have one value per path ({n_paths}), got shape {x.shape}")
+    x = np.broadcast_to(x, (n_paths,)).copy()
+    if np.any(x < lo) or np.any(x > hi):
+        raise ValueError(f"x0 must lie in [lo, hi] = [{lo}, {hi}]")
     sq = math.sqrt(dt)
     for k in range(n_steps):
         dW = increments[k] if increments is not None else sq * g.standard_normal(n_paths)
-        x = np.clip(x + drift(x) * dt + diffusion(x) * dW, lo, hi)
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and raised just below
+            x = np.clip(x + drift(x) * dt + diffusion(x) * dW, lo, hi)
         if not np.all(np.isfinite(x)):
             raise FloatingPointError(f"scalar EM produced a non-finite value at step {k + 1} (dt={dt})")
     return x
@@ -134,10 +153,21 @@ def _psd_split(V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return V, L
 
 
-def structured_noise(
-    V: np.ndarray, L: np.ndarray, G1: np.ndarray, G2: np.ndarray, lin_scale: float, attn_scale: float
-) -> np.ndarray:
-    """xi = lin_scale (H + H^T)/sqrt 2 + attn_scale (Z P V + V P Z^T)/m with H = L G1 L^T, Z = L G2 L^T (batched)."""
+def structured_noise(V, L, G1, G2, lin_scale: float, attn_scale: float) -> np.ndarray:
+    """xi = lin_scale (H + H^T)/sqrt 2 + attn_scale (Z P V + V P Z^T)/m with H = L G1 L^T, Z = L G2 L^T (batched).
+
+    ``V``, ``L`` (L L^T = V), ``G1``, ``G2``: finite real arrays of one shape (..., m, m); scales finite and >= 0.
+    """
+    arrays = {}
+    for name, a in (("V", V), ("L", L), ("G1", G1), ("G2", G2)):
+        arrays[name] = V_.real_array(name, a, ndim=tuple(range(2, 8)))
+        if arrays[name].shape[-1] != arrays[name].shape[-2] or arrays[name].shape != arrays["V"].shape:
+            raise ValueError(f"{name} must have the shape (..., m, m) of V, got {arrays[name].shape}")
+    lin_scale, attn_scale = V_.nonnegative("lin_scale", lin_scale), V_.nonnegative("attn_scale", attn_scale)
+    return _structured_noise(*arrays.values(), lin_scale, attn_scale)
+
+
+def _structured_noise(V, L, G1, G2, lin_scale: float, attn_scale: float) -> np.ndarray:
     Lt = np.swapaxes(L, -1, -2)
     H = L @ G1 @ Lt
     xi = lin_scale / math.sqrt(2) * (H + np.swapaxes(H, -1, -2))
@@ -166,7 +196,9 @@ def euler_maruyama_matrix(
     ``drift`` maps a stack (N, m, m) of PSD matrices to (N, m, m). After each step V is symmetrised and projected onto
     the PSD cone (eigenvalue clipping). Records at steps 0, record_every, ... (default: start and end).
     """
-    V0, n_steps, n_paths, record_every = _matrix_args(V0, T, dt, n_paths, lin_scale, attn_scale, blowup, record_every)
+    V0, n_steps, n_paths, record_every = _matrix_args(
+        V0, drift, T, dt, n_paths, lin_scale, attn_scale, blowup, record_every
+    )
     g = rng(seed)
     m = V0.shape[0]
     path = _MatrixEM(V0, n_paths, drift, dt, lin_scale, attn_scale, blowup)
@@ -195,7 +227,8 @@ def euler_maruyama_matrix_pair(
 
     Returns (fine, coarse) :class:`MatrixPaths` recorded at 0 and T; T / (2 dt) must be an integer.
     """
-    V0, n_steps, n_paths, _ = _matrix_args(V0, T, 2 * dt, n_paths, lin_scale, attn_scale, blowup, None)
+    dt = V_.positive("dt", dt)
+    V0, n_steps, n_paths, _ = _matrix_args(V0, drift, T, 2 * dt, n_paths, lin_scale, attn_scale, blowup, None)
     g = rng(seed)
     m = V0.shape[0]
     fine = _MatrixEM(V0, n_paths, drift, dt, lin_scale, attn_scale, blowup)
@@ -210,20 +243,19 @@ def euler_maruyama_matrix_pair(
     return fine.result(), coarse.result()
 
 
-def _matrix_args(V0, T, dt, n_paths, lin_scale, attn_scale, blowup, record_every):
-    V0 = np.asarray(V0, dtype=float)
-    if V0.ndim != 2 or V0.shape[0] != V0.shape[1] or not np.all(np.isfinite(V0)):
-        raise ValueError(f"V0 must be a finite square matrix, got shape {V0.shape}")
-    if np.abs(V0 - V0.T).max() > 1e-12 * max(1.0, np.abs(V0).max()) or np.linalg.eigvalsh(V0).min() < -1e-12:
-        raise ValueError("V0 must be symmetric positive semi-definite")
+def _matrix_args(V0, drift, T, dt, n_paths, lin_scale, attn_scale, blowup, record_every):
+    V0 = V_.psd_matrix("V0", V0)
+    V_.instance("drift", drift, Callable, "a callable")
     n_steps, n_paths = _steps(T, dt), _n_paths(n_paths)
-    if not (math.isfinite(lin_scale) and math.isfinite(attn_scale) and lin_scale >= 0 and attn_scale >= 0):
-        raise ValueError(f"lin_scale and attn_scale must be finite and >= 0, got {lin_scale}, {attn_scale}")
-    if not blowup > np.abs(V0).max():
-        raise ValueError(f"blowup threshold must exceed max |V0| = {np.abs(V0).max()}, got {blowup}")
-    record_every = n_steps if record_every is None else int(record_every)
-    if record_every < 1:
-        raise ValueError(f"record_every must be >= 1, got {record_every}")
+    V_.nonnegative("lin_scale", lin_scale)
+    V_.nonnegative("attn_scale", attn_scale)
+    blowup = V_.real_scalar("blowup", blowup, lower=float(np.abs(V0).max()), strict=True)
+    record_every = (
+        n_steps if record_every is None else V_.integer("record_every", record_every, lower=1, upper=V_.MAX_STEPS)
+    )
+    m = V0.shape[0]
+    if n_paths * m * m * (n_steps // record_every + 2) > V_.MAX_ELEMENTS:
+        raise ValueError(f"n_paths * m^2 * (records) must be <= {V_.MAX_ELEMENTS} (memory cap), got n_paths={n_paths}")
     return V0, n_steps, n_paths, record_every
 
 
@@ -244,7 +276,7 @@ class _MatrixEM:
         """One step with standard normals G (2, n_paths, m, m): G[0] drives Sigma_lin, G[1] Sigma_attn."""
         live = ~self.blown
         Vl, Ll = self.V[live], self.L[live]
-        noise = structured_noise(Vl, Ll, G[0][live], G[1][live], self.lin, self.attn)
+        noise = _structured_noise(Vl, Ll, G[0][live], G[1][live], self.lin, self.attn)
         Vn = Vl + self.drift(Vl) * self.dt + math.sqrt(self.dt) * noise
         Vn = 0.5 * (Vn + np.swapaxes(Vn, -1, -2))
         big = ~np.all(np.isfinite(Vn), axis=(1, 2))

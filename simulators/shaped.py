@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from dltheory.simulators._seeding import rng
+from dltheory.theory import _validate as val
 from dltheory.theory.spec import relu_slopes
 
 __all__ = [
@@ -36,32 +37,49 @@ __all__ = [
     "attention_step_moments",
     "block_chain",
     "block_naive",
+    "SMOOTH_ACTIVATIONS",
+    "smooth_step",
+    "smooth_norm_exit",
+    "attention_weight_gradients",
 ]
 
 
+_CAPS = {
+    "depth": val.MAX_DEPTH,
+    "record_every": val.MAX_DEPTH,
+    "n_paths": val.MAX_SAMPLES,
+    "n_samples": val.MAX_SAMPLES,
+}
+
+
 def _int_at_least(name: str, value, lower: int) -> int:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer) or value < lower:
-        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}")
-    return int(value)
+    """An int >= ``lower`` capped by theory._validate: depths by MAX_DEPTH, samples by MAX_SAMPLES, widths by
+    MAX_WIDTH."""
+    return val.integer(name, value, lower=lower, upper=_CAPS.get(name, val.MAX_WIDTH))
 
 
-def _finite(name: str, value) -> float:
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
+def _gamma(gamma) -> float:
+    return val.real_scalar("gamma", gamma, lower=0.0, strict=True, upper=1.0)
+
+
+def _slopes(c_plus, c_minus, n: int, unshaped: bool = False) -> tuple[float, float, float]:
+    """dltheory.theory.spec.relu_slopes, with an overflow of s_pm^2 reported as a ValueError naming c_plus, c_minus."""
+    try:
+        return relu_slopes(c_plus, c_minus, n, unshaped=unshaped)
+    except OverflowError:
+        raise ValueError(
+            f"c_plus, c_minus must keep s_pm^2 = (1 + c_pm/sqrt(n))^2 finite, got c_plus={c_plus}, c_minus={c_minus}"
+        ) from None
 
 
 def _covariance(name: str, V) -> np.ndarray:
-    V = np.asarray(V, dtype=float)
-    if V.ndim != 2 or V.shape[0] != V.shape[1] or not np.all(np.isfinite(V)):
-        raise ValueError(f"{name} must be a finite square 2-D array, got shape {V.shape}")
-    scale = max(1.0, float(np.abs(V).max()))
-    if np.abs(V - V.T).max() > 1e-10 * scale:
-        raise ValueError(f"{name} must be symmetric, max |V - V^T| = {np.abs(V - V.T).max():.3g}")
-    if np.linalg.eigvalsh(V).min() < -1e-10 * scale:
-        raise ValueError(f"{name} must be positive semi-definite, min eigenvalue {np.linalg.eigvalsh(V).min():.3g}")
-    return V
+    return val.psd_matrix(name, V)
+
+
+def _memory(what: str, count: int) -> None:
+    """Refuse a call whose largest array would exceed MAX_ELEMENTS floats."""
+    if count > val.MAX_ELEMENTS:
+        raise ValueError(f"{what} must be <= {val.MAX_ELEMENTS} (memory cap), got {count}")
 
 
 def _sqrt_psd(V: np.ndarray) -> np.ndarray:
@@ -97,12 +115,14 @@ def relu_mlp_chain(
     the same Gaussian draws for any shaping (common random numbers: paired differences between shapings).
     """
     V0 = _covariance("V0", V0)
-    s_plus, s_minus, c = relu_slopes(c_plus, c_minus, n, unshaped=unshaped)
+    n = _int_at_least("n", n, 2)
+    s_plus, s_minus, c = _slopes(c_plus, c_minus, n, unshaped=val.flag("unshaped", unshaped))
     depth = _int_at_least("depth", depth, 1)
     n_paths = _int_at_least("n_paths", n_paths, 1)
     record_every = depth if record_every is None else _int_at_least("record_every", record_every, 1)
-    g = rng(seed)
     k = V0.shape[0]
+    _memory("k * n_paths * n", k * n_paths * n)
+    g = rng(seed)
     V = np.broadcast_to(V0, (n_paths, k, k)).copy()
     out = [V]
     for layer in range(1, depth + 1):
@@ -131,14 +151,17 @@ def relu_log_norm(widths, c_plus=0.0, c_minus=0.0, *, n_paths: int, seed, unshap
     O(1) per layer and path. Shaped widths use s_pm = 1 + c_pm/sqrt(n) at each layer's n. He-ReLU (``unshaped``)
     kills the signal when N = 0 (probability 2^-n): such paths are returned as -inf.
     """
-    widths = [_int_at_least("widths[i]", w, 2) for w in np.atleast_1d(widths)]
+    if isinstance(widths, str | bytes) or widths is None or np.ndim(widths) > 1:
+        raise val.InvalidType(f"widths must be an integer or a flat sequence of integers >= 2, got {widths!r}")
+    widths = [_int_at_least(f"widths[{i}]", w, 2) for i, w in enumerate(np.atleast_1d(np.asarray(widths, object)))]
     n_paths = _int_at_least("n_paths", n_paths, 1)
+    unshaped = val.flag("unshaped", unshaped)
     if not widths:
         raise ValueError("widths must name at least one layer")
+    slopes = [_slopes(c_plus, c_minus, n, unshaped=unshaped) for n in widths]
     g = rng(seed)
     out = np.zeros(n_paths)
-    for n in widths:
-        s_plus, s_minus, c = relu_slopes(c_plus, c_minus, n, unshaped=unshaped)
+    for n, (s_plus, s_minus, c) in zip(widths, slopes):
         N = g.binomial(n, 0.5, size=n_paths)
         F = c / n * (s_plus**2 * g.gamma(N / 2, 2.0) + s_minus**2 * g.gamma((n - N) / 2, 2.0))
         with np.errstate(divide="ignore"):
@@ -153,20 +176,23 @@ def relu_mlp_naive(
 
     ``x``: inputs, shape (k, n_in). Cross-check of :func:`relu_mlp_chain` at small n (cost O(n^2 d) per sample).
     """
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 2 or x.shape[1] < 1 or not np.all(np.isfinite(x)):
-        raise ValueError(f"x must be a finite (k, n_in) array, got shape {x.shape}")
-    s_plus, s_minus, c = relu_slopes(c_plus, c_minus, n, unshaped=unshaped)
+    x = val.real_array("x", x, ndim=2)
+    n = _int_at_least("n", n, 2)
+    s_plus, s_minus, c = _slopes(c_plus, c_minus, n, unshaped=val.flag("unshaped", unshaped))
     depth = _int_at_least("depth", depth, 1)
     n_samples = _int_at_least("n_samples", n_samples, 1)
-    g = rng(seed)
     k, n_in = x.shape
+    _memory("n_samples * n * max(n, n_in)", n_samples * n * max(n, n_in))
+    g = rng(seed)
     phi = lambda z: np.where(z > 0, s_plus * z, s_minus * z)  # noqa: E731
     z = np.einsum("sij,kj->sik", g.standard_normal((n_samples, n, n_in)), x) / math.sqrt(n_in)
     for _ in range(depth - 1):
         z = math.sqrt(c / n) * np.einsum("sij,sjk->sik", g.standard_normal((n_samples, n, n)), phi(z))
     h = phi(z)
-    return c / n * np.einsum("sia,sib->sab", h, h)
+    out = c / n * np.einsum("sia,sib->sab", h, h)
+    if not np.all(np.isfinite(out)):
+        raise FloatingPointError(f"naive relu network overflowed by layer {depth} (s_+={s_plus}, s_-={s_minus})")
+    return out
 
 
 # ----------------------------------------------------------------------------- attention
@@ -176,13 +202,14 @@ def _attention_args(V0, n, n_k, depth, lam, gamma, tau0):
     V0 = _covariance("V0", V0)
     n, n_k = _int_at_least("n", n, 2), _int_at_least("n_k", n_k, 1)
     depth = _int_at_least("depth", depth, 1)
-    lam, gamma, tau0 = _finite("lam", lam), _finite("gamma", gamma), _finite("tau0", tau0)
-    if not 0 < gamma <= 1 or abs(lam**2 + gamma**2 - 1) > 1e-12 or lam < 0:
+    lam = val.real_scalar("lam", lam, lower=0.0, upper=1.0)
+    gamma = _gamma(gamma)
+    tau0 = val.positive("tau0", tau0)
+    if abs(lam**2 + gamma**2 - 1) > 1e-12:
         raise ValueError(f"need 0 < gamma <= 1, lam >= 0 and lam^2 + gamma^2 = 1, got lam={lam}, gamma={gamma}")
-    if tau0 <= 0:
-        raise ValueError(f"tau0 must be > 0, got {tau0}")
     if V0.shape[0] > n:
         raise ValueError(f"the number of tokens m={V0.shape[0]} must be <= n={n}")
+    _memory("m * max(m, n_k)", V0.shape[0] * max(V0.shape[0], n_k))
     return V0, n, n_k, depth, lam, gamma, tau0
 
 
@@ -228,6 +255,7 @@ def _run_chain(V0, step, depth: int, n_paths, record_every, seed, what: str) -> 
     ``record_every`` layers (and layer 0); a non-finite V raises FloatingPointError naming ``what`` and the layer."""
     n_paths = _int_at_least("n_paths", n_paths, 1)
     record_every = depth if record_every is None else _int_at_least("record_every", record_every, 1)
+    _memory("n_paths * m^2 * (records)", n_paths * V0.size * (depth // record_every + 2))
     g = rng(seed)
     V = np.broadcast_to(V0, (n_paths, *V0.shape)).copy()
     out = [V]
@@ -259,6 +287,7 @@ def attention_chain(
     Vectorised over paths (numpy). A non-finite covariance raises FloatingPointError naming the layer.
     """
     V0, n, n_k, depth, lam, gamma, tau0 = _attention_args(V0, n, n_k, depth, lam, gamma, tau0)
+    shaped = val.flag("shaped", shaped)
     return _run_chain(
         V0,
         lambda V, g: _attention_layer(V, g, n, n_k, lam, gamma, tau0, shaped),
@@ -279,9 +308,11 @@ def attention_step_moments(
     the logits are drawn antithetically (Z, -Z in consecutive samples) to cancel the odd orders.
     """
     V = _covariance("V", V)
-    lam = math.sqrt(max(0.0, 1 - float(gamma) ** 2))
+    lam = math.sqrt(1 - _gamma(gamma) ** 2)
     V, n, n_k, _, lam, gamma, tau0 = _attention_args(V, n, n_k, 1, lam, gamma, tau0)
     n_samples = _int_at_least("n_samples", n_samples, 2)
+    shaped = val.flag("shaped", shaped)
+    _memory("n_samples * m * max(m, n_k)", n_samples * V.shape[0] * max(V.shape[0], n_k))
     g = rng(seed)
     m = V.shape[0]
     half = (n_samples + 1) // 2
@@ -301,17 +332,30 @@ def attention_naive(
 
     ``X0``: tokens, shape (m, n). Cross-check of :func:`attention_chain` at small n (O(n^2) per layer).
     """
-    X0 = np.asarray(X0, dtype=float)
-    if X0.ndim != 2 or not np.all(np.isfinite(X0)):
-        raise ValueError(f"X0 must be a finite (m, n) array, got shape {X0.shape}")
+    X0, n_k, depth, lam, gamma, tau0, n_samples = _naive_args(X0, n_k, depth, lam, gamma, tau0, n_samples)
+    shaped = val.flag("shaped", shaped)
+    m, n = X0.shape
+    g = rng(seed)
+    X = np.broadcast_to(X0, (n_samples, m, n)).copy()
+    for layer in range(1, depth + 1):
+        X = _naive_attention(X, g, n_k, lam, gamma, tau0, shaped)
+        _raise_if_nonfinite(X, f"naive attention network (tau0={tau0})", layer)
+    return X @ np.swapaxes(X, -1, -2) / n
+
+
+def _naive_args(X0, n_k, depth, lam, gamma, tau0, n_samples):
+    """Validated (X0, n_k, depth, lam, gamma, tau0, n_samples) of the naive networks (X0: m tokens x width n)."""
+    X0 = val.real_array("X0", X0, ndim=2)
     m, n = X0.shape
     _, n, n_k, depth, lam, gamma, tau0 = _attention_args(X0 @ X0.T / n, n, n_k, depth, lam, gamma, tau0)
     n_samples = _int_at_least("n_samples", n_samples, 1)
-    g = rng(seed)
-    X = np.broadcast_to(X0, (n_samples, m, n)).copy()
-    for _ in range(depth):
-        X = _naive_attention(X, g, n_k, lam, gamma, tau0, shaped)
-    return X @ np.swapaxes(X, -1, -2) / n
+    _memory("n_samples * n * max(n, m)", n_samples * n * max(n, m))
+    return X0, n_k, depth, lam, gamma, tau0, n_samples
+
+
+def _raise_if_nonfinite(X: np.ndarray, what: str, layer: int) -> None:
+    if not np.all(np.isfinite(X)):
+        raise FloatingPointError(f"{what} diverged at layer {layer}")
 
 
 def _naive_attention(X, g, n_k, lam, gamma, tau0, shaped):
@@ -362,7 +406,7 @@ def block_chain(
     Returns V of shape (n_paths, records, m, m). O(m^2 (n_k + n)) per block and path.
     """
     V0, n, n_k, depth, lam, gamma, tau0 = _attention_args(V0, n, n_k, depth, lam, gamma, tau0)
-    s_plus, s_minus, c = relu_slopes(c_plus, c_minus, n)
+    s_plus, s_minus, c = _slopes(c_plus, c_minus, n)
 
     def block(V, g):
         return _mlp_layer(_attention_layer(V, g, n, n_k, lam, gamma, tau0, True), g, n, lam, gamma, s_plus, s_minus, c)
@@ -384,18 +428,149 @@ def block_naive(
     seed,
 ) -> np.ndarray:
     """Naive shaped transformer blocks (explicit weights, fresh per sample); returns V_d, (n_samples, m, m)."""
-    X0 = np.asarray(X0, dtype=float)
-    if X0.ndim != 2 or not np.all(np.isfinite(X0)):
-        raise ValueError(f"X0 must be a finite (m, n) array, got shape {X0.shape}")
+    X0, n_k, depth, lam, gamma, tau0, n_samples = _naive_args(X0, n_k, depth, lam, gamma, tau0, n_samples)
     m, n = X0.shape
-    _, n, n_k, depth, lam, gamma, tau0 = _attention_args(X0 @ X0.T / n, n, n_k, depth, lam, gamma, tau0)
-    s_plus, s_minus, c = relu_slopes(c_plus, c_minus, n)
-    n_samples = _int_at_least("n_samples", n_samples, 1)
+    s_plus, s_minus, c = _slopes(c_plus, c_minus, n)
     g = rng(seed)
     X = np.broadcast_to(X0, (n_samples, m, n)).copy()
-    for _ in range(depth):
+    for layer in range(1, depth + 1):
         Z = _naive_attention(X, g, n_k, lam, gamma, tau0, True)
         H = Z @ g.standard_normal((n_samples, n, n)) / math.sqrt(n)
         phi = H * np.where(H > 0, s_plus, s_minus)
         X = lam * Z + gamma * math.sqrt(c / n) * phi @ g.standard_normal((n_samples, n, n))
+        _raise_if_nonfinite(X, f"naive transformer blocks (tau0={tau0})", layer)
     return X @ np.swapaxes(X, -1, -2) / n
+
+
+# ----------------------------------------------------------------------------- shaped smooth activations
+
+SMOOTH_ACTIVATIONS = ("tanh", "erf", "gelu", "softplus", "silu")
+
+
+def _smooth_phi(activation: str, a: float, n: int):
+    """phi_s(x) = s phi_c(x / s), s = a sqrt(n), with phi_c = (phi - phi(0)) / phi'(0) the recentred
+    dltheory.theory.spec activation (phi_c(0) = 0, phi_c'(0) = 1; [LNR22] smooth case)."""
+    from dltheory.theory.spec import get_activation
+
+    act = get_activation(val.choice("activation", activation, SMOOTH_ACTIVATIONS))
+    a = val.positive("a", a, upper=1e150)
+    phi0, dphi0 = float(act.phi(np.float64(0.0))), float(act.dphi(np.float64(0.0)))
+    s = a * math.sqrt(n)
+    return lambda x: s * (act.phi(x / s) - phi0) / dphi0
+
+
+def smooth_step(V, n: int, activation: str, a: float, *, n_samples: int, seed) -> tuple[np.ndarray, np.ndarray]:
+    """One exact layer of the shaped smooth MLP from a fixed V: samples of (V_{l+1}, V_lin), each (n_samples, k, k).
+
+    Given V_l = V the n rows z_i of the pre-activations are iid N(0, V); V_{l+1} = (1/n) sum_i phi_s(z_i) phi_s(z_i)^T
+    (c = 1) with phi_s of :func:`_smooth_phi`, and V_lin = (1/n) sum_i z_i z_i^T is the linear network's Gram on the
+    same draws (E V_lin = V exactly: a control variate). Samples come in antithetic pairs (z, -z) at indices
+    (2j, 2j + 1), which cancel the odd orders in 1/s of the pair mean. O(n k^2) per sample.
+    """
+    V = _covariance("V", V)
+    n = _int_at_least("n", n, 2)
+    phi = _smooth_phi(activation, a, n)
+    n_samples = _int_at_least("n_samples", n_samples, 2)
+    if n_samples % 2:
+        raise ValueError(f"n_samples must be even (antithetic pairs), got {n_samples}")
+    k = V.shape[0]
+    _memory("n_samples * n * k", n_samples * n * k)
+    g = rng(seed)
+    z = g.standard_normal((n_samples // 2, n, k)) @ _sqrt_psd(V).T
+    z = np.stack([z, -z], axis=1).reshape(n_samples, n, k)
+    h = phi(z)
+    out = np.einsum("sia,sib->sab", h, h) / n, np.einsum("sia,sib->sab", z, z) / n
+    if not np.all(np.isfinite(out[0])):
+        raise FloatingPointError(f"smooth step overflowed (activation={activation}, a={a}, n={n})")
+    return out
+
+
+def smooth_norm_exit(
+    V0: float, n: int, activation: str, a: float, *, lower: float, upper: float, max_depth: int, n_paths: int, seed
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run the norm V_l = (1/n) |phi_s(z_l)|^2 of one input through shaped smooth layers until it leaves
+    (lower, upper): returns (exit layer, V at that layer, overshoot included), shapes (n_paths,). A path still
+    inside after ``max_depth`` layers has exit layer -1 and its last V. Exact in law (k = 1 case of :func:`smooth_step`: given V the
+    n pre-activations are iid N(0, V)); O(n) per layer and live path, paths stop at their exit."""
+    V0, lower, upper = (val.positive(k, v) for k, v in (("V0", V0), ("lower", lower), ("upper", upper)))
+    if not lower < V0 < upper:
+        raise ValueError(f"need 0 < lower < V0 < upper, got lower={lower}, V0={V0}, upper={upper}")
+    n = _int_at_least("n", n, 2)
+    phi = _smooth_phi(activation, a, n)
+    max_depth = val.integer("max_depth", max_depth, lower=1, upper=val.MAX_DEPTH)
+    n_paths = _int_at_least("n_paths", n_paths, 1)
+    _memory("n_paths * n", n_paths * n)
+    g = rng(seed)
+    layer, value = np.full(n_paths, -1), np.full(n_paths, V0)
+    live, V = np.arange(n_paths), value.copy()
+    for depth in range(1, max_depth + 1):
+        V = np.mean(phi(np.sqrt(V)[:, None] * g.standard_normal((live.size, n))) ** 2, axis=1)
+        if not np.all(np.isfinite(V)):
+            raise FloatingPointError(f"smooth norm chain overflowed at layer {depth} (activation={activation})")
+        out = (V <= lower) | (V >= upper)
+        layer[live[out]], value[live] = depth, V
+        live, V = live[~out], V[~out]
+        if live.size == 0:
+            break
+    return layer, value
+
+
+# ----------------------------------------------------------------------------- attention weight gradients
+
+
+def attention_weight_gradients(
+    X0, n_k: int, depth: int, *, lam: float, gamma: float, tau0: float, n_samples: int, seed, shaped: bool = True
+) -> np.ndarray:
+    """Squared Frobenius norms of dL/dW^Q_l, dL/dW^K_l, dL/dW^V_l (l = 0 .. depth - 1) of explicit attention networks
+    at initialisation: array (n_samples, depth, 3), columns (Q, K, V).
+
+    Network as :func:`attention_naive` (weights fresh per sample, drawn Q, K, V per layer, then R), loss
+    L = <R, X_depth>_F / sqrt(m n) with a fresh readout R iid N(0, 1) per sample. Exact reverse-mode gradients,
+    written out (vectorised over samples; tests/test_simulators_shaped.py checks them against jax.grad to
+    round-off): with G = dL/dX_{l+1}, H = gamma G W^V^T / sqrt(n), dW^V = gamma (A X)^T G / sqrt(n),
+    dY = S o (H X^T - rowsum(S o H X^T)) / tau, dW^Q = X^T dY K, dW^K = X^T dY^T Q, and
+    dL/dX_l = lam G + A^T H + dY K W^Q^T + dY^T Q W^K^T. O(depth m n^2) per sample; samples run in batches of
+    max(1, 2e6 // (depth n^2)) (a fixed function of the shape, so a seed gives the same draws on every call).
+    """
+    X0, n_k, depth, lam, gamma, tau0, n_samples = _naive_args(X0, n_k, depth, lam, gamma, tau0, n_samples)
+    shaped = val.flag("shaped", shaped)
+    n = X0.shape[1]
+    _memory("depth * n^2", depth * n * n)
+    g = rng(seed)
+    batch = max(1, 2_000_000 // (depth * n * n))  # samples per batch: the tape holds batch * depth * n^2 floats
+    return np.concatenate(
+        [
+            _attention_grads(X0, g, n_k, depth, lam, gamma, tau0, shaped, min(batch, n_samples - start))
+            for start in range(0, n_samples, batch)
+        ]
+    )
+
+
+def _attention_grads(X0, g, n_k, depth, lam, gamma, tau0, shaped, n_samples):
+    """One batch of :func:`attention_weight_gradients` (draws from ``g`` in order: per layer W^Q, W^K, W^V, then R)."""
+    m, n = X0.shape
+    tau, T = tau0 * math.sqrt(n * n_k), lambda M: np.swapaxes(M, -1, -2)  # noqa: E731
+    X = np.broadcast_to(X0, (n_samples, m, n)).copy()
+    tape = []
+    for _ in range(depth):
+        WQ = g.standard_normal((n_samples, n, n_k)) / math.sqrt(n)
+        WK = g.standard_normal((n_samples, n, n_k)) / math.sqrt(n)
+        WV = g.standard_normal((n_samples, n, n))
+        Q, K = X @ WQ, X @ WK
+        S = _softmax(Q @ T(K) / tau)
+        A = S + np.eye(m) - 1.0 / m if shaped else S
+        tape.append((X, WQ, WK, WV, Q, K, S, A))
+        X = lam * X + gamma * A @ X @ WV / math.sqrt(n)
+    _raise_if_nonfinite(X, f"attention network (tau0={tau0})", depth)
+    G = g.standard_normal((n_samples, m, n)) / math.sqrt(m * n)
+    out = np.empty((n_samples, depth, 3))
+    for layer in range(depth - 1, -1, -1):
+        X, WQ, WK, WV, Q, K, S, A = tape[layer]
+        H = gamma * G @ T(WV) / math.sqrt(n)
+        dS = H @ T(X)
+        dY = S * (dS - np.sum(dS * S, axis=-1, keepdims=True)) / tau
+        dWQ, dWK = T(X) @ dY @ K, T(X) @ T(dY) @ Q
+        dWV = gamma * T(A @ X) @ G / math.sqrt(n)
+        out[:, layer] = np.stack([np.sum(w**2, axis=(1, 2)) for w in (dWQ, dWK, dWV)], axis=1)
+        G = lam * G + T(A) @ H + dY @ K @ T(WQ) + T(dY) @ Q @ T(WK)
+    return out

@@ -16,15 +16,19 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from dltheory.theory import _validate as val
+
 __all__ = ["sweep", "child_seeds"]
+
+MAX_WORKERS = 4096
+"""Cap on ``max_workers`` of the default local process pool."""
 
 
 def child_seeds(seed: int, n: int) -> list[int]:
-    """``n`` independent int seeds spawned from ``seed`` (``SeedSequence.spawn``); stable across runs."""
-    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    """``n`` independent int seeds spawned from ``seed`` (``SeedSequence.spawn``); stable across runs.
+    ``n`` <= MAX_SAMPLES (dltheory.theory._validate)."""
+    seed = val.integer("seed", seed, lower=0)
+    n = val.integer("n", n, lower=0, upper=val.MAX_SAMPLES)
     return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in np.random.SeedSequence(int(seed)).spawn(n)]
 
 
@@ -38,19 +42,32 @@ def sweep(
 ) -> list:
     """Run ``fn(**point, seed=s_i)`` for every point and return the results in the order of ``points``.
 
-    ``executor``: any ``concurrent.futures.Executor`` (not shut down here), ``"inline"`` to run in this
-    process one after the other, or None for a local process pool of ``max_workers`` (default: CPU count)
-    created and shut down by this call.
+    ``executor``: any ``concurrent.futures.Executor`` instance (not shut down here; a Dask client's
+    ``get_executor()`` is one), ``"inline"`` to run in this process one after the other, or None for a local
+    process pool of ``max_workers`` (default: CPU count; at most MAX_WORKERS) created and shut down by this call.
+    Everything is validated before the first task runs.
     """
-    points = [dict(p) for p in points]
-    for p in points:
+    val.instance("fn", fn, Callable, "a callable")
+    if isinstance(points, str | bytes | Mapping) or not isinstance(points, Sequence):
+        raise val.InvalidType(
+            f"points must be a sequence of mappings (one dict of keyword arguments per task), got {points!r}"
+        )
+    for i, p in enumerate(points):
+        val.instance(f"points[{i}]", p, Mapping, "a mapping of keyword arguments")
         if "seed" in p:
             raise ValueError("sweep points must not contain 'seed': each task gets a spawned child seed")
+        if not all(isinstance(k, str) for k in p):
+            raise val.InvalidType(f"points[{i}] keys must be parameter names (str), got {list(p)!r}")
+    points = [dict(p) for p in points]
+    inline = isinstance(executor, str) and executor == "inline"
+    if not (executor is None or inline or isinstance(executor, cf.Executor)):
+        err = ValueError if isinstance(executor, str) else val.InvalidType
+        raise err(f"executor must be a concurrent.futures.Executor, 'inline' or None, got {executor!r}")
+    if max_workers is not None:
+        max_workers = val.integer("max_workers", max_workers, lower=1, upper=MAX_WORKERS)
     seeds = child_seeds(seed, len(points))
-    if executor == "inline":
+    if inline:
         return [fn(**p, seed=s) for p, s in zip(points, seeds)]
-    if isinstance(executor, str):
-        raise ValueError(f"executor must be a concurrent.futures.Executor, 'inline' or None, got {executor!r}")
     if executor is None:
         workers = max_workers or os.cpu_count() or 1
         with cf.ProcessPoolExecutor(

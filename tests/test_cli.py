@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+
+import pytest
+import sympy as sp
 
 from dltheory.verify import registry
 from dltheory.verify.cli import main
@@ -25,16 +29,18 @@ def _judge(ctx: registry.ClaimContext, data, prediction):
 
 
 CONTROLS = {"prediction doubled": Prediction(value=2.0), "prediction halved": Prediction(value=0.5)}
+VALUE = sp.Symbol("v")
 registry.claim(
     "test.cli.holds",
     area="testing",
     title="A claim that holds",
-    reference="Fake 2024, eq. 1",
+    reference="Fake 2024 (arXiv:2401.00001), eq. 1",
     seed=3,
     quick={"n": 4},
     simulate=_simulate,
     predictions={"published": Prediction(value=1.0), **CONTROLS},
     resolution=0.2,
+    formulas={"published": sp.Eq(VALUE, sp.sqrt(sp.Symbol("n")) / 2), "prediction doubled": sp.Eq(VALUE, 2)},
 )(_judge)
 registry.claim(
     "test.cli.fails",
@@ -54,7 +60,7 @@ def test_list_shows_claims(capsys):
     out = capsys.readouterr().out
     assert "== testing (" in out
     block = out[out.index("\ntest.cli.holds\n") :].split("\n\n")[0]
-    assert "A claim that holds" in block and "reference: Fake 2024, eq. 1" in block
+    assert "A claim that holds" in block and "reference: Fake 2024 (arXiv:2401.00001), eq. 1" in block
     assert "control: prediction doubled" in block and "control: prediction halved" in block
     assert "resolution: declared <= 20 %" in block
 
@@ -127,3 +133,64 @@ def test_python_dash_m_works():
         [sys.executable, "-m", "dltheory.verify.cli", "--help"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and "report" in proc.stdout
+
+
+def test_show_prints_formula_reference_params_controls_and_cached_evidence(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    assert main(["show", "test.cli.holds", "--cache-dir", str(cache)]) == 0
+    out = capsys.readouterr().out
+    assert "reference: Fake 2024 (arXiv:2401.00001), eq. 1" in out and "https://arxiv.org/abs/2401.00001" in out
+    assert "v = " in out and "√n" in out  # sympy's pretty form of the published formula
+    assert "  - prediction doubled" in out and "  - prediction halved" in out and "  n = 4" in out
+    assert "last evidence: none in" in out
+    args = ["report", "--executor", "inline", "--claims", "test.cli.holds", "--out", str(tmp_path / "o")]
+    assert main([*args, "--cache-dir", str(cache)]) == 0
+    capsys.readouterr()
+    assert main(["show", "test.cli.holds", "--cache-dir", str(cache)]) == 0
+    out = capsys.readouterr().out
+    assert "last evidence (quick tier" in out and "[pass] estimate vs theory: statistic 0 <= threshold 1" in out
+    assert "control 'prediction doubled': REJECTED" in out
+
+
+def test_show_without_formulas_says_so(capsys):
+    assert main(["show", "test.cli.fails", "--cache-dir", "/nonexistent/cache"]) == 0
+    assert "(no closed-form formula declared)" in capsys.readouterr().out
+
+
+def test_check_exit_code_follows_the_verdict(capsys):
+    assert main(["check", "test.cli.holds", "--seed", "11"]) == 0
+    out = capsys.readouterr().out
+    assert "published: PASS (seed 11)" in out and "resolution: 1" in out and "verdict: PASS" in out
+    assert main(["check", "test.cli.fails"]) == 1
+    assert "verdict: FAIL" in capsys.readouterr().out
+    assert main(["check", "test.cli.holds", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["claim"] == "test.cli.holds" and record["verdict"] == "PASS" and record["evidence"]["seed"] == 3
+
+
+@pytest.mark.parametrize(
+    "argv, named, hint",
+    [
+        (["show", "test.cli.hold"], "argument CLAIM", "did you mean test.cli.holds"),
+        (["check", "nonsense.claim"], "argument CLAIM", "unknown claim 'nonsense.claim'"),
+        (["check", "test.cli.holds", "--seed", "-1"], "argument --seed", "integer in [0,"),
+        (["check", "test.cli.holds", "--seed", "1.5"], "argument --seed", "got '1.5'"),
+        (["check", "test.cli.holds", "--seed", str(2**64)], "argument --seed", "integer in [0,"),
+        (["report", "--workers", "0"], "argument --workers", ">= 1"),
+        (["report", "--executor", "threads"], "argument --executor", "invalid choice"),
+    ],
+)
+def test_bad_arguments_exit_2_naming_the_argument(argv, named, hint, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and named in err and hint in err and "Traceback" not in err
+
+
+def test_unwritable_cache_dir_exits_2_naming_it(tmp_path, capsys):
+    (tmp_path / "file").write_text("not a directory")
+    argv = ["report", "--executor", "inline", "--claims", "test.cli.holds", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--cache-dir", str(tmp_path / "file" / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dltheory: error: argument --cache-dir:") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # --out was not left behind

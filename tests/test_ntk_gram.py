@@ -87,3 +87,20 @@ def test_bad_input(kwargs, match):
     args = dict(x1=X) | kwargs
     with pytest.raises(ValueError, match=match):
         ntk_gram.empirical_ntk(m, p, **args)
+
+
+def test_invalid_input_is_refused_naming_the_parameter():
+    net = sim.MLP(d=2, width=3, depth=1)
+    params = sim.init(net, 1, seed=0)
+    x = np.ones((2, 2))
+    for call, match in [
+        (lambda: ntk_gram.empirical_ntk(1.0, params, x), "mlp must be"),
+        (lambda: ntk_gram.empirical_ntk(net, None, x), "params must be"),
+        (lambda: ntk_gram.empirical_ntk(net, params, x, block_size=0), "block_size"),
+        (lambda: ntk_gram.empirical_ntk(net, params, x, batch_size=2.0), "batch_size"),
+        (lambda: ntk_gram.gemm_flops(net, -1), "n1"),
+        (lambda: ntk_gram.gemm_flops(net, 3, True), "n2"),
+        (lambda: ntk_gram.gemm_flops("mlp", 3), "mlp must be"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            call()

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy as sp
 
+import dltheory
 from dltheory.verify import registry, stats
-from dltheory.verify.cache import atomic_write, cached_run
+from dltheory.verify.cache import CacheWarning, atomic_write, cached_run
 from dltheory.verify.evidence import Panel
 from dltheory.verify.prediction import Prediction
 from dltheory.verify.report import ROW_COLUMNS, SUMMARY_COLUMNS, build_report
@@ -34,6 +37,8 @@ def _simulate_decay(ctx):
 
 
 NOISE = ((64, 0.08), (256, 0.04))
+T = sp.Symbol("t", nonnegative=True)
+DECAY_RATES = {"published": 1, "rate x1.2": sp.Rational(6, 5), "rate x0.8": sp.Rational(4, 5)}
 
 
 def _judge_decay(ctx, data, prediction):
@@ -64,7 +69,7 @@ registry.claim(
     "test.report.decay",
     area="testing",
     title="Loss decays as exp(-t) at every width",
-    reference="Fake et al. 2024, eq. 3",
+    reference="Fake et al. 2024 (arXiv:2401.01234), eq. 3",
     seed=7,
     quick={"n_seeds": 32},
     full={"n_seeds": 128},
@@ -75,6 +80,7 @@ registry.claim(
         "rate x0.8": Prediction(rate=0.8),
     },
     resolution=0.25,
+    formulas={name: sp.Eq(sp.Function("L")(T), sp.exp(-r * T)) for name, r in DECAY_RATES.items()},
 )(_judge_decay)
 
 
@@ -163,7 +169,8 @@ def test_corrupt_cache_entry_is_a_miss(tmp_path, decay):
     (entry,) = tmp_path.glob("*.json")
     entry.write_text('{"evidence": {"claim_id": "test.report.decay", "trunc')
     before = CALLS[decay.id]
-    result, hit = cached_run(decay, quick=True, cache_dir=tmp_path)
+    with pytest.warns(CacheWarning, match="corrupted cache entry"):
+        result, hit = cached_run(decay, quick=True, cache_dir=tmp_path)
     assert not hit and CALLS[decay.id] == before + 1 and result.ok
     assert cached_run(decay, quick=True, cache_dir=tmp_path)[1]  # overwritten with a good entry
 
@@ -271,3 +278,90 @@ def test_tightest_check_prefers_failures_then_the_closest_margin():
     assert tightest_check([a, b, c]) is c
     assert tightest_check([c, Check("bad", 3.0, 1.0, "<=", "")]).name == "bad"
     assert tightest_check([]) is None
+
+
+def test_report_shows_formulas_links_direction_and_version(tmp_path):
+    index = build_report(tmp_path / "out", pattern="test.report.*", use_cache=False)
+    page = index.read_text()
+    decay = page[page.index('<section id="test.report.decay">') :].split("</section>")[0]
+    assert decay.count('<math display="block">') == 3 and "<msup>" in decay  # published and the two controls
+    assert '<a href="https://arxiv.org/abs/2401.01234">arXiv:2401.01234</a>' in decay
+    assert decay.index("<math") < decay.index("<img")  # the formula is shown next to (before) the figure
+    broken = page[page.index('<section id="test.report.broken">') :].split("</section>")[0]
+    assert "<math" not in broken
+    # direction: every check row states its pass condition the same way
+    assert "statistic " in decay and " &lt;= threshold " in decay and "passes if" in decay
+    assert f"<b>dltheory</b> {dltheory.__version__}" in page and "0+unknown" not in page
+    # the index table: filter controls and sort keys, no external resources
+    assert 'id="f-area"' in page and 'id="f-verdict"' in page and 'data-verdict="ERROR"' in page
+    assert 'data-area="testing"' in page and "<script>" in page and 'src="http' not in page
+    md = (tmp_path / "out" / "summary.md").read_text()
+    assert "$L{\\left(t \\right)} = e^{- t}$" in md
+
+
+def test_condition_and_arxiv_ids():
+    from dltheory.verify.evidence import Check
+    from dltheory.verify.report import arxiv_ids, condition
+
+    assert condition(Check("a", 0.5, 1.0, "<=", "")) == "statistic 0.5 <= threshold 1"
+    assert condition(Check("b", 0.02, 0.001, ">=", "")) == "p 0.02 >= alpha 0.001"
+    assert arxiv_ids("Saxe 2014 (arXiv:1312.6120), eq. 12; Yang (arXiv: 2011.14522v2); arXiv:hep-th/9901001") == [
+        "1312.6120",
+        "2011.14522",
+        "hep-th/9901001",
+    ]
+    assert arxiv_ids("Fake 2024, eq. 1") == []
+
+
+def test_formula_naming_no_prediction_is_rejected():
+    c = registry.get("test.report.decay")
+    bad = dataclasses.replace(c, formulas={"typo": sp.Integer(1)})
+    with pytest.raises(ValueError, match="name no prediction"):
+        bad.formulas_for(c.quick, c.predictions_for(c.quick))
+    with pytest.raises(TypeError, match="sympy"):
+        dataclasses.replace(c, formulas={"published": "exp(-t)"}).formulas_for(c.quick)
+    assert dataclasses.replace(c, formulas=None).formulas_for(c.quick) == {}
+
+
+_DOM_MOCK = """
+function cell(text, key) { return {textContent: text, dataset: key === undefined ? {} : {key: key}}; }
+function row(area, verdict, cells) { return {dataset: {area, verdict}, cells, hidden: false}; }
+const rows = [row('b', 'PASS', [cell('z.c'), cell('x', '3.5')]), row('a', 'FAIL', [cell('a.c'), cell('x', '')]),
+              row('a', 'PASS', [cell('m.c'), cell('x', '0.1')])];
+const body = {rows: rows.slice(), appendChild(r) { this.rows.splice(this.rows.indexOf(r), 1); this.rows.push(r); }};
+const ths = [{dataset: {}}, {dataset: {}}];
+const t = {tBodies: [body], tHead: {rows: [{cells: ths}]}};
+const sel = {'f-area': {value: ''}, 'f-verdict': {value: ''}}, count = {textContent: ''};
+global.document = {getElementById(id) { return id === 'claims' ? t : id === 'f-count' ? count : sel[id]; }};
+"""
+_DOM_RUN = """
+const ids = () => body.rows.map(r => r.cells[0].textContent).join(',');
+const out = [count.textContent];
+sel['f-area'].value = 'a'; sel['f-area'].onchange(); out.push(count.textContent, rows.map(r => r.hidden).join(','));
+ths[1].onclick(); out.push(ids()); ths[1].onclick(); out.push(ids()); ths[0].onclick(); out.push(ids());
+console.log(out.join('|'));
+"""
+
+
+def test_index_filter_and_sort_script(tmp_path):
+    """The index table's inline script on a minimal DOM (Node.js): filter by area, sort by a numeric key (missing
+    values last) and by text, both directions."""
+    import shutil
+    import subprocess
+
+    from dltheory.verify.report import _FILTER_JS
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed: the inline script is exercised in tests/test_report_browser.py")
+    script = tmp_path / "t.js"
+    script.write_text(_DOM_MOCK + _FILTER_JS + _DOM_RUN)
+    out = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert out.split("|") == [
+        "3 of 3 claims",
+        "2 of 3 claims",
+        "true,false,false",
+        "m.c,z.c,a.c",
+        "a.c,z.c,m.c",
+        "a.c,m.c,z.c",
+    ]

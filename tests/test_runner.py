@@ -44,17 +44,19 @@ def test_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys):
             pass
 
 
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["--executor", "local", "--scheduler", "tcp://127.0.0.1:9"], "--scheduler needs --executor dask"),
-        (["--workers", "0"], "workers must be >= 1"),
-    ],
-)
-def test_bad_executor_options_exit_2_and_write_nothing(tmp_path, capsys, argv, message):
-    assert main(["report", "--claims", "dln.end_to_end", "--out", str(tmp_path / "out"), *argv]) == 2
+def test_scheduler_without_dask_exits_2_and_writes_nothing(tmp_path, capsys):
+    argv = ["report", "--claims", "dln.end_to_end", "--out", str(tmp_path / "out")]
+    assert main([*argv, "--executor", "local", "--scheduler", "tcp://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    assert "--scheduler: needs --executor dask" in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_zero_workers_is_an_argparse_error_and_writes_nothing(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["report", "--claims", "dln.end_to_end", "--out", str(tmp_path / "out"), "--workers", "0"])
+    assert exc.value.code == 2
+    assert "argument --workers: must be an integer >= 1, got 0" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -135,3 +137,34 @@ def test_python_api_returns_evidence_and_tidy_frames():
     assert len(tidy) == sum(len(ev.rows) for ev in (result.evidence, *result.controls))
     checks = api.checks_frame(outcomes)
     assert checks["check_passed"][checks["prediction"] == "published"].all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"pattern": 1.0}, "pattern"),
+        ({"quick": "no"}, "quick"),
+        ({"executor": "threads"}, "executor"),
+        ({"workers": 0}, "workers"),
+        ({"workers": "2"}, "workers"),
+        ({"scheduler": 9}, "scheduler"),
+        ({"device": "tpu"}, "device"),
+        ({"cache_dir": 1.0}, "cache_dir"),
+    ],
+)
+def test_api_run_refuses_bad_arguments_before_running(kwargs, match):
+    from dltheory.verify import api
+
+    with pytest.raises(ValueError, match=match):
+        api.run(**({"pattern": "dln.end_to_end"} | kwargs))
+
+
+def test_api_run_refuses_an_unusable_cache_dir(tmp_path):
+    from dltheory.verify import api
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(ValueError, match="cache_dir must be a directory"):
+        api.run("dln.end_to_end", cache_dir=afile)
+    with pytest.raises(ValueError, match="cache_dir .* cannot be created"):
+        api.run("dln.end_to_end", cache_dir=afile / "sub")

@@ -139,3 +139,114 @@ def test_gram_sampler_has_the_law_of_explicit_weights(activation, C_W, C_b, k):
     assert ks_2samp(gram.G[:, -1, 0, 0], full.G[:, -1, 0, 0]).pvalue >= 1e-3
     if k == 2:
         assert ks_2samp(gram.corr[:, -1], full.corr[:, -1]).pvalue >= 1e-3
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_nets=1e300), "n_nets"),  # passed ``int(v) == v`` and ran forever before
+        (dict(n_nets=10**300), "n_nets"),
+        (dict(widths=[4, 2.5]), "widths"),
+        (dict(widths="44"), "widths"),
+        (dict(C_W="2"), "C_W"),
+        (dict(C_b=True), "C_b"),
+        (dict(x=[[1.0, np.nan]]), "x must be"),
+        (dict(chunk_floats=0), "chunk_floats"),
+        (dict(seed=None), "seed"),
+    ],
+)
+def test_forward_gram_invalid_input(kwargs, match):
+    args = dict(x=[[1.0, 0.0]], widths=[4], activation="relu", C_W=2.0, C_b=0.0, n_nets=2, seed=0) | kwargs
+    with pytest.raises(ValueError, match=match):
+        sim.forward_gram(**args)
+
+
+def test_forward_overflow_names_the_layer():
+    for fn in (sim.forward_gram, sim.forward_full):
+        with pytest.raises(FloatingPointError, match="layer"):
+            fn([[1.0, 0.5]], [3, 3], activation="relu", C_W=1e300, C_b=0.0, n_nets=2, seed=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(width=4.0), "width"), (dict(a="ab"), "a must be"), (dict(n_steps=10**300), "n_steps"), (dict(y=[1.0]), "y")],
+)
+def test_train_abc_invalid_input(kwargs, match):
+    args = dict(width=4, a=[0.0, 0.5], b=0.0, c=0.0, X=[[1.0, 0.0], [0.0, 1.0]], y=[1.0, -1.0], eta=0.1)
+    with pytest.raises(ValueError, match=match):
+        sim.train_abc(**(args | dict(n_steps=2, n_seeds=2, seed=0) | kwargs))
+
+
+# ----------------------------------------------------------------------------- backward pass at initialisation
+
+
+def test_backward_full_matches_jax_autodiff():
+    x, widths, C_W, C_b, S = np.array([0.5, -1.0, 0.3]), [4, 5, 3], 1.7, 0.2, 2
+    out = sim.backward_full(x, widths, activation="tanh", C_W=C_W, C_b=C_b, n_nets=S, seed=9)
+    g, fan_in, Ws, bs = np.random.default_rng(9), x.size, [], []  # replay the draws in the sampler's order
+    for n in widths:
+        Ws.append(g.standard_normal((S, n, fan_in)) * np.sqrt(C_W / fan_in))
+        bs.append(np.sqrt(C_b) * g.standard_normal((S, n)))
+        fan_in = n
+    v = np.sqrt(C_W / widths[-1]) * g.standard_normal((S, widths[-1]))
+    for s in range(S):
+        zs = [Ws[0][s] @ x + bs[0][s]]
+        for W, b in zip(Ws[1:], bs[1:]):
+            zs.append(W[s] @ np.tanh(zs[-1]) + b[s])
+        for l in range(len(widths)):
+
+            def f(z, l=l):
+                for W, b in zip(Ws[l + 1 :], bs[l + 1 :]):
+                    z = jnp.asarray(W[s]) @ jnp.tanh(z) + jnp.asarray(b[s])
+                return jnp.asarray(v[s]) @ jnp.tanh(z)
+
+            grad = np.asarray(jax.grad(f)(jnp.asarray(zs[l])))
+            assert out["grad2"][s, l] == pytest.approx(np.sum(grad**2), rel=1e-12)
+            assert out["q"][s, l] == pytest.approx(np.mean(zs[l] ** 2), rel=1e-12)
+
+
+@pytest.mark.parametrize("activation, C_W, C_b", [("tanh", 2.0, 0.1), ("relu", 2.0, 0.0)])
+def test_backward_gram_has_the_law_of_explicit_weights(activation, C_W, C_b):
+    kw = dict(activation=activation, C_W=C_W, C_b=C_b, n_nets=20000)
+    a = sim.backward_gram(np.array([0.8, -0.4, 0.3]), [6, 5, 6, 4], seed=1, **kw)
+    b = sim.backward_full(np.array([0.8, -0.4, 0.3]), [6, 5, 6, 4], seed=2, **kw)
+    for key in ("grad2", "q"):
+        for power in (1, 2):  # means and second moments, every layer
+            xa, xb = a[key] ** power, b[key] ** power
+            z = (xa.mean(0) - xb.mean(0)) / np.hypot(xa.std(0), xb.std(0)) * np.sqrt(20000)
+            assert np.all(np.abs(z) < 4.5), (key, power, z)  # 16 correlated entries: Bonferroni z(1e-3/16) = 4.2
+
+
+def test_backward_gram_linear_network_mean_is_a_power_of_C_W():
+    out = sim.backward_gram(np.ones(4), [8] * 6, activation="linear", C_W=1.3, C_b=0.0, n_nets=4000, seed=4)
+    m, se = out["grad2"].mean(0), out["grad2"].std(0) / np.sqrt(4000)
+    assert np.all(np.abs(m - 1.3 ** np.arange(6, 0, -1)) < 4.5 * se)
+    assert out["grad2"].shape == (4000, 6) and out["q"].shape == (4000, 6)
+    again = sim.backward_gram(np.ones(4), [8] * 6, activation="linear", C_W=1.3, C_b=0.0, n_nets=4000, seed=4)
+    np.testing.assert_array_equal(out["grad2"], again["grad2"])
+
+
+@pytest.mark.parametrize("fn", [sim.backward_gram, sim.backward_full])
+def test_backward_overflow_raises(fn):
+    with pytest.raises(FloatingPointError, match="backward"):
+        fn(np.ones(2), [4] * 3, activation="linear", C_W=1e200, C_b=0.0, n_nets=2, seed=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(x=[[1.0, 2.0]]), "x must"),
+        (dict(x=[np.inf, 1.0]), "x must"),
+        (dict(widths=[]), "widths"),
+        (dict(C_W=0.0), "C_W"),
+        (dict(C_b=-1.0), "C_b"),
+        (dict(n_nets=1), "n_nets"),
+        (dict(seed=None), "seed"),
+        (dict(activation="nope"), "activation"),
+    ],
+)
+@pytest.mark.parametrize("fn", [sim.backward_gram, sim.backward_full])
+def test_backward_bad_input(fn, kwargs, match):
+    args = dict(x=[1.0, 0.5], widths=[3, 3], activation="tanh", C_W=1.5, C_b=0.1, n_nets=2, seed=0) | kwargs
+    with pytest.raises(ValueError, match=match):
+        fn(**args)

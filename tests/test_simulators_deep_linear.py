@@ -94,7 +94,7 @@ def test_seeds_reproduce():
     a = sim.gaussian_product_sq_singular_values(8, 2, 3, seed=7)
     b = sim.gaussian_product_sq_singular_values(8, 2, 3, seed=np.random.SeedSequence(7))
     assert np.array_equal(a, b)
-    with pytest.raises(TypeError, match="seed"):
+    with pytest.raises(ValueError, match="seed"):
         sim.make_task([1.0], 2, 2, seed=-1)
 
 
@@ -144,3 +144,151 @@ def test_bad_shapes_and_parameters(task):
         sim.gaussian_product_moments(4, 0, 1, seed=0)
     with pytest.raises(ValueError, match="orders"):
         sim.gaussian_product_moments(4, 1, 1, (0, 2), seed=0)
+
+
+def _run_args(**kw):
+    task = sim.make_task([1.0], 2, 2, seed=0)
+    return dict(weights=sim.init_small_random([2, 3, 2], 0.1, seed=1), task=task, eta=0.1, n_steps=3) | kw
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: sim.random_orthogonal(2.0, seed=0), "n must be an integer"),
+        (lambda: sim.random_orthogonal(10**300, seed=0), "n must be an integer"),
+        (lambda: sim.make_task([1.0], True, 2, seed=0), "n_in"),
+        (lambda: sim.make_task([1.0], 2, 2, seed=None), "seed"),
+        (lambda: sim.make_task([1.0], 2, 2, seed=0, S11=[[1, 2], [2, 1]]), "S11"),
+        (lambda: sim.init_small_random([2, 3.5, 2], 0.1, seed=0), "widths"),
+        (lambda: sim.init_small_random("232", 0.1, seed=0), "widths"),
+        (lambda: sim.init_orthogonal([2, 3, 2], "1", seed=0), "scale"),
+        (lambda: sim.init_decoupled(None, [2, 3, 2], 0.1, seed=0), "task"),
+        (lambda: sim.train(**_run_args(n_steps=1e300)), "n_steps"),
+        (lambda: sim.train(**_run_args(n_steps=10**300)), "n_steps"),
+        (lambda: sim.train(**_run_args(eta=None)), "eta"),
+        (lambda: sim.train(**_run_args(weights=1.0)), "weights"),
+        (lambda: sim.train(**_run_args(stop_when_crossed="no")), "stop_when_crossed"),
+        (lambda: sim.train(**_run_args(targets="abc")), "targets"),
+        (lambda: sim.train_reference(**_run_args(record_every=0)), "record_every"),
+        (lambda: sim.balancedness([np.eye(2)]), "weights"),
+        (lambda: sim.gaussian_product_sq_singular_values(4, 2.0, 3, seed=0), "L must be"),
+        (lambda: sim.gaussian_product_moments(4, 2, 3, orders="12", seed=0), "orders"),
+        (lambda: sim.orthogonal_product_singular_values(4, np.inf, seed=0), "L must be"),
+    ],
+)
+def test_invalid_input_is_refused_naming_the_parameter(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_reference_gd_divergence_names_the_step():
+    with pytest.raises(FloatingPointError, match="step"):
+        sim.train_reference(**_run_args(eta=1e60, n_steps=50))
+
+
+# ----------------------------------------------------------------------------- learning times of deep networks
+
+
+@pytest.mark.parametrize("level", [0.15, 0.3, 0.5, 1.234, 2.9])
+def test_crossing_time_is_exact_for_cubics(level):
+    t = np.linspace(0.0, 3.0, 13)
+    u = 0.1 + t + 0.2 * t**2 - 0.03 * t**3  # increasing on [0, 3]
+    r = np.roots([-0.03, 0.2, 1.0, 0.1 - level])
+    want = float(r[(abs(r.imag) < 1e-12) & (r.real >= 0) & (r.real <= 3)].real.min())
+    assert sim.crossing_time(t, u, level) == pytest.approx(want, abs=1e-12)
+
+
+def test_crossing_time_edges_and_bad_input():
+    t = np.arange(6.0)
+    assert sim.crossing_time(t, t, -1.0) == 0.0  # already above at the start
+    for args, match in [
+        ((t, t, 7.0), "never reaches"),
+        ((np.array([0.0, 1.0, 3.0, 4.0]), np.arange(4.0), 2.0), "equally spaced"),
+        ((t[:3], t[:3], 1.0), "t must"),
+        ((t, t[:5], 1.0), "u must"),
+        ((t, t, None), "level"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            sim.crossing_time(*args)
+
+
+def test_orthogonal_layers_product_and_law():
+    P = np.array([sim.random_orthogonal(5, seed=k) for k in range(3)])
+    layers = sim.orthogonal_layers(5, 4, 3, seed=1, product=P)
+    assert layers.shape == (3, 4, 5, 5)
+    eye = np.broadcast_to(np.eye(5), (3, 4, 5, 5))
+    np.testing.assert_allclose(layers @ np.swapaxes(layers, -1, -2), eye, atol=1e-12)
+    prod = layers[:, 3] @ layers[:, 2] @ layers[:, 1] @ layers[:, 0]
+    np.testing.assert_allclose(prod, P, atol=1e-12)
+    free = sim.orthogonal_layers(5, 4, 3, seed=1)
+    np.testing.assert_array_equal(free[:, :3], layers[:, :3])  # the same draws; only the last layer is tied
+
+
+def test_gaussian_layers_variance_one_over_n():
+    G = sim.gaussian_layers(6, 3, 400, seed=2)
+    assert G.shape == (400, 3, 6, 6)
+    assert abs(G.var() * 6 - 1) < 0.03  # 43200 entries: SE of the variance ~ 0.7 %
+
+
+def _steps_reference(layers, s, eta, level, max_steps):
+    """Plain numpy GD on 1/2 ||s e1 e1^T - W_tot||^2; integer step of the first u >= level and the u record."""
+    Ws = [w.copy() for w in layers]
+    N, us = Ws[0].shape[0], []
+    for step in range(max_steps + 1):
+        pre = [np.eye(N)]
+        for W in Ws:
+            pre.append(W @ pre[-1])
+        us.append(pre[-1][0, 0])
+        if us[-1] >= level:
+            return step, np.array(us)
+        G = -pre[-1]
+        G[0, 0] += s
+        suf, new = np.eye(N), [None] * len(Ws)
+        for l in range(len(Ws) - 1, -1, -1):
+            new[l] = Ws[l] + eta * suf.T @ G @ pre[l].T
+            suf = suf @ Ws[l]
+        Ws = new
+    raise AssertionError("reference did not cross")
+
+
+@pytest.mark.parametrize("init", ["orthogonal", "gaussian"])
+def test_steps_to_learn_matches_numpy_reference(init):
+    make = sim.orthogonal_layers if init == "orthogonal" else sim.gaussian_layers
+    layers = make(4, 3, 3, seed=5)
+    got = sim.steps_to_learn(layers, 1.0, eta=0.05, fraction=0.8, max_steps=5000)
+    for k in range(3):
+        step, us = _steps_reference(list(layers[k]), 1.0, 0.05, 0.8, 5000)
+        assert step - 1 < got[k] <= step
+        if step >= 3:  # the cubic through the last four records
+            want = sim.crossing_time(np.arange(4.0), us[step - 3 : step + 1], 0.8) + step - 3
+            assert got[k] == pytest.approx(want, abs=1e-9)
+
+
+def test_steps_to_learn_failures():
+    layers = sim.orthogonal_layers(3, 2, 2, seed=0)
+    with pytest.raises(RuntimeError, match="max_steps"):
+        sim.steps_to_learn(layers, 1.0, eta=1e-4, fraction=0.9, max_steps=3)
+    with pytest.raises(FloatingPointError, match="step"):
+        sim.steps_to_learn(layers, 1.0, eta=1e3, fraction=0.9, max_steps=100)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: sim.steps_to_learn(np.ones((2, 2, 3, 4)), 1.0, eta=0.1, fraction=0.5, max_steps=10), "square"),
+        (lambda: sim.steps_to_learn(np.ones((2, 3, 3)), 1.0, eta=0.1, fraction=0.5, max_steps=10), "layers"),
+        (lambda: sim.steps_to_learn(np.ones((1, 1, 2, 2)), 1.0, eta=0.1, fraction=1.0, max_steps=10), "fraction"),
+        (lambda: sim.steps_to_learn(np.ones((1, 1, 2, 2)), -1.0, eta=0.1, fraction=0.5, max_steps=10), "s must"),
+        (lambda: sim.steps_to_learn(np.ones((1, 1, 2, 2)), 1.0, eta=True, fraction=0.5, max_steps=10), "eta"),
+        (lambda: sim.steps_to_learn(np.ones((1, 1, 2, 2)), 1.0, eta=0.1, fraction=0.5, max_steps=0), "max_steps"),
+        (lambda: sim.orthogonal_layers(3, 0, 2, seed=0), "D must"),
+        (lambda: sim.orthogonal_layers(3, 2, 2, seed=None), "seed"),
+        (lambda: sim.orthogonal_layers(3, 2, 2, seed=0, product=2 * np.ones((2, 3, 3))), "orthogonal"),
+        (lambda: sim.orthogonal_layers(3, 2, 2, seed=0, product=np.ones((1, 3, 3))), "product"),
+        (lambda: sim.gaussian_layers(2.5, 2, 2, seed=0), "N must"),
+        (lambda: sim.gaussian_layers(3, 2, 0, seed=0), "n_nets"),
+    ],
+)
+def test_learning_time_helpers_refuse_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -240,3 +240,31 @@ def test_mlp_relu_forward_matches_numpy():
     y = (np.arange(p)[:, None] + np.arange(p)[None, :]) % p
     err = ((f - np.eye(p)[y]) ** 2).sum(-1)
     np.testing.assert_allclose(r.train_loss[0, -1], err[r.train_mask[0]].mean(), rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: sim.linear_teacher_student("0.5", 0.1, 0.01, d_in=4, n_steps=3, seed=0), "lam"),
+        (lambda: sim.linear_teacher_student(0.5, 0.1, 0.01, d_in=4, n_steps=10**300, seed=0), "n_steps"),
+        (lambda: sim.linear_teacher_student(1e-300, 0.1, 0.01, d_in=4, n_steps=3, seed=0), "N_tr"),
+        (lambda: sim.two_layer_teacher_student(0.5, None, d_in=4, d_h=2, d_out=1, n_steps=3, seed=0), "lr"),
+        (lambda: sim.classify_phase([1, 2], [3]), "t_test"),
+        (lambda: sim.classify_phase([1], [3], lag_ratio=np.nan), "lag_ratio"),
+        (lambda: sim.modular_addition_trainer_spec(5, 4, "0.5", 0.1, 0.0, 2, 1, "quadratic", "gd"), "fraction"),
+        (lambda: sim.modular_addition_trainer_spec(5, 4, 0.5, 0.1, 0.0, 2, 1, None, "gd"), "activation"),
+        (
+            lambda: sim.train_modular_addition(5, 4, 0.5, lr=0.1, n_steps=2, record_every=1, betas=(0.9,), seed=0),
+            "betas",
+        ),
+        (
+            lambda: sim.phase_diagram(
+                [0.5], [0.1], p=5, width=4, lr=0.1, n_steps=2, record_every=1, n_seeds=1, seed=0, executor=1.0
+            ),
+            "executor",
+        ),
+    ],
+)
+def test_invalid_input_is_refused_naming_the_parameter(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -206,5 +206,28 @@ def test_kernel_sample_chunks_and_bad_input():
         sim.kernel_sample(sim.MLP(d=3, width=6, depth=0), X, 2, seed=0)
     with pytest.raises(ValueError, match="n_nets"):
         sim.kernel_sample(m, X, 0, seed=0)
-    with pytest.raises(TypeError, match="seed"):
+    with pytest.raises(ValueError, match="seed"):
         sim.kernel_sample(m, X, 2, seed=-1)
+
+
+def test_wrong_object_types_are_refused_naming_the_parameter():
+    net = sim.MLP(d=2, width=3, depth=1)
+    params = sim.init(net, 2, seed=0)
+    x = np.ones((2, 2))
+    for call, match in [
+        (lambda: sim.init(1.0, 2, seed=0), "mlp must be"),
+        (lambda: sim.outputs(None, params, x), "mlp must be"),
+        (lambda: sim.outputs(net, 1.0, x), "params must be"),
+        (lambda: sim.empirical_nngp(net, params[:1], x), "params must be"),
+        (lambda: sim.empirical_ntk(net, [(1.0, 2.0)] * 2, x), "params\\[0\\]"),
+        (lambda: sim.train(net, params, x, "ab", x, eta=0.1, n_steps=2), "y_train"),
+        (lambda: sim.train(net, params, x, [1.0, 0.0], x, eta=True, n_steps=2), "eta"),
+        (lambda: sim.train(net, params, x, [1.0, 0.0], x, eta=0.1, n_steps=10**300), "n_steps"),
+        (lambda: sim.kernel_sample("net", x, 2, seed=0), "mlp must be"),
+        (lambda: sim.kernel_sample(net, x, 10**300, seed=0), "n_nets"),  # hung before
+        (lambda: sim.kernel_sample(net, x, 2, seed=0, chunk_floats=-1), "chunk_floats"),
+        (lambda: sim.MLP(d=2, width=3, depth=1, weight_var="1"), "weight_var"),
+        (lambda: sim.MLP(d=2, width=10**300, depth=1), "width"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            call()

@@ -202,7 +202,7 @@ def test_other_bad_input():
         sim.train_layer_peeled([5, 5], 0.0, 1.0, n_steps=10, seed=0)
     with pytest.raises(ValueError, match="K must be"):
         sim.gaussian_mixture(1, 5, 2, seed=0)
-    with pytest.raises(ValueError, match="X must be"):
+    with pytest.raises(ValueError, match="y must be .* of length 4"):
         sim.train_mlp(np.zeros((4, 2)), np.array([0, 1, 0]), n_epochs=10, record_every=10, seed=0)
     with pytest.raises(ValueError, match="y must be"):
         sim.train_mlp(np.zeros((3, 2)), np.array([0, 0, 0]), n_epochs=10, record_every=10, seed=0)
@@ -227,3 +227,22 @@ def test_float64_is_scoped_not_global():
         cwd=__import__("pathlib").Path(__file__).resolve().parents[1],
     )
     assert out.stdout.split() == ["float64", "float32", "False"]
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: sim.train_ufm([2, 2], "0.1", 0.1, n_steps=2, seed=0), "lambda_W"),
+        (lambda: sim.train_ufm([2, 2], 0.1, 0.1, n_steps=10**300, seed=0), "n_steps"),
+        (lambda: sim.train_ufm([2, 2], 0.1, 0.1, n_steps=2, bias="no", seed=0), "bias"),
+        (lambda: sim.train_ufm([2, 2], 0.1, 0.1, n_steps=2, momentum=None, seed=0), "momentum"),
+        (lambda: sim.train_ufm([2, 2], 0.1, 0.1, n_steps=2, init=1.0, seed=0), "init"),
+        (lambda: sim.train_layer_peeled([2, 2], 1.0, True, n_steps=2, seed=0), "E_H"),
+        (lambda: sim.gaussian_mixture(2, 2, 2, separation=np.nan, seed=0), "separation"),
+        (lambda: sim.train_mlp(np.eye(2), [0, 1], widths="3", n_epochs=2, record_every=1, seed=0), "widths"),
+        (lambda: sim.train_mlp(np.eye(2), [0, 1], n_epochs=0, record_every=1, seed=0), "n_epochs"),
+    ],
+)
+def test_invalid_input_is_refused_naming_the_parameter(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

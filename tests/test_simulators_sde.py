@@ -150,3 +150,53 @@ def test_coupled_pair_has_exact_em_moments_and_a_precise_richardson_difference()
 def test_pair_needs_an_even_number_of_steps():
     with pytest.raises(ValueError, match="T / dt must be an integer"):
         sde.euler_maruyama_matrix_pair(np.eye(1), np.zeros_like, T=0.25, dt=0.05, n_paths=2, seed=0, lin_scale=1.0)
+
+
+def _em_matrix(**kw):
+    args = dict(V0=np.eye(2), drift=lambda V: -V, T=0.1, dt=0.05, n_paths=2, seed=0, lin_scale=0.1) | kw
+    return sde.euler_maruyama_matrix(**args)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: sde.euler_maruyama_scalar(0.1, -1.0, lambda x: x, T=1, dt=0.1, n_paths=2, seed=0), "drift"),
+        (lambda: sde.euler_maruyama_scalar(0.1, abs, abs, T="1", dt=0.1, n_paths=2, seed=0), "T must be"),
+        (lambda: sde.euler_maruyama_scalar(0.1, abs, abs, T=1, dt=True, n_paths=2, seed=0), "dt must be"),
+        (lambda: sde.euler_maruyama_scalar(0.1, abs, abs, T=1, dt=0.1, n_paths=2, seed=0, lo=np.nan), "lo"),
+        (lambda: sde.euler_maruyama_scalar([0.1, 0.2], abs, abs, T=1, dt=0.1, n_paths=3, seed=0), "x0"),
+        (lambda: sde.euler_maruyama_scalar(0.1, abs, abs, T=1, dt=0.1, n_paths=2, seed=None), "seed"),
+        (lambda: _em_matrix(T=1e300), "T / dt"),  # 1e301 steps: refused, never started
+        (lambda: _em_matrix(n_paths=10**300), "n_paths"),
+        (lambda: _em_matrix(lin_scale="0.1"), "lin_scale"),
+        (lambda: _em_matrix(V0=[[1.0, 2.0], [2.0, 1.0]]), "V0 must be positive semi-definite"),
+        (lambda: _em_matrix(record_every=1.5), "record_every"),
+        (lambda: _em_matrix(drift=None), "drift"),
+        (lambda: sde.euler_maruyama_matrix_pair(np.eye(2), abs, T=1, dt="x", n_paths=2, seed=0, lin_scale=0), "dt"),
+    ],
+)
+def test_invalid_input_is_refused_naming_the_parameter(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_structured_noise_validates_its_input():
+    V = np.broadcast_to(np.eye(2), (3, 2, 2))
+    G = np.ones((3, 2, 2))
+    assert sde.structured_noise(V, V, G, G, 0.5, 0.1).shape == (3, 2, 2)
+    for kwargs, match in [
+        (dict(L=np.eye(3)), "L must have the shape"),
+        (dict(G1=np.full((3, 2, 2), np.nan)), "G1"),
+        (dict(G2="abc"), "G2"),
+        (dict(V=None), "V must be"),
+        (dict(lin_scale=-1.0), "lin_scale"),
+        (dict(attn_scale=1j), "attn_scale"),
+    ]:
+        args = dict(V=V, L=V, G1=G, G2=G, lin_scale=0.5, attn_scale=0.1) | kwargs
+        with pytest.raises(ValueError, match=match):
+            sde.structured_noise(**args)
+
+
+def test_scalar_divergence_names_the_step():
+    with pytest.raises(FloatingPointError, match="step"):
+        sde.euler_maruyama_scalar(1.0, lambda x: x**3 * 1e100, lambda x: 0 * x, T=1, dt=0.1, n_paths=1, seed=0)

@@ -84,8 +84,8 @@ def test_step_moments_shapes_and_antithetic_logits():
     [
         (lambda: sim.relu_mlp_chain([[1, 2], [2, 1]], 8, 2, n_paths=2, seed=0), "positive semi-definite"),
         (lambda: sim.relu_mlp_chain([[1, 0.1], [0.2, 1]], 8, 2, n_paths=2, seed=0), "symmetric"),
-        (lambda: sim.relu_mlp_chain(np.eye(2), 1, 2, n_paths=2, seed=0), "n must be an integer >= 2"),
-        (lambda: sim.relu_mlp_chain(np.eye(2), 8, 0, n_paths=2, seed=0), "depth must be an integer >= 1"),
+        (lambda: sim.relu_mlp_chain(np.eye(2), 1, 2, n_paths=2, seed=0), "n must be an integer in \\[2, "),
+        (lambda: sim.relu_mlp_chain(np.eye(2), 8, 0, n_paths=2, seed=0), "depth must be an integer in \\[1, "),
         (lambda: sim.relu_mlp_chain(np.eye(2), 4, 2, 0.0, -2.0, n_paths=2, seed=0), "c_plus, c_minus > -sqrt"),
         (lambda: sim.relu_mlp_naive(np.ones(3), 8, 2, n_samples=2, seed=0), "x must be"),
         (
@@ -127,3 +127,24 @@ def test_log_norm_sampler_bad_input():
         sim.relu_log_norm([8, 1], n_paths=2, seed=0)
     with pytest.raises(ValueError, match="n_paths"):
         sim.relu_log_norm([8], n_paths=0, seed=0)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: sim.relu_mlp_chain(np.eye(2), 10**300, 2, n_paths=2, seed=0), "n must be"),
+        (lambda: sim.relu_mlp_chain(np.eye(2), 8, 2, n_paths=2, seed=0, unshaped="no"), "unshaped"),
+        (lambda: sim.relu_mlp_chain(np.eye(2), 8, 2, n_paths=2, seed=None), "seed"),
+        (lambda: sim.relu_log_norm("88", n_paths=2, seed=0), "widths"),
+        (lambda: sim.relu_log_norm([8], n_paths=2, seed=0, unshaped=1), "unshaped"),
+        (lambda: sim.attention_chain(V3, 8, 4, 2, lam=0.6, gamma="0.8", tau0=1, n_paths=2, seed=0), "gamma"),
+        (lambda: sim.attention_step_moments(V3, 8, 4, gamma=None, tau0=1, n_samples=2, seed=0), "gamma"),
+        (
+            lambda: sim.attention_naive(np.ones((2, 4)), 2, 2, lam=0.6, gamma=0.8, tau0=1, n_samples=2.0, seed=0),
+            "n_samples",
+        ),
+    ],
+)
+def test_invalid_input_is_refused_naming_the_parameter(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

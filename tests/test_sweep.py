@@ -42,3 +42,29 @@ def test_bad_input(kwargs, match):
 def test_points_may_not_carry_seed():
     with pytest.raises(ValueError, match="seed"):
         sweep(_task, [{"a": 1, "seed": 2}], seed=0, executor="inline")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"executor": 1.0}, "executor must be a concurrent.futures.Executor"),  # AttributeError before
+        ({"executor": True}, "executor"),
+        ({"fn": None}, "fn must be a callable"),
+        ({"points": None}, "points must be"),
+        ({"points": [1]}, "points\\[0\\]"),
+        ({"seed": None}, "seed"),
+        ({"executor": None, "max_workers": 0}, "max_workers"),
+        ({"executor": None, "max_workers": 2.5}, "max_workers"),
+    ],
+)
+def test_invalid_arguments_are_refused_before_any_task_runs(kwargs, match):
+    args = {"fn": _task, "points": [{"a": 1}], "seed": 0, "executor": "inline"} | kwargs
+    with pytest.raises(ValueError, match=match):
+        sweep(args.pop("fn"), args.pop("points"), **args)
+
+
+def test_child_seeds_caps_n():
+    with pytest.raises(ValueError, match="n must be"):
+        child_seeds(0, 10**300)
+    with pytest.raises(ValueError, match="n must be"):
+        child_seeds(0, True)

@@ -15,6 +15,7 @@ from dltheory.theory.deep_linear import (
     end_to_end_velocity,
     fuss_catalan_moment,
     learning_time,
+    learning_time_deep_correction,
     learning_time_deep_limit,
     learning_time_expr,
     mode_strength,
@@ -345,5 +346,48 @@ BAD_CALLS = [
 
 @pytest.mark.parametrize("call, match", BAD_CALLS)
 def test_bad_input_raises(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# ----------------------------------------------------------------------------- approach to the deep limit (eq. 17)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    s=st.floats(0.2, 5.0),
+    a=st.floats(0.02, 0.9),
+    b=st.floats(0.05, 0.95),
+    tau=st.floats(0.5, 3.0),
+)
+def test_deep_correction_matches_quadrature(s, a, b, tau):
+    u0, uf = s * a, s * (a + (1 - a) * b)
+    want = 2 * tau * quad(lambda u: np.log(u) / (u * u * (s - u)), u0, uf, epsabs=0, epsrel=1e-12, limit=200)[0]
+    assert learning_time_deep_correction(s, u0, uf, tau=tau) == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+def test_deep_correction_is_the_1_over_D_coefficient_of_eq15():
+    """D (D t_D - B) -> c1: the remainder is O(1/D), so Richardson on D, 2D leaves O(1/D^2)."""
+    s, u0, uf = 1.0, 0.25, 0.9
+    B = 3 * learning_time_deep_limit(s, u0, uf, n_layers=3)
+    c1 = learning_time_deep_correction(s, u0, uf)
+    g = lambda D: D * (D * learning_time(s, u0, uf, depth=D) - B)  # noqa: E731
+    assert abs(2 * g(800) - g(400) - c1) < 1e-3 * abs(c1)
+    assert abs(g(400) - c1) > 1e-3 * abs(c1)  # the O(1/D) remainder is really there
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: learning_time_deep_correction(1.0, 1.0, 0.5), r"^u0 "),
+        (lambda: learning_time_deep_correction(1.0, 0.5, 0.4), r"^uf "),
+        (lambda: learning_time_deep_correction(1.0, 0.5, 1.0), r"^uf "),
+        (lambda: learning_time_deep_correction(True, 0.5, 0.9), r"^s "),
+        (lambda: learning_time_deep_correction(1.0, None, 0.9), r"^u0 "),
+        (lambda: learning_time_deep_correction(1.0, 0.5, [0.6, 0.7]), r"^uf "),
+        (lambda: learning_time_deep_correction(1.0, 0.5, 0.9, tau=0.0), r"^tau "),
+    ],
+)
+def test_deep_correction_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()

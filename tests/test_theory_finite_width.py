@@ -121,3 +121,56 @@ def test_selu_closed_forms():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ----------------------------------------------------------------------------- NLO mean kernel (issue 13)
+
+
+@pytest.mark.parametrize("name, C_W", [("relu", 2.0), ("linear", 1.0), ("relu", 1.3)])
+def test_nlo_kernel_vanishes_for_scale_invariant_activations(name, C_W):
+    """E[C_W relu(z)^2] = C_W E[z^2] / 2 at every width: no 1/n shift (<z^2 He_4> = 15 - 18 + 3 = 0)."""
+    r = fw.nlo_kernel_recursion(0.7, 8, C_W=C_W, C_b=0.0, activation=name)
+    np.testing.assert_allclose(r["G1"], 0.0, atol=1e-12 * r["K"].max())
+
+
+def test_nlo_source_is_the_heat_kernel_second_derivative():
+    """<sigma^2 He_4(z; K)>_K = 4 d^2<sigma^2>_K / dK^2 (d<f>_K/dK = <f''>_K / 2): each step's source term equals
+    (C_W / 2) V d^2<sigma^2>/dK^2 by central differences (h = 1e-3, error ~ h^2)."""
+    r = fw.nlo_kernel_recursion(1.0, 6, C_W=1.0, C_b=0.0, activation="tanh")
+    K, G1, V = r["K"], r["G1"], r["V"]
+    for l in range(1, 5):
+        k, h = K[l], 1e-3 * K[l]
+        s = [fw.sigma_moments("tanh", k + d)[0] for d in (-h, 0.0, h)]
+        second = (s[0] - 2 * s[1] + s[2]) / h**2
+        source = G1[l + 1] - fw.chi_parallel(k, C_W=1.0, activation="tanh") * G1[l]
+        assert source == pytest.approx(0.5 * V[l] * second, rel=1e-4)
+
+
+def test_nlo_layer_two_and_controls():
+    base = fw.nlo_kernel_recursion(1.0, 5, C_W=1.0, C_b=0.0, activation="tanh")
+    assert base["G1"][0] == 0.0 and base["G1"][1] == 0.0 and base["G1"][2] < 0
+    third = fw.nlo_kernel_recursion(1.0, 5, C_W=1.0, C_b=0.0, activation="tanh", vertex_coefficient=1 / 24)
+    np.testing.assert_allclose(third["G1"], base["G1"] / 3, rtol=1e-12, atol=1e-15)
+    perp = fw.nlo_kernel_recursion(1.0, 5, C_W=1.0, C_b=0.0, activation="tanh", susceptibility="perp")
+    assert perp["G1"][2] == pytest.approx(base["G1"][2], rel=1e-12) and perp["G1"][4] != pytest.approx(base["G1"][4])
+    np.testing.assert_allclose(base["kappa_n"], 3 * base["V"] / base["K"] ** 2, rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(depth=0),
+        dict(depth=2.0),
+        dict(K1=0.0),
+        dict(K1=math.nan),
+        dict(C_W=0.0),
+        dict(C_b=-1.0),
+        dict(vertex_coefficient=math.inf),
+        dict(susceptibility="orthogonal"),
+        dict(activation="no-such-activation"),
+    ],
+)
+def test_nlo_bad_input_raises(kwargs):
+    call = dict(K1=1.0, depth=4, C_W=1.0, C_b=0.0, activation="tanh") | kwargs
+    with pytest.raises(ValueError):
+        fw.nlo_kernel_recursion(**call)

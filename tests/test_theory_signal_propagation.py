@@ -152,3 +152,62 @@ def test_selu_constants_from_the_defining_equations_solved_independently():
     lam, alpha = fsolve(equations, [1.0, 1.5], xtol=1e-14)
     assert (lam, alpha) == pytest.approx((SELU_LAMBDA, SELU_ALPHA), abs=1e-11)
     assert sp.selu_parameters() == pytest.approx((SELU_LAMBDA, SELU_ALPHA), abs=1e-11)
+
+
+# ----------------------------------------------------------------------------- backpropagation and the ReLU law
+
+
+def test_gradient_second_moments_at_q_star_are_powers_of_chi_1():
+    kw = dict(sigma_w2=1.5, sigma_b2=0.05, activation="tanh")
+    q = sp.q_fixed_point(**kw)
+    g = sp.gradient_second_moments(q, 7, **kw)
+    np.testing.assert_allclose(g, sp.chi_1(**kw) ** np.arange(7, 0, -1), rtol=1e-10)
+
+
+@given(q1=st.floats(0.05, 5.0), sw=st.floats(0.5, 4.0), sb=st.floats(0.0, 0.5))
+def test_gradient_second_moments_recursion(q1, sw, sb):
+    kw = dict(sigma_w2=sw, sigma_b2=sb, activation="tanh")
+    g = sp.gradient_second_moments(q1, 4, **kw)
+    q = sp.kernel_iterates(q1, q1, q1, 4, **kw)[:, 0]
+    chi = [sw * gaussian_expectation(lambda z: (1 - np.tanh(z) ** 2) ** 2, qk) for qk in q]
+    np.testing.assert_allclose(g[-1], chi[-1], rtol=1e-10)  # the readout's own factor: chi^L, not 1
+    np.testing.assert_allclose(g[:-1] / g[1:], chi[:-1], rtol=1e-10)
+
+
+def test_gradient_second_moments_linear_and_relu_exact():
+    np.testing.assert_allclose(
+        sp.gradient_second_moments(0.7, 5, sigma_w2=1.3, sigma_b2=0.2, activation="linear"), 1.3 ** np.arange(5, 0, -1)
+    )
+    np.testing.assert_allclose(
+        sp.gradient_second_moments(2.0, 4, sigma_w2=2.0, sigma_b2=0.0, activation="relu"), np.ones(4), rtol=1e-12
+    )
+
+
+def test_relu_law_log_correction():
+    """(1 - c^l) l^2 = K (1 - 3 ln l / l + O(1/l)): with the log term removed the remainder is O(1/l)."""
+    ls = np.array([1024, 2048, 4096])
+    c = sp.relu_critical_correlation(0.0, int(ls.max()))[ls - 1]
+    v = (1 - c) * ls**2
+    corrected = v * (1 + sp.RELU_CRITICAL_LOG_COEFFICIENT * np.log(ls) / ls)
+    err = np.abs(corrected - sp.RELU_CRITICAL_CONSTANT)
+    assert np.all(err[1:] / err[:-1] == pytest.approx(0.5, abs=0.02))  # O(1/l): halves as l doubles
+    raw = np.abs(v - sp.RELU_CRITICAL_CONSTANT)
+    assert np.all(raw[1:] / raw[:-1] > 0.52)  # ln(l)/l: shrinks more slowly than 1/l (ratio 0.54 here)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(q1=0.0), "q1"),
+        (dict(q1=None), "q1"),
+        (dict(depth=0), "depth"),
+        (dict(depth=2.0), "depth"),
+        (dict(sigma_w2=-1.0), "sigma_w2"),
+        (dict(sigma_b2=True), "sigma_b2"),
+        (dict(activation="nope"), "activation"),
+    ],
+)
+def test_gradient_second_moments_bad_input(kwargs, match):
+    args = dict(q1=1.0, depth=3, sigma_w2=1.5, sigma_b2=0.05, activation="tanh") | kwargs
+    with pytest.raises(ValueError, match=match):
+        sp.gradient_second_moments(**args)

@@ -31,14 +31,27 @@ import numpy as np
 import sympy as sp
 from scipy.integrate import quad, solve_ivp
 from scipy.linalg import cholesky, solve_triangular
-from scipy.special import expit, exprel
+from scipy.special import expit, exprel, spence
 
-from dltheory.theory._validate import integer_at_least, nonnegative, positive, real_scalar
+from dltheory.theory._validate import (
+    MAX_DEPTH,
+    MAX_STEPS,
+    function,
+    integer_at_least,
+    nonnegative,
+    overflow_guard,
+    positive,
+    real_scalar,
+)
+
+MAX_FUSS_CATALAN = 1000
+"""Largest L and m of :func:`fuss_catalan_moment` (an exact binomial of (L+1) m)."""
 
 __all__ = [
     "mode_strength",
     "learning_time",
     "learning_time_deep_limit",
+    "learning_time_deep_correction",
     "mode_strength_expr",
     "learning_time_expr",
     "balanced_riccati_solution",
@@ -102,6 +115,8 @@ def _end_to_end(name: str, value) -> np.ndarray:
     if arr.ndim not in (0, 2) or arr.dtype.kind not in "iuf":
         raise ValueError(f"{name} must be a real scalar or 2-D array, got shape {arr.shape}")
     arr = np.atleast_2d(arr.astype(float))
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite")
     return arr
@@ -110,6 +125,7 @@ def _end_to_end(name: str, value) -> np.ndarray:
 # ----------------------------------------------------------------------------- mode strength
 
 
+@overflow_guard
 def mode_strength(t, s, u0, *, depth: int = 2, tau: float = 1.0) -> np.ndarray:
     """Mode strength u(t) for balanced decoupled init ([SMG14] eqs 12, 15).
 
@@ -147,13 +163,14 @@ def _mode_strength_ode(t: np.ndarray, s: float, u0: float, depth: int, tau: floa
         return np.full(t.shape, u0)
     sol = solve_ivp(rhs, (0.0, t_unique[-1]), [x0], method="DOP853", t_eval=t_unique, rtol=_ODE_RTOL, atol=_ODE_ATOL)
     if not sol.success:
-        raise RuntimeError(f"mode-strength ODE failed: {sol.message}")
+        raise FloatingPointError(f"mode-strength ODE failed at t <= {t_unique[-1]:g}, tau = {tau:g}: {sol.message}")
     return (s * expit(sol.y[0]))[inverse].reshape(t.shape)
 
 
 # ----------------------------------------------------------------------------- learning times
 
 
+@overflow_guard
 def learning_time(s, u0, uf, *, depth: int = 2, tau: float = 1.0):
     """Time for the mode strength to grow from u0 to uf, 0 < u0 < uf < s ([SMG14] eqs 11, 15).
 
@@ -194,6 +211,7 @@ def _learning_time_quad(s: float, u0: float, uf: float, depth: int, tau: float) 
     return tau / depth * (singular / s + s ** (2.0 / depth - 2.0) * smooth)
 
 
+@overflow_guard
 def learning_time_deep_limit(s, u0, uf, *, n_layers: int, tau: float = 1.0):
     """Large-depth learning time, [SMG14] eq 17 (from eq 16, tau du/dt = N_l u^2 (s - u)).
 
@@ -285,6 +303,10 @@ def balanced_riccati_solution(S31, W1_0, W2_0, t, *, tau: float = 1.0) -> np.nda
         return solve_triangular(chol, (expF @ Z).T, lower=True).T
 
     t_unique, inverse = np.unique(t.ravel() / tau, return_inverse=True)
+    if t_unique.size and t_unique[-1] / max_step > MAX_STEPS:
+        raise ValueError(
+            f"t / tau must be <= {MAX_STEPS * max_step:.3g} (MAX_STEPS sub-steps of 0.5/max|eig F|), got {t_unique[-1]:.3g}"
+        )
     Z = np.vstack([W1.T, W2])
     now = 0.0
     maps = np.empty((t_unique.size, n3, n1))
@@ -322,7 +344,7 @@ def end_to_end_velocity(W_e, grad, *, N: int, weight_decay: float = 0.0) -> np.n
     g = _end_to_end("grad", grad)
     if np.shape(grad) != shape:
         raise ValueError(f"grad must have the shape of W_e {shape}, got {np.shape(grad)}")
-    N = integer_at_least("N", N, 1)
+    N = integer_at_least("N", N, 1, upper=MAX_DEPTH)
     weight_decay = nonnegative("weight_decay", weight_decay)
     U, sv, Vt = np.linalg.svd(W)
     sv[sv <= max(W.shape) * np.finfo(float).eps * sv.max()] = 0.0
@@ -335,6 +357,7 @@ def end_to_end_velocity(W_e, grad, *, N: int, weight_decay: float = 0.0) -> np.n
     return velocity.reshape(shape)
 
 
+@overflow_guard
 def end_to_end_trajectory(
     W_e0,
     grad_fn: Callable[[np.ndarray], np.ndarray],
@@ -344,22 +367,32 @@ def end_to_end_trajectory(
     weight_decay: float = 0.0,
     rtol: float = 1e-10,
     atol: float = 1e-12,
+    max_steps: int = 100_000,
 ) -> np.ndarray:
     """Integrate the [ACH18] end-to-end flow dW_e/dt = end_to_end_velocity(W_e, grad_fn(W_e)).
 
     Starts at W_e(0) = W_e0 and uses solve_ivp (DOP853) at tolerances rtol, atol; ``t`` (>= 0,
     any order) is in units of 1/eta. ``grad_fn`` maps W_e (shape of W_e0) to dL^1/dW_e.
-    Returns an array of shape t.shape + W_e0.shape.
+    Returns an array of shape t.shape + W_e0.shape. At most ``max_steps`` DOP853 steps (12 right-hand-side
+    evaluations each) are taken; a longer integration raises FloatingPointError instead of running unbounded.
     """
     shape = np.shape(W_e0)
     W0 = _end_to_end("W_e0", W_e0).reshape(shape)
-    N = integer_at_least("N", N, 1)
+    N = integer_at_least("N", N, 1, upper=MAX_DEPTH)
+    function("grad_fn", grad_fn)
     weight_decay = nonnegative("weight_decay", weight_decay)
     rtol = positive("rtol", rtol)
     atol = positive("atol", atol)
+    max_evals = 12 * integer_at_least("max_steps", max_steps, 1, upper=MAX_STEPS)
     t = _times(t)
+    evals = [0]
 
     def rhs(_, y):
+        evals[0] += 1
+        if evals[0] > max_evals:
+            raise FloatingPointError(
+                f"end-to-end ODE needs more than max_steps = {max_steps} steps up to t = {t.max():g}"
+            )
         W = y.reshape(shape)
         return end_to_end_velocity(W, grad_fn(W), N=N, weight_decay=weight_decay).ravel()
 
@@ -368,7 +401,7 @@ def end_to_end_trajectory(
         return np.broadcast_to(W0, t.shape + shape).copy()
     sol = solve_ivp(rhs, (0.0, t_unique[-1]), W0.ravel(), method="DOP853", t_eval=t_unique, rtol=rtol, atol=atol)
     if not sol.success:
-        raise RuntimeError(f"end-to-end ODE failed: {sol.message}")
+        raise FloatingPointError(f"end-to-end ODE failed at t <= {t_unique[-1]:g}: {sol.message}")
     return sol.y.T[inverse].reshape(t.shape + shape)
 
 
@@ -381,6 +414,34 @@ def fuss_catalan_moment(L: int, m: int) -> int:
     As N -> inf it is the Fuss-Catalan number binom((L+1) m, m) / (L m + 1) (exact integer;
     L = 1 gives the Catalan numbers, L = 0 gives 1; mean 1, second moment L + 1).
     """
-    L = integer_at_least("L", L, 0)
-    m = integer_at_least("m", m, 0)
+    L = integer_at_least("L", L, 0, upper=MAX_FUSS_CATALAN)
+    m = integer_at_least("m", m, 0, upper=MAX_FUSS_CATALAN)
     return math.comb((L + 1) * m, m) // (L * m + 1)
+
+
+# ----------------------------------------------------------------------------- approach to the deep limit
+
+
+def learning_time_deep_correction(s, u0, uf, *, tau: float = 1.0) -> float:
+    """The 1/D coefficient of the approach to [SMG14] eq 17: D t_D = B + c1 / D + O(1/D^2).
+
+    t_D is the learning time of eq 15 (`learning_time` with depth = D weight matrices) and B = N_l t of eq 17
+    (`learning_time_deep_limit`). From eq 15, D t_D = tau int_{u0}^{uf} u^(2/D) du / (u^2 (s - u)) and
+    u^(2/D) = 1 + (2/D) ln u + O(1/D^2), so c1 = 2 tau int_{u0}^{uf} ln u du / (u^2 (s - u)) [derived here, not
+    stated in SMG14], in closed form with the partial fractions 1/(u^2 (s-u)) = 1/(s u^2) + 1/(s^2 u) + 1/(s^2 (s-u)):
+    int ln u / u^2 = -(ln u + 1)/u, int ln u / u = (ln u)^2 / 2, int ln u / (s - u) = -ln s ln(1 - u/s) + Li2(1 - u/s).
+    The same expansion with N_l = D + 1 in place of D (eq 17 read literally at finite depth) would give c1 = -B.
+    """
+    s, u0 = _mode_params(s, u0)
+    uf = float(_target(real_scalar("uf", uf), u0, s))
+    tau = positive("tau", tau)
+
+    def antiderivative(u: float) -> float:
+        x = u / s
+        return (
+            -(math.log(u) + 1.0) / (u * s)
+            + math.log(u) ** 2 / (2.0 * s * s)
+            + (-math.log(s) * math.log1p(-x) + float(spence(x))) / (s * s)
+        )
+
+    return 2.0 * tau * (antiderivative(uf) - antiderivative(u0))

@@ -79,6 +79,8 @@ from numba import njit
 from scipy.special import roots_hermitenorm
 from threadpoolctl import ThreadpoolController
 
+from dltheory.theory._validate import InvalidType, instance, integer, overflow_guard, real_array
+
 __all__ = [
     "FAMILIES",
     "HERMITE_TOL",
@@ -483,6 +485,7 @@ FAMILIES: dict[str, int] = {
     "pexp": PEXP,
     "polynomial": HERMITE,
 }
+_CLOSED_FORM_KINDS = frozenset(FAMILIES.values()) - {HERMITE}
 
 
 @_dialect
@@ -555,13 +558,21 @@ def _jax_namespace() -> dict:
 def jax_pair(kind: int, P: np.ndarray) -> Callable:
     """The closed form of family ``kind`` with parameters ``P`` (numpy, static) as a jax.numpy function
     (q1, q2, s1, s2, k, rho) -> (T, T'), elementwise and broadcasting; device-agnostic."""
+    kind = integer("kind", kind)
+    if kind not in _CLOSED_FORM_KINDS:
+        raise ValueError(
+            f"kind must be a closed-form family of FAMILIES, one of {sorted(_CLOSED_FORM_KINDS)}, got {kind}"
+        )
+    P = real_array("P", P, ndim=1, min_size=0)
     fn = _jax_namespace()["pair"]
-    P = np.asarray(P, dtype=np.float64)
     return lambda q1, q2, s1, s2, k, rho: fn(kind, P, q1, q2, s1, s2, k, rho)
 
 
 def jax_kernel_map(dual: tuple) -> Callable:
     """``Activation.kernel_map`` convention, (s1, s2, rho) -> (T, T'), of the closed form tagged ``dual``."""
+    instance("dual", dual, tuple, "a tuple (family name, *parameters)")
+    if not dual or dual[0] not in FAMILIES or dual[0] == "polynomial":
+        raise ValueError(f"dual must start with a closed-form family name of FAMILIES, got {dual!r}")
     kind, P = _family(dual)
     f = jax_pair(kind, P)
     return lambda s1, s2, rho: f(s1 * s1, s2 * s2, s1, s2, s1 * s2 * rho, rho)
@@ -579,8 +590,7 @@ def arccos_j_terms(n: int) -> tuple[tuple[int, int, int, float], ...]:
     applied symbolically to monomials psi^e s^p c^r (psi = pi - theta), so every exponent is >= 0 at the end.
     J_0 = pi - theta, J_1 = sin theta + (pi - theta) cos theta, J_2 = 3 sin cos + (pi - theta)(1 + 2 cos^2).
     """
-    if n < 0:
-        raise ValueError(f"n must be an integer >= 0, got {n}")
+    n = integer("n", n, lower=0, upper=100)
     terms: dict[tuple[int, int, int], float] = {(1, -1, 0): 1.0}
     for _ in range(n):
         new: dict[tuple[int, int, int], float] = {}
@@ -605,7 +615,7 @@ def _j_params(n: int) -> list[float]:
 # ----------------------------------------------------------------------------- Hermite expansions
 
 
-class HermiteDidNotConverge(ArithmeticError):
+class HermiteDidNotConverge(FloatingPointError):
     """The Hermite spectrum of the activation did not decay within _M_MAX nodes (kinks, jumps, or a very large
     variance): use a quadrature instead."""
 
@@ -693,10 +703,9 @@ def hermite_coefficients(
     quantiles of the variances are resolved (:func:`_order`); raises :class:`HermiteDidNotConverge` when no
     M <= 2048 does. See the module docstring for the bound.
     """
-    v = np.asarray(variances)
-    if v.dtype.kind not in "iuf" or v.size == 0 or not np.all(np.isfinite(v)) or np.any(v < 0):
-        raise ValueError(f"variances must be a non-empty array of finite numbers >= 0, got {variances!r}")
-    if not (isinstance(tol, float | int) and 0 < tol < 1):
+    _check_activation("act", act)
+    v = real_array("variances", variances, lower=0.0)
+    if not (isinstance(tol, float | int) and not isinstance(tol, bool) and 1e-15 <= tol < 1):  # 1e-15: round-off
         raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
     s = np.sqrt(v.astype(np.float64).ravel())
     with _one_blas_thread():
@@ -805,7 +814,8 @@ class DualPlan:
 def plan(act) -> DualPlan | None:
     """The :class:`DualPlan` of an ``spec.Activation``: its closed form if tagged (``act.dual``), a Hermite
     series if it has no kinks, else None (no dual kernel here: integrate numerically)."""
-    dual = getattr(act, "dual", ())
+    _check_activation("act", act)
+    dual = act.dual
     if dual:
         if dual[0] == "polynomial":
             return DualPlan(HERMITE, np.zeros(0), act, "hermite (exact)")
@@ -814,6 +824,12 @@ def plan(act) -> DualPlan | None:
     if not act.kinks and getattr(act, "kernel_map", None) is None and _smooth_at_zero(act.phi):
         return DualPlan(HERMITE, np.zeros(0), act, "hermite")
     return None
+
+
+def _check_activation(name: str, act) -> None:
+    """An ``spec.Activation`` (checked by its fields: spec imports this module)."""
+    if not all(callable(getattr(act, f, None)) for f in ("phi", "dphi")) or not hasattr(act, "kinks"):
+        raise InvalidType(f"{name} must be a dltheory.theory.spec.Activation, got {act!r}")
 
 
 def _smooth_at_zero(fn: Callable, h: float = 1e-5) -> bool:
@@ -856,6 +872,7 @@ def _covariances(q1, q2, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return q1, q2, k
 
 
+@overflow_guard
 def dual_kernel(activation, q1, q2, k) -> tuple[np.ndarray, np.ndarray]:
     """(T, T') = (E phi(u) phi(v), E phi'(u) phi'(v)), (u, v) ~ N(0, [[q1, k], [k, q2]]), broadcast, float64.
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from dltheory.theory._validate import real_scalar
+from dltheory.theory._validate import function, positive, real_array, real_scalar
 
 __all__ = ["Z_MAX", "legendre_panels", "standard_normal_rule", "gaussian_expectation", "bivariate_expectation"]
 
@@ -29,6 +29,9 @@ _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(160)
 
 def legendre_panels(lo: float, hi: float, cuts: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre nodes/weights on [lo, hi] split at ``cuts`` (kinks), one 160-point panel each."""
+    lo = real_scalar("lo", lo)
+    hi = real_scalar("hi", hi, lower=lo, strict=True)
+    cuts = real_array("cuts", cuts, ndim=1, min_size=0)
     edges = [lo, *sorted(c for c in cuts if lo < c < hi), hi]
     t, w = [], []
     for a, b in zip(edges[:-1], edges[1:]):
@@ -43,6 +46,8 @@ def standard_normal_rule(scale: float, kinks: Sequence[float] = ()) -> tuple[np.
     The weights include the density: g = w exp(-t^2/2) / sqrt(2 pi); panels split at 0 and kinks / scale.
     ``scale`` > 0 (callers handle the degenerate scale 0 themselves).
     """
+    scale = positive("scale", scale)
+    kinks = real_array("kinks", kinks, ndim=1, min_size=0)
     t, w = legendre_panels(-Z_MAX, Z_MAX, [0.0, *(k / scale for k in kinks)])
     return t, w * np.exp(-t * t / 2) / math.sqrt(2 * math.pi)
 
@@ -53,7 +58,9 @@ def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], K: float, kinks:
     Exact to ~1e-14 for f smooth on each panel with at most polynomial/exponential-linear growth; the
     split makes it exact for kinked f (ReLU, SELU), where plain Gauss-Hermite is not. K = 0 gives f(0).
     """
+    function("f", f)
     K = real_scalar("K", K, lower=0.0)
+    kinks = real_array("kinks", kinks, ndim=1, min_size=0)
     if K == 0.0:
         return float(f(np.zeros(1))[0])
     s = math.sqrt(K)
@@ -68,10 +75,12 @@ def bivariate_expectation(f: Callable, g: Callable, q11: float, q22: float, q12:
     z1 panels split at 0 and the kinks of f and g; the inner z2 panels split where u2 crosses a kink, so
     kinked or jumping integrands (ReLU and its step derivative) are integrated exactly to ~1e-13.
     """
+    function("f", f), function("g", g)
     q11, q22 = real_scalar("q11", q11, lower=0.0, strict=True), real_scalar("q22", q22, lower=0.0, strict=True)
-    c = real_scalar("q12", q12) / math.sqrt(q11 * q22)
+    c = real_scalar("q12", q12) / math.sqrt(q11) / math.sqrt(q22)  # two square roots: q11 q22 may underflow
     if abs(c) > 1 + 1e-12:
-        raise ValueError(f"|q12| must be <= sqrt(q11 q22), got correlation {c}")
+        raise ValueError(f"q12 must satisfy |q12| <= sqrt(q11 q22), got correlation {c}")
+    kinks = tuple(real_array("kinks", kinks, ndim=1, min_size=0))
     c = min(1.0, max(-1.0, c))
     s = math.sqrt(max(0.0, 1 - c * c))
     r1, r2 = math.sqrt(q11), math.sqrt(q22)

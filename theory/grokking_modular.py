@@ -18,12 +18,33 @@ without the 1/(DN) scale, which does not change the argmax). omega = 2 pi / p. F
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
 from scipy.special import log_softmax
 
-from dltheory.theory._validate import integer_at_least
+from dltheory.theory._validate import (
+    MAX_SAMPLES,
+    MAX_WIDTH,
+    flag,
+    generator,
+    integer,
+    integer_array,
+    integer_at_least,
+    mask,
+    positive,
+    real_array,
+    real_scalar,
+)
+from dltheory.theory._validate import (
+    seed as check_seed,
+)
+
+MAX_P = MAX_WIDTH
+"""Largest modulus p."""
+MAX_LIU_N = 1000
+"""Largest n of Liu et al.'s addition table (a nullity costs O(n^4))."""
+MAX_TIAN_M = 400
+"""Largest M of tian_energy (it builds an M^2 x M one-hot table)."""
 
 __all__ = [
     "check_prime",
@@ -50,15 +71,15 @@ __all__ = [
 
 
 def check_prime(p, *, minimum: int = 5) -> int:
-    """p as an int; ValueError unless p is a prime >= ``minimum``."""
-    if isinstance(p, bool | np.bool_):
-        raise ValueError(f"p must be a prime >= {minimum}, got {p!r}")
+    """p as an int; ValueError unless p is a prime in [``minimum``, MAX_P]."""
+    minimum = integer("minimum", minimum, lower=2, upper=MAX_P)
+    what = f"p must be a prime in [{minimum}, {MAX_P}]"
     try:
-        p = operator.index(p)
-    except TypeError:
-        raise ValueError(f"p must be a prime >= {minimum}, got {p!r}") from None
-    if p < minimum or any(p % d == 0 for d in range(2, math.isqrt(p) + 1)):
-        raise ValueError(f"p must be a prime >= {minimum}, got {p}")
+        p = integer("p", p, lower=minimum, upper=MAX_P)
+    except ValueError as e:  # InvalidType (a TypeError too) or out of range: the same message, the same class
+        raise type(e)(f"{what}, got {p!r}") from None
+    if any(p % d == 0 for d in range(2, math.isqrt(p) + 1)):
+        raise ValueError(f"{what}, got {p}")
     return p
 
 
@@ -72,8 +93,8 @@ def modular_addition_solution(p, width, seed=0) -> tuple[np.ndarray, np.ndarray,
     eq. 15), so the argmax is (a + b) mod p once width is large; the expansion's signal at q = a + b is width/2.
     ``seed``: int >= 0 or numpy Generator for the phases.
     """
-    p, width = check_prime(p), integer_at_least("width", width, 1)
-    rng = np.random.default_rng(seed)
+    p, width = check_prime(p), integer_at_least("width", width, 1, upper=MAX_WIDTH)
+    rng = generator("seed", seed)
     k = 1 + np.arange(width) % ((p - 1) // 2)
     phi1, phi2 = rng.uniform(0, 2 * np.pi, (2, width))
     angle = 2 * np.pi * np.outer(k, np.arange(p)) / p  # (width, p)
@@ -85,7 +106,7 @@ def modular_addition_solution(p, width, seed=0) -> tuple[np.ndarray, np.ndarray,
 
 def modular_addition_logits(U, V, W) -> np.ndarray:
     """f(a, b)_q = sum_n W[q, n] (U[n, a] + V[n, b])^2 for all pairs; shape (p, p, p) indexed [a, b, q]."""
-    U, V, W = (np.asarray(x, float) for x in (U, V, W))
+    U, V, W = (real_array(n, x, ndim=2) for n, x in (("U", U), ("V", V), ("W", W)))
     p = U.shape[1]
     if U.shape != V.shape or W.shape != (p, U.shape[0]):
         raise ValueError(f"need U, V of shape (N, p) and W of shape (p, N); got {U.shape}, {V.shape}, {W.shape}")
@@ -104,8 +125,10 @@ def modular_addition_accuracy(U, V, W) -> float:
 
 def logits_accuracy(f) -> float:
     """Fraction of pairs whose logit at (a + b) mod p beats every other class; ``f`` is (p, p, p) [a, b, q]."""
-    f = np.asarray(f, float)
+    f = real_array("f", f, ndim=3)
     p = f.shape[0]
+    if f.shape != (p, p, p):
+        raise ValueError(f"f must have shape (p, p, p), got {f.shape}")
     y = _labels(p)
     correct = np.take_along_axis(f, y[..., None], axis=2)[..., 0]
     others = np.where(np.arange(p)[None, None, :] == y[..., None], -np.inf, f).max(axis=2)
@@ -117,7 +140,7 @@ def frequency_power(weights) -> np.ndarray:
 
     Rows are neurons (columns: input token); for W pass W.T. Returns shape (rows, (p-1)/2 + 1).
     """
-    w = np.asarray(weights, float)
+    w = _rows("weights", weights)
     p = w.shape[1]
     F = np.abs(np.fft.rfft(w, axis=1)) ** 2
     F[:, 1:] *= 2.0  # k and p - k carry equal power for real rows (p odd: no Nyquist bin)
@@ -129,23 +152,27 @@ def inverse_participation_ratio(weights, r: int = 2) -> np.ndarray:
 
     1 for a single-frequency neuron, 2/(p-1) for power spread evenly over the (p-1)/2 frequencies (r = 2).
     """
-    P = frequency_power(weights)[:, 1:]
+    r = integer_at_least("r", r, 1, upper=1000)
+    P = _nondc_power(weights)
     P = P / P.sum(axis=1, keepdims=True)
     return np.sum(P**r, axis=1)
 
 
 def dominant_frequency(weights) -> tuple[np.ndarray, np.ndarray]:
     """(k*, share): per row, the non-DC frequency with most power and its share of the non-DC power."""
-    P = frequency_power(weights)[:, 1:]
+    P = _nondc_power(weights)
     k = P.argmax(axis=1)
     return k + 1, P[np.arange(P.shape[0]), k] / P.sum(axis=1)
 
 
 def neuron_phases(weights, k) -> np.ndarray:
     """phi with row ~ A cos(omega k x + phi): the angle of sum_x row[x] e^{-i omega k x}, per row at its k."""
-    w = np.asarray(weights, float)
+    w = _rows("weights", weights)
     p = w.shape[1]
-    k = np.broadcast_to(np.asarray(k), (w.shape[0],))
+    k = integer_array("k", k, lower=0, upper=p - 1)
+    if k.ndim > 1 or k.size not in (1, w.shape[0]):
+        raise ValueError(f"k must be an integer or one integer per row ({w.shape[0]}), got shape {k.shape}")
+    k = np.broadcast_to(k.reshape(-1), (w.shape[0],))
     coef = np.sum(w * np.exp(-2j * np.pi * np.outer(k, np.arange(p)) / p), axis=1)
     return np.angle(coef)
 
@@ -155,9 +182,37 @@ def phase_constraint_residual(U, V, W) -> np.ndarray:
 
     0 for the analytic solution; uniform on [0, pi] (mean pi/2) for unrelated random phases.
     """
+    U, V, W = (real_array(n, x, ndim=2) for n, x in (("U", U), ("V", V), ("W", W)))
+    if U.shape != V.shape or W.shape != U.shape[::-1]:
+        raise ValueError(f"need U, V of shape (N, p) and W of shape (p, N); got {U.shape}, {V.shape}, {W.shape}")
     k, _ = dominant_frequency(U)
-    d = neuron_phases(U, k) + neuron_phases(V, k) - neuron_phases(np.asarray(W).T, k)
+    d = neuron_phases(U, k) + neuron_phases(V, k) - neuron_phases(W.T, k)
     return np.abs(np.angle(np.exp(1j * d)))
+
+
+def _rows(name: str, weights) -> np.ndarray:
+    """A (rows, p) real array with p >= 3 odd (a token axis of Z_p)."""
+    w = real_array(name, weights, ndim=2)
+    if w.shape[1] < 3 or w.shape[1] % 2 == 0:
+        raise ValueError(f"{name} must have an odd number p >= 3 of columns (tokens of Z_p), got shape {w.shape}")
+    return w
+
+
+def _nondc_power(weights) -> np.ndarray:
+    """frequency_power without the DC column; every row must carry some non-DC power (else IPR / shares are 0/0)."""
+    P = frequency_power(weights)[:, 1:]
+    if np.any(P.sum(axis=1) <= 0):
+        raise ValueError("weights must have non-constant rows (a constant row has no non-DC power), got one")
+    return P
+
+
+def _logits_and_key(logits, key) -> tuple[int, np.ndarray, np.ndarray]:
+    L = real_array("logits", logits, ndim=3)
+    p = L.shape[0]
+    if L.shape != (p, p, p) or p < 3:
+        raise ValueError(f"logits must have shape (p, p, p) with p >= 3, got {L.shape}")
+    key = integer_array("key", key, ndim=1, lower=1, upper=(p - 1) // 2)
+    return p, L.reshape(p * p, p), key
 
 
 def _trig_basis(p: int, key) -> np.ndarray:
@@ -178,9 +233,7 @@ def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
 def restricted_loss(logits, key) -> float:
     """[N23] restricted loss: CE on all p^2 pairs of the logits projected onto the key-frequency directions
     cos/sin(omega k (a+b)), plus the per-class mean of the removed part. ``logits``: (p, p, p) [a, b, q]."""
-    L = np.asarray(logits, float)
-    p = L.shape[0]
-    flat = L.reshape(p * p, p)
+    p, flat, key = _logits_and_key(logits, key)
     B = _trig_basis(p, key)
     kept = B @ (B.T @ flat)
     out = kept + (flat - kept).mean(axis=0, keepdims=True)
@@ -189,13 +242,11 @@ def restricted_loss(logits, key) -> float:
 
 def excluded_loss(logits, key, train_mask) -> float:
     """[N23] excluded loss: CE on the training pairs of the logits with the key-frequency directions removed."""
-    L = np.asarray(logits, float)
-    p = L.shape[0]
-    flat = L.reshape(p * p, p)
+    p, flat, key = _logits_and_key(logits, key)
+    train = mask("train_mask", train_mask, shape=(p, p)).ravel()
     B = _trig_basis(p, key)
     out = flat - B @ (B.T @ flat)
-    mask = np.asarray(train_mask, bool).ravel()
-    return _cross_entropy(out[mask], _labels(p).ravel()[mask])
+    return _cross_entropy(out[train], _labels(p).ravel()[train])
 
 
 def max_margin_quadratic(p) -> float:
@@ -215,7 +266,9 @@ def representation_nullity(train_pairs, n: int, *, modular: bool = True) -> int:
     Reference [L22]: Z. Liu, O. Kitouni, N. Nolte, E. Michaud, M. Tegmark, M. Williams, "Towards understanding
     grokking: an effective theory of representation learning", NeurIPS 2022, arXiv:2205.10343, sec. 3.
     """
-    pairs = np.asarray(train_pairs, int).reshape(-1, 2)
+    n = integer_at_least("n", n, 1, upper=MAX_LIU_N)
+    pairs = integer_array("train_pairs", train_pairs, shape=(None, 2), lower=0, upper=n - 1)
+    modular = flag("modular", modular)
     sums = pairs.sum(axis=1) % n if modular else pairs.sum(axis=1)
     rows = []
     for s in np.unique(sums):
@@ -234,15 +287,14 @@ def liu_uniqueness_probability(n: int, n_train: int, *, n_sets: int = 200, seed=
     """P[a uniformly random training set of ``n_train`` of Liu et al.'s n(n+1)/2 unordered pairs i <= j of
     {0..n-1} pins the linear representation E_k = a + k b], i.e. its constraint nullity is 2 ([L22] sec. 3.2,
     Fig. 4a; integer addition, the setting where the effective theory applies). Monte Carlo over ``n_sets`` sets."""
-    n = integer_at_least("n", n, 2)
+    n = integer_at_least("n", n, 2, upper=MAX_LIU_N)
+    n_train = integer("n_train", n_train, lower=1, upper=n * (n + 1) // 2)
+    n_sets = integer_at_least("n_sets", n_sets, 1, upper=MAX_SAMPLES)
+    rng = generator("seed", seed)
     all_pairs = np.array([(i, j) for i in range(n) for j in range(i, n)])
-    n_train = integer_at_least("n_train", n_train, 1)
-    if n_train > len(all_pairs):
-        raise ValueError(f"n_train must lie in [1, {len(all_pairs)}], got {n_train}")
-    rng = np.random.default_rng(seed)
     hits = [
         representation_nullity(all_pairs[rng.choice(len(all_pairs), n_train, replace=False)], n, modular=False) == 2
-        for _ in range(integer_at_least("n_sets", n_sets, 1))
+        for _ in range(n_sets)
     ]
     return float(np.mean(hits))
 
@@ -252,7 +304,9 @@ def liu_critical_fraction(n, *, n_sets: int = 200, seed=0) -> float:
     n = 10): the smallest fraction n_train / (n(n+1)/2) at which ``liu_uniqueness_probability`` reaches 1/2
     (bisection on n_train). Not defined for Z_n: there additive scalar embeddings are constant (nullity 1 with
     full data), so the nullity only says when the constraint graph connects."""
-    n = integer_at_least("n", n, 2)
+    n = integer_at_least("n", n, 2, upper=MAX_LIU_N)
+    n_sets = integer_at_least("n_sets", n_sets, 1, upper=MAX_SAMPLES)
+    check_seed("seed", seed)
     total = n * (n + 1) // 2
     lo, hi = 1, total
     while hi - lo > 1:
@@ -272,10 +326,8 @@ def tian_energy(w, M) -> float:
     With these literal conventions the maxima on ||w|| = 1 are w = [u; +-P u], (P u)[h] = u[-h], u a single
     frequency, with E* = M/4 (Tian 2025, Thm 2, states M/16, which corresponds to ||w||^2 = 1/2 or inputs x/sqrt 2).
     """
-    M = operator.index(M)
-    w = np.asarray(w, float)
-    if w.shape != (2 * M,):
-        raise ValueError(f"w must have shape (2M,) = ({2 * M},), got {w.shape}")
+    M = integer_at_least("M", M, 2, upper=MAX_TIAN_M)
+    w = real_array("w", w, shape=(2 * M,))
     a, b = np.meshgrid(np.arange(M), np.arange(M), indexing="ij")
     act = (w[a] + w[M + b]) ** 2  # sigma(X w) per pair
     Y = np.eye(M)[(a + b) % M].reshape(M * M, M)
@@ -285,7 +337,12 @@ def tian_energy(w, M) -> float:
 
 def tian_single_frequency(M, k, *, phase=0.0, sign=1.0) -> np.ndarray:
     """Unit-norm w = [u; sign P u] with u[h] = cos(2 pi k h / M + phase), (P u)[h] = u[-h] (Tian 2025, Thm 2)."""
-    M = operator.index(M)
+    M = integer_at_least("M", M, 2, upper=MAX_WIDTH)
+    k = integer("k", k)
+    phase = real_scalar("phase", phase)
+    sign = real_scalar("sign", sign)
+    if sign not in (1.0, -1.0):
+        raise ValueError(f"sign must be 1.0 or -1.0, got {sign}")
     h = np.arange(M)
     u = np.cos(2 * np.pi * k * h / M + phase)
     w = np.concatenate([u, sign * u[(-h) % M]])
@@ -296,9 +353,7 @@ def rubin_modular_phase_boundaries(P, N, sigma_a2, gamma) -> tuple[float, float]
     """(sigma_c^2, sigma_II^2): onset of the mixed (GMFL-I) phase and of GMFL-II for Rubin, Seroussi & Ringel's
     quadratic-network modular-addition model (arXiv:2310.03789, eqs. 16, 38, solved
     in closed form): sigma_c^2 = P sigma_a / (sqrt(N) (gamma/3)^{1/4}), sigma_II^2 = sigma_c^2 - 3 sigma_a^2 / gamma."""
-    for name, v in (("P", P), ("N", N), ("sigma_a2", sigma_a2), ("gamma", gamma)):
-        if not np.isfinite(v) or v <= 0:
-            raise ValueError(f"{name} must be finite and > 0, got {v!r}")
+    P, N, sigma_a2, gamma = (positive(n, v) for n, v in (("P", P), ("N", N), ("sigma_a2", sigma_a2), ("gamma", gamma)))
     sigma_c2 = P * math.sqrt(sigma_a2) / (math.sqrt(N) * (gamma / 3) ** 0.25)
     return sigma_c2, sigma_c2 - 3 * sigma_a2 / gamma
 
@@ -307,6 +362,6 @@ def rubin_unlearned_fraction(sigma2, P, N, sigma_a2, gamma) -> np.ndarray:
     """a(sigma^2), minus the unlearned fraction of the target: -1 above sigma_c^2, -sigma^2/sigma_c^2 in the mixed
     phase (down to sigma_II^2; below it GMFL-II, not covered: NaN). Rubin, Seroussi & Ringel 2023, arXiv:2310.03789,
     eqs. 16, 38."""
+    s = real_array("sigma2", sigma2, lower=0.0)
     sigma_c2, sigma_ii2 = rubin_modular_phase_boundaries(P, N, sigma_a2, gamma)
-    s = np.asarray(sigma2, float)
     return np.where(s >= sigma_c2, -1.0, np.where(s >= sigma_ii2, -s / sigma_c2, np.nan))

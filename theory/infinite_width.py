@@ -63,7 +63,15 @@ import numpy as np
 
 from dltheory.theory import dual_kernels as _dk
 from dltheory.theory import kernel_recursion as _kr
-from dltheory.theory._validate import integer_at_least, nonnegative, positive
+from dltheory.theory._validate import (
+    MAX_DEPTH,
+    InvalidType,
+    integer_at_least,
+    nonnegative,
+    overflow_guard,
+    positive,
+    real_array,
+)
 from dltheory.theory.spec import ACTIVATIONS, Activation, get_activation
 
 __all__ = ["Kernel", "kernels", "numerical", "gaussian_expectations"]
@@ -77,7 +85,11 @@ def numerical(fn: Callable, name: str | None = None) -> Activation:
     """Any JAX-traceable elementwise ``fn``: its certified Hermite series (dltheory.theory.dual_kernels) when it
     is smooth at 0, else the kink-split quadrature (kinks at 0 handled exactly)."""
     if not callable(fn):
-        raise ValueError(f"activation must be a name in {sorted(ACTIVATIONS)}, an Activation or a callable, got {fn!r}")
+        raise InvalidType(
+            f"fn (the activation) must be a name in {sorted(ACTIVATIONS)}, an Activation or a callable, got {fn!r}"
+        )
+    if name is not None and not isinstance(name, str):
+        raise InvalidType(f"name must be a str or None, got {name!r}")
     return Activation(name or getattr(fn, "__name__", "callable"), fn, _derivative(fn), fn)
 
 
@@ -191,15 +203,13 @@ class Kernel:
 
 
 def _inputs(name: str, x) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.ndim != 2 or arr.dtype.kind not in "iuf" or arr.shape[0] == 0 or arr.shape[1] == 0:
+    arr = real_array(name, x, ndim=2)
+    if 0 in arr.shape:
         raise ValueError(f"{name} must be a non-empty real 2-D array (points x features), got shape {arr.shape}")
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite")
     return arr
 
 
+@overflow_guard
 def kernels(
     x1,
     x2=None,
@@ -231,7 +241,7 @@ def kernels(
     x2 = x1 if x2 is None else _inputs("x2", x2)
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(f"x1 and x2 must have the same number of features, got {x1.shape[1]} and {x2.shape[1]}")
-    depth = integer_at_least("depth", depth, 0)
+    depth = integer_at_least("depth", depth, 0, upper=MAX_DEPTH)
     wv = positive("weight_var", weight_var)
     bv = nonnegative("bias_var", bias_var)
     if parameterization not in ("ntk", "standard"):
@@ -270,19 +280,21 @@ def kernels(
     return Kernel(nngp=nngp, ntk=ntk)
 
 
+@overflow_guard
 def gaussian_expectations(k11, k22, k12, activation) -> tuple[np.ndarray, np.ndarray]:
     """(T, T') = (E[phi(u) phi(v)], E[phi'(u) phi'(v)]) for (u, v) ~ N(0, [[k11, k12], [k12, k22]]), float64.
 
     Same closed forms / quadrature as :func:`kernels`; arrays broadcast. Needs k11, k22 >= 0 and
     k12^2 <= k11 k22.
     """
-    k11, k22, k12 = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (k11, k22, k12)))
-    if not all(np.all(np.isfinite(a)) for a in (k11, k22, k12)):
-        raise ValueError("k11, k22 and k12 must be finite")
-    if np.any(k11 < 0) or np.any(k22 < 0):
-        raise ValueError("k11 and k22 must be >= 0")
+    k11, k22 = real_array("k11", k11, lower=0.0), real_array("k22", k22, lower=0.0)
+    k12 = real_array("k12", k12)
+    try:
+        k11, k22, k12 = np.broadcast_arrays(k11, k22, k12)
+    except ValueError:
+        raise ValueError(f"k11, k22, k12 must broadcast, got shapes {k11.shape}, {k22.shape}, {k12.shape}") from None
     if np.any(k12 * k12 > k11 * k22 * (1 + 1e-12)):
-        raise ValueError("the covariance must be PSD: k12^2 <= k11 k22")
+        raise ValueError("k12 must satisfy k12^2 <= k11 k22 (a PSD covariance)")
     act = _activation(activation)
     if _dk.plan(act) is not None:
         try:

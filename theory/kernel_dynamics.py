@@ -29,37 +29,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dltheory.theory._validate import integer, integer_at_least, positive, psd_matrix, real_array
+
 __all__ = ["propagator", "mean_prediction", "Gaussian", "ensemble_prediction", "max_learning_rate"]
 
 
 def _times(t) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(t, dtype=float))
-    if arr.ndim != 1 or not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise ValueError(f"t must be finite times >= 0 (scalar or 1-D), got {t!r}")
-    return arr
+    return np.atleast_1d(real_array("t", t, ndim=(0, 1), lower=0.0))
 
 
 def _square_psd(name: str, K) -> np.ndarray:
-    K = np.asarray(K, dtype=float)
-    if K.ndim != 2 or K.shape[0] != K.shape[1] or not np.all(np.isfinite(K)):
-        raise ValueError(f"{name} must be a finite square matrix, got shape {K.shape}")
-    if not np.allclose(K, K.T, rtol=1e-10, atol=1e-12 * np.abs(K).max()):
-        raise ValueError(f"{name} must be symmetric")
+    K = psd_matrix(name, K)  # symmetric PSD to round-off (PSD_RTOL of max |K|)
     return (K + K.T) / 2
 
 
 def _eta(eta):
-    if eta is None:
-        return None
-    if not (np.isfinite(eta) and eta > 0):
-        raise ValueError(f"eta must be a finite number > 0 or None (gradient flow), got {eta!r}")
-    return float(eta)
+    return None if eta is None else positive("eta", eta)
 
 
 def max_learning_rate(ntk_train_train, n_outputs: int = 1) -> float:
     """2N / lambda_max(Theta): GD on the linearised model diverges above it (N = n_train * n_outputs)."""
     K = _square_psd("ntk_train_train", ntk_train_train)
-    return 2.0 * K.shape[0] * n_outputs / float(np.linalg.eigvalsh(K)[-1])
+    n_outputs = integer_at_least("n_outputs", n_outputs, 1)
+    lam_max = float(np.linalg.eigvalsh(K)[-1])
+    if lam_max <= 0:
+        raise ValueError("ntk_train_train must have a positive eigenvalue (GD is stable at any rate on a zero kernel)")
+    return 2.0 * K.shape[0] * n_outputs / lam_max
 
 
 def propagator(ntk_train_train, t, *, n_outputs: int = 1, eta: float | None = None) -> np.ndarray:
@@ -68,7 +63,7 @@ def propagator(ntk_train_train, t, *, n_outputs: int = 1, eta: float | None = No
     singular (A_t -> t/N on its null space)."""
     K = _square_psd("ntk_train_train", ntk_train_train)
     t = _times(t)
-    N = K.shape[0] * n_outputs
+    N = K.shape[0] * integer_at_least("n_outputs", n_outputs, 1)
     lam, U = np.linalg.eigh(K)
     lam = np.clip(lam, 0.0, None)
     eta = _eta(eta)
@@ -90,9 +85,15 @@ def propagator(ntk_train_train, t, *, n_outputs: int = 1, eta: float | None = No
 
 def _split(K, n_train: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     K = _square_psd(name, K)
-    if not 1 <= n_train <= K.shape[0]:
-        raise ValueError(f"n_train must lie in [1, {K.shape[0]}], got {n_train}")
+    n_train = integer("n_train", n_train, lower=1, upper=K.shape[0])
     return K, K[:, :n_train]
+
+
+def _targets(y_train, n_train: int) -> np.ndarray:
+    Y = real_array("y_train", y_train, ndim=(1, 2))
+    if Y.shape[0] != n_train:
+        raise ValueError(f"y_train must have n_train = {n_train} rows, got shape {Y.shape}")
+    return Y
 
 
 def mean_prediction(ntk, y_train, t, f0, *, n_train: int, eta: float | None = None) -> np.ndarray:
@@ -103,11 +104,9 @@ def mean_prediction(ntk, y_train, t, f0, *, n_train: int, eta: float | None = No
     (len(t), *f0.shape). Time convention: module docstring.
     """
     Th, Th_X = _split(ntk, n_train, "ntk")
-    Y = np.asarray(y_train, dtype=float)
-    f0 = np.asarray(f0, dtype=float)
+    Y = _targets(y_train, Th_X.shape[1])
+    f0 = real_array("f0", f0, ndim=(1, 2, 3, 4))
     n_out = 1 if Y.ndim == 1 else Y.shape[1]
-    if Y.shape[0] != n_train or not np.all(np.isfinite(Y)):
-        raise ValueError(f"y_train must be finite with {n_train} rows, got shape {Y.shape}")
     axis = f0.ndim - Y.ndim  # position of the points axis in f0
     if axis < 0 or f0.shape[axis] != Th.shape[0] or f0.shape[axis + 1 :] != Y.shape[1:]:
         raise ValueError(
@@ -138,9 +137,7 @@ def ensemble_prediction(nngp, ntk, y_train, t, *, n_train: int, eta: float | Non
     Th, Th_X = _split(ntk, n_train, "ntk")
     if K.shape != Th.shape:
         raise ValueError(f"nngp and ntk must have the same shape, got {K.shape} and {Th.shape}")
-    Y = np.asarray(y_train, dtype=float)
-    if Y.shape[0] != n_train or not np.all(np.isfinite(Y)):
-        raise ValueError(f"y_train must be finite with {n_train} rows, got shape {Y.shape}")
+    Y = _targets(y_train, Th_X.shape[1])
     n_out = 1 if Y.ndim == 1 else Y.shape[1]
     A = propagator(Th[:n_train, :n_train], t, n_outputs=n_out, eta=eta)
     B = np.einsum("ni,tij->tnj", Th_X, A)  # Theta(., X) A_t: (len(t), n_all, n_train)

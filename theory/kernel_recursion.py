@@ -42,6 +42,17 @@ import numpy as np
 from numba import njit
 
 from dltheory.theory import dual_kernels as dk
+from dltheory.theory._validate import (
+    MAX_DEPTH,
+    choice,
+    flag,
+    instance,
+    integer_at_least,
+    nonnegative,
+    overflow_guard,
+    positive,
+    real_array,
+)
 
 __all__ = ["nngp_ntk", "BACKENDS"]
 
@@ -293,6 +304,7 @@ def _packed(tables: list, depth: int, n: int):
     return A, B, (meta, logtail)
 
 
+@overflow_guard
 def nngp_ntk(
     x1: np.ndarray,
     x2: np.ndarray | None,
@@ -307,7 +319,17 @@ def nngp_ntk(
     backend: str = "numba",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(NNGP, NTK) Gram matrices, float64, of the recursion in the module docstring; inputs already validated by
-    dltheory.theory.infinite_width.kernels (the public entry point). x2 = None: x2 = x1 (symmetric)."""
+    dltheory.theory.infinite_width.kernels (the public entry point), and checked again here (cheap) for direct
+    callers. x2 = None: x2 = x1 (symmetric)."""
+    x1 = real_array("x1", x1, ndim=2)
+    if x2 is not None:
+        x2 = real_array("x2", x2, shape=(None, x1.shape[1]))
+    depth = integer_at_least("depth", depth, 0, upper=MAX_DEPTH)
+    instance("plan", plan, dk.DualPlan, "a dual_kernels.DualPlan (from dual_kernels.plan)")
+    weight_var, bias_var = positive("weight_var", weight_var), nonnegative("bias_var", bias_var)
+    standard, train_bias = flag("standard", standard), flag("train_bias", train_bias)
+    width = positive("width", width)
+    choice("backend", backend, BACKENDS)
     n1, d = x1.shape
     sym = x2 is None
     x2 = x1 if sym else x2

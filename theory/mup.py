@@ -29,9 +29,13 @@ longer O(1), outside the table's assumptions. A coordinate check of step 1 there
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import sympy as sp
+
+from dltheory.theory._validate import MAX_DEPTH, InvalidType, choice, instance, integer_at_least
 
 __all__ = [
     "ABC",
@@ -45,6 +49,8 @@ __all__ = [
     "table",
     "unit_multiplier_form",
     "PRACTICAL_MUP",
+    "stable_lr_exponent",
+    "optimal_lr_exponent",
 ]
 
 half = sp.Rational(1, 2)
@@ -65,11 +71,17 @@ class ABC:
 
 
 def _rat(name: str, v) -> sp.Rational:
-    try:
-        out = sp.Rational(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a rational number, got {v!r}") from None
-    return out
+    """``v`` as a sympy Rational: ints, Fractions, sympy Rationals or finite floats (exact binary value)."""
+    ok = isinstance(v, numbers.Rational | float | sp.Rational) and not isinstance(v, bool)
+    if not ok:
+        raise InvalidType(f"{name} must be a finite rational number (int, Fraction, float), got {v!r}")
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite rational number (int, Fraction, float), got {v!r}")
+    return sp.Rational(v)
+
+
+def _abc(p) -> ABC:
+    return instance("p", p, ABC, "an ABC (from parametrization)")
 
 
 def parametrization(name: str, L: int, *, c=None) -> ABC:
@@ -77,8 +89,9 @@ def parametrization(name: str, L: int, *, c=None) -> ABC:
 
     ``c`` overrides the learning-rate exponent (SP: 0 is the usual constant lr, 1 the stable kernel lr).
     """
-    if isinstance(L, bool) or not isinstance(L, int) or L < 1:
-        raise ValueError(f"L (hidden layers) must be an integer >= 1, got {L!r}")
+    L = integer_at_least("L", L, 1, upper=MAX_DEPTH)
+    name = choice("name (the parametrization)", name, PARAMETRIZATIONS)
+    c = None if c is None else _rat("c", c)
     hidden = L - 1
     rows = {
         "SP": ((0, *[0] * hidden, 0), (0, *[half] * hidden, half), 0),
@@ -86,13 +99,11 @@ def parametrization(name: str, L: int, *, c=None) -> ABC:
         "muP": ((-half, *[0] * hidden, half), (half, *[half] * hidden, half), 0),
         "MFP": ((0, 1), (0, 0), -1),
     }
-    if name not in rows:
-        raise ValueError(f"parametrization must be one of {sorted(rows)}, got {name!r}")
     if name == "MFP" and L != 1:
         raise ValueError(f"MFP is defined here for L = 1 hidden layer only, got L={L}")
     a, b, c0 = rows[name]
     return ABC(
-        name, tuple(sp.Rational(v) for v in a), tuple(sp.Rational(v) for v in b), _rat("c", c0 if c is None else c)
+        name, tuple(sp.Rational(v) for v in a), tuple(sp.Rational(v) for v in b), sp.Rational(c0) if c is None else c
     )
 
 
@@ -105,13 +116,13 @@ def _hidden_min(p: ABC):
 
 def r_exponent(p: ABC):
     """r of [TP4] Def. 3.2 (module docstring): Delta x^L_t = Theta(n^{-r})."""
-    aL, bL = p.a[-1], p.b[-1]
+    aL, bL = _abc(p).a[-1], p.b[-1]
     return sp.Min(aL + bL, 2 * aL + p.c) + p.c - 1 + _hidden_min(p)
 
 
 def first_step_exponent(p: ABC):
     """r_1: Delta x^L after ONE SGD step from init is Theta(n^{-r_1}) (module docstring, [D])."""
-    return p.a[-1] + p.b[-1] + p.c - 1 + _hidden_min(p)
+    return _abc(p).a[-1] + p.b[-1] + p.c - 1 + _hidden_min(p)
 
 
 def is_stable(p: ABC) -> bool:
@@ -121,23 +132,24 @@ def is_stable(p: ABC) -> bool:
     The last two conditions are easy to drop from a summary of [TP4] Thm 3.3; without them SP with c = 0 and L = 1
     (r = 0) would count as stable, although its readout update alone moves f by Theta(n^{1 - 2a_{L+1} - c}) =
     Theta(n) after one step [D]. Nontriviality is equality in one of them (is_nontrivial)."""
-    ok = p.a[0] + p.b[0] == 0 and all(p.a[l] + p.b[l] == half for l in range(1, p.L))
+    ok = _abc(p).a[0] + p.b[0] == 0 and all(p.a[l] + p.b[l] == half for l in range(1, p.L))
     r = r_exponent(p)
     return bool(ok and p.a[-1] + p.b[-1] >= half and r >= 0 and p.a[-1] + p.b[-1] + r >= 1 and 2 * p.a[-1] + p.c >= 1)
 
 
 def is_nontrivial(p: ABC) -> bool:
     """[TP4] Thm 3.3 (iii): a_{L+1} + b_{L+1} + r = 1 or 2 a_{L+1} + c = 1 (the output moves at Theta(1))."""
-    return bool(p.a[-1] + p.b[-1] + r_exponent(p) == 1 or 2 * p.a[-1] + p.c == 1)
+    return bool(_abc(p).a[-1] + p.b[-1] + r_exponent(p) == 1 or 2 * p.a[-1] + p.c == 1)
 
 
 def is_feature_learning(p: ABC) -> bool:
     """Stable, nontrivial and r = 0 ([TP4] Cor. 3.9, dichotomy); r > 0 is the kernel regime."""
-    return bool(is_stable(p) and is_nontrivial(p) and r_exponent(p) == 0)
+    return bool(is_stable(_abc(p)) and is_nontrivial(p) and r_exponent(p) == 0)
 
 
 def table(L: int = 2) -> list[dict]:
     """The [TP4] table recomputed: one row per parametrisation (SP with c = 0 and c = 1)."""
+    L = integer_at_least("L", L, 1, upper=MAX_DEPTH)
     rows = []
     for name, c in (("SP", 0), ("SP", 1), ("NTP", None), ("MFP", None), ("muP", None)):
         p = parametrization(name, 1 if name == "MFP" else L, c=c)
@@ -162,6 +174,7 @@ def unit_multiplier_form(p: ABC) -> dict:
     training invariant (it keeps a + b, the init scale, and 2a + c, the update scale). With theta_l = a_l:
     b'_l = a_l + b_l (init std n^{-b'}), c'_l = c + 2 a_l. muP, L = 2: b' = (0, 1/2, 1), c' = (-1, 0, 1).
     """
+    p = _abc(p)
     return {"b": tuple(a + b for a, b in zip(p.a, p.b)), "c": tuple(p.c + 2 * a for a in p.a)}
 
 
@@ -171,3 +184,45 @@ PRACTICAL_MUP = {
     "hidden": {"init_var": "1/fan_in", "sgd_lr": "1", "adam_lr": "1/fan_in"},
     "output": {"init_var": "1/fan_in^2", "sgd_lr": "1/fan_in", "adam_lr": "1/fan_in"},
 }
+
+
+def _c_at(p: ABC, r_target):
+    """The smallest c with r(c) >= r_target: r = min(a_{L+1} + b_{L+1} + c, 2 a_{L+1} + 2c) - 1 + min_l(...) is a
+    min of two increasing functions of c, so r >= t iff both are, i.e. c >= the max of the two inverses."""
+    t = r_target + 1 - _hidden_min(p)
+    return sp.Max(t - p.a[-1] - p.b[-1], (t - 2 * p.a[-1]) / 2)
+
+
+def stable_lr_exponent(p: ABC):
+    """c*: the smallest learning-rate exponent c for which (a, b, c) is stable ([TP4] Thm 3.3; see is_stable).
+
+    The training conditions r >= 0, a_{L+1} + b_{L+1} + r >= 1 and 2 a_{L+1} + c >= 1 are monotone in c, so
+    c* = max(1 - 2 a_{L+1}, c(r = 0), c(r = 1 - a_{L+1} - b_{L+1})) and one of them holds with equality at c*:
+    eta n^{-c*} is the largest learning rate whose infinite-width limit exists. SP: c* = 1, muP, NTP: 0, MFP: -1.
+    Raises ValueError when the init conditions fail (no c is stable).
+    """
+    p = _abc(p)
+    if not (p.a[0] + p.b[0] == 0 and all(p.a[l] + p.b[l] == half for l in range(1, p.L)) and p.a[-1] + p.b[-1] >= half):
+        raise ValueError(f"p ({p.name}) violates the initialisation conditions of [TP4] Thm 3.3: no c is stable")
+    return sp.Max(1 - 2 * p.a[-1], _c_at(p, 0), _c_at(p, 1 - p.a[-1] - p.b[-1]))
+
+
+def optimal_lr_exponent(p: ABC):
+    """e with the loss-optimal learning rate eta* ~ n^e for SGD with lr eta n^{-c} (c = p.c): e = c - c*.
+
+    muTransfer ([TP5] sec. 1-3; proved for linear MLPs under muP by Hayou et al. 2025, arXiv:2511.01734): at
+    c = c* (stable_lr_exponent) the loss after K steps, as a function of eta, converges as n -> infinity to the
+    loss of the nontrivial infinite-width limit, whose minimiser eta0* is a width-independent constant; with the
+    exponent c instead, eta n^{-c} = eta0* n^{-c*} gives eta* = eta0* n^{c - c*}. muP: e = 0 (the optimum
+    transfers); SP with c = 0: e = -1 (the optimum shrinks like 1/n).
+
+    The argument needs a nontrivial limit at c* (the output moves at Theta(1)); where only r >= 0 binds at c*
+    (features at the edge, output frozen in the limit) the limiting loss is flat in eta and no optimum is
+    predicted: ValueError.
+    """
+    c_star = stable_lr_exponent(p)
+    if not is_nontrivial(ABC(p.name, p.a, p.b, c_star)):
+        raise ValueError(
+            f"p ({p.name}) is trivial at its largest stable lr exponent c* = {c_star}: no optimum predicted"
+        )
+    return p.c - c_star

@@ -43,7 +43,19 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import brentq
 
-from dltheory.theory._validate import integer_at_least, nonnegative, positive, real_scalar
+from dltheory.theory._validate import (
+    MAX_DEPTH,
+    MAX_WIDTH,
+    choice,
+    flag,
+    instance,
+    integer_at_least,
+    nonnegative,
+    overflow_guard,
+    positive,
+    real_array,
+    real_scalar,
+)
 
 __all__ = [
     "nc_metrics",
@@ -64,6 +76,8 @@ __all__ = [
     "LPMOptimum",
     "layer_peeled_optimum",
     "layer_peeled_minority_threshold",
+    "deep_ce_ufm_mode_objective",
+    "deep_ce_ufm_etf",
 ]
 
 
@@ -103,13 +117,22 @@ def _labels(y, N: int, K: int | None) -> tuple[np.ndarray, int]:
 
 def simplex_etf(K: int) -> np.ndarray:
     """The normalised simplex-ETF Gram target (I - 11^T/K)/sqrt(K-1) (unit Frobenius norm) [ZDZ21]."""
-    K = integer_at_least("K", K, 2)
+    K = integer_at_least("K", K, 2, upper=MAX_WIDTH)
     return (np.eye(K) - 1.0 / K) / np.sqrt(K - 1)
 
 
 def etf_distance(G: np.ndarray) -> float:
     """|| G/||G||_F - (I - 11^T/K)/sqrt(K-1) ||_F for a K x K Gram matrix G (Zhu et al. code, NC2 metric)."""
-    G = np.asarray(G, float)
+    G = real_array("G", G, ndim=2)
+    if G.shape[0] != G.shape[1] or G.shape[0] < 2:
+        raise ValueError(f"G must be a K x K Gram matrix with K >= 2, got shape {G.shape}")
+    if not G.any():
+        raise ValueError("G must be nonzero (the ETF distance of a zero Gram matrix is undefined)")
+    return _etf_distance(G)
+
+
+def _etf_distance(G: np.ndarray) -> float:
+    """etf_distance without validation; NaN for a zero G (nc_metrics of all-zero features)."""
     nrm = np.linalg.norm(G)
     return float(np.linalg.norm(G / nrm - simplex_etf(G.shape[0]))) if nrm > 0 else np.nan
 
@@ -155,26 +178,18 @@ def nc_metrics(H, y, W=None, b=None, *, global_mean: str = "samples") -> dict:
     Metrics that need W are NaN when W is None; b defaults to 0. K = rows of W if given, else max(y) + 1.
     All computations are vectorised (no loop over samples): cost O(N d K).
     """
-    H = np.asarray(H)
-    if H.ndim != 2 or H.dtype.kind not in "iuf":
-        raise ValueError(f"H must be a real 2-D array (N x d), got shape {H.shape}")
-    H = H.astype(float, copy=False)
+    H = real_array("H", H, ndim=2)
     N, d = H.shape
-    if N == 0:
-        raise ValueError("H must have at least one row (sample)")
     if W is not None:
-        W = np.asarray(W, float)
-        if W.ndim != 2 or W.shape[1] != d:
+        W = real_array("W", W, ndim=2)
+        if W.shape[1] != d:
             raise ValueError(f"W must be K x d with d = {d} (columns of H), got shape {W.shape}")
     y, K = _labels(y, N, None if W is None else W.shape[0])
     if b is not None:
         if W is None:
             raise ValueError("b given without W")
-        b = np.asarray(b, float)
-        if b.shape != (K,):
-            raise ValueError(f"b must have shape (K,) = ({K},), got {b.shape}")
-    if global_mean not in ("samples", "classes"):
-        raise ValueError(f"global_mean must be 'samples' or 'classes', got {global_mean!r}")
+        b = real_array("b", b, shape=(K,))
+    choice("global_mean", global_mean, ("samples", "classes"))
     n = np.bincount(y, minlength=K)
     if np.any(n == 0):
         raise ValueError(f"every class 0..K-1 needs >= 1 sample; empty classes: {np.flatnonzero(n == 0).tolist()}")
@@ -217,7 +232,7 @@ def _metrics(H, y, W, b, K, n, N, global_mean, c_H) -> dict:
         nc1=nc1,
         nc1_unnormalised=K * nc1,
         trace_SigmaB_pinv=float(np.sum(K / (c_H * s[:r]) ** 2)) if r else np.nan,
-        nc2=etf_distance(Md @ Md.T),
+        nc2=_etf_distance(Md @ Md.T),
         equinorm_H=_norm_cov(Md),
         orthframe_H=_orthframe_distance(M @ M.T),
     )
@@ -235,7 +250,7 @@ def _metrics(H, y, W, b, K, n, N, global_mean, c_H) -> dict:
     )
     if W is not None:
         nW = np.linalg.norm(W)
-        out.update(nc2_W=etf_distance(W @ W.T), equinorm_W=_norm_cov(W), orthframe_W=_orthframe_distance(W @ W.T))
+        out.update(nc2_W=_etf_distance(W @ W.T), equinorm_W=_norm_cov(W), orthframe_W=_orthframe_distance(W @ W.T))
         out["equiangular_W"], out["maxangle_W"] = _angles(W)
         out["nc3"] = float(np.linalg.norm(W / nW - Md / np.linalg.norm(Md)))
         out["nc3_uncentred"] = float(np.linalg.norm(W / nW - M / np.linalg.norm(M)))
@@ -246,6 +261,7 @@ def _metrics(H, y, W, b, K, n, N, global_mean, c_H) -> dict:
     return out
 
 
+@overflow_guard
 def nc1_within_class_noise(n_per_class, eps: float, trace_SigmaB_pinv: float) -> float:
     """E[NC1 | class means] for features h_i = m_{y_i} + eps z_i with z_i iid N(0, I_d) (any class centres m_c).
 
@@ -282,6 +298,7 @@ class UFMOptimum:
     geometry: str
 
 
+@overflow_guard
 def ce_ufm_weight_norm_sq(n: int, K: int, lambda_W: float, lambda_H: float) -> float:
     """||w_k||^2 at the CE-UFM optimum, balanced classes [ZDZ21] structure theorem; the norm is derived below.
 
@@ -289,9 +306,9 @@ def ce_ufm_weight_norm_sq(n: int, K: int, lambda_W: float, lambda_H: float) -> f
     (then W = H = 0). Derivation: with h = sqrt(lW/(n lH)) w_k and a = ||w_k||^2 the objective is
     ln(1 + (K-1) e^{-c a}) + K lW a, c = (K/(K-1)) sqrt(lW/(n lH)), convex in a.
     """
-    rho = math.sqrt(n * lambda_W * lambda_H)
-    if rho == 0:
-        raise ValueError("CE UFM without weight decay has no minimiser (norms diverge): need lambda_W, lambda_H > 0")
+    n, K = integer_at_least("n", n, 1), integer_at_least("K", K, 2)
+    lambda_W, lambda_H = positive("lambda_W", lambda_W), positive("lambda_H", lambda_H)
+    rho = math.sqrt(n * lambda_W) * math.sqrt(lambda_H)
     if rho >= 1.0 / K:
         return 0.0
     return (K - 1) / K * math.sqrt(n * lambda_H / lambda_W) * math.log((1 - (K - 1) * rho) / rho)
@@ -303,9 +320,10 @@ def _f_deep(s, n_k, N, lambda_W, lambda_H, M):
     return 0.5 * n_k * lambda_H / (s ** (2 * M) + N * lambda_H) + 0.5 * M * lambda_W * s**2
 
 
+@overflow_guard
 def deep_ufm_stationary_points(n_k: float, N: float, lambda_W: float, lambda_H: float, depth: int) -> np.ndarray:
     """Positive s with f_k'(s) = 0, i.e. n_k lH t^{M-1} = lW (t^M + N lH)^2 with t = s^2 [DTO23] (sorted)."""
-    M = depth
+    n_k, N, lambda_W, lambda_H, M = _deep_args(n_k, N, lambda_W, lambda_H, depth)
     # polynomial in t: lW (t^M + c)^2 - n_k lH t^{M-1}, c = N lH; coefficients highest degree first
     c = N * lambda_H
     coef = np.zeros(2 * M + 1)
@@ -319,6 +337,19 @@ def deep_ufm_stationary_points(n_k: float, N: float, lambda_W: float, lambda_H: 
     return np.sort(np.sqrt(t))
 
 
+MAX_UFM_DEPTH = 1000
+"""Largest depth M of the deep-UFM closed forms (a polynomial of degree 2M is solved)."""
+
+
+def _deep_args(n_k, N, lambda_W, lambda_H, depth) -> tuple[float, float, float, float, int]:
+    """Validated (n_k, N, lambda_W, lambda_H, M) of the deep-UFM formulas: 0 < n_k <= N, lambdas > 0."""
+    n_k, N = positive("n_k", n_k), positive("N", N)
+    if n_k > N:
+        raise ValueError(f"n_k must be <= N (a class is part of the data), got n_k = {n_k}, N = {N}")
+    lambda_W, lambda_H = positive("lambda_W", lambda_W), positive("lambda_H", lambda_H)
+    return n_k, N, lambda_W, lambda_H, integer_at_least("depth", depth, 1, upper=MAX_UFM_DEPTH)
+
+
 def _polish(t: float, n_k, N, lW, lH, M) -> float:
     """Two Newton steps on g(t) = log(n_k lH) + (M-1) log t - log lW - 2 log(t^M + N lH) (root accuracy)."""
     for _ in range(3):
@@ -330,6 +361,7 @@ def _polish(t: float, n_k, N, lW, lH, M) -> float:
     return t
 
 
+@overflow_guard
 def deep_ufm_singular_value(n_k: float, N: float, lambda_W: float, lambda_H: float, depth: int = 1) -> float:
     """Per-layer singular value s_k of class k at the MSE deep-linear UFM optimum [DTO23].
 
@@ -337,15 +369,14 @@ def deep_ufm_singular_value(n_k: float, N: float, lambda_W: float, lambda_H: flo
     the stationary points). M = 1: s_k^2 = (sqrt(n_k lH/lW) - N lH)_+ (continuous collapse at n_k = N^2 lW lH).
     M >= 2: s = 0 is always a local minimum and the global minimiser jumps to 0 discontinuously.
     """
-    M = integer_at_least("depth", depth, 1)
-    if lambda_W <= 0 or lambda_H <= 0:
-        raise ValueError(f"lambda_W and lambda_H must be > 0 for the MSE UFM closed form, got {lambda_W}, {lambda_H}")
+    n_k, N, lambda_W, lambda_H, M = _deep_args(n_k, N, lambda_W, lambda_H, depth)
     if M == 1:
         return math.sqrt(max(math.sqrt(n_k * lambda_H / lambda_W) - N * lambda_H, 0.0))
     cand = np.concatenate([[0.0], deep_ufm_stationary_points(n_k, N, lambda_W, lambda_H, M)])
     return float(cand[np.argmin(_f_deep(cand, n_k, N, lambda_W, lambda_H, M))])
 
 
+@overflow_guard
 def deep_ufm_collapse_lambda(n_k: float, N: float, depth: int = 1) -> float:
     """Weight decay lambda = lW = lH at which class k's global minimiser jumps (or shrinks) to 0 [DTO23].
 
@@ -354,9 +385,7 @@ def deep_ufm_collapse_lambda(n_k: float, N: float, depth: int = 1) -> float:
     to relative accuracy 1e-13. For lambda slightly above, s_+ survives as a local minimum up to the spinodal
     where it meets the local maximum (the upper end of the bisection bracket).
     """
-    M = integer_at_least("depth", depth, 1)
-    if n_k <= 0 or N < n_k:
-        raise ValueError(f"need 0 < n_k <= N, got n_k = {n_k}, N = {N}")
+    n_k, N, _, _, M = _deep_args(n_k, N, 1.0, 1.0, depth)
     if M == 1:
         return math.sqrt(n_k) / N
 
@@ -385,6 +414,7 @@ def orthogonal_frame_nc3(K: int) -> float:
     return math.sqrt(2.0 - 2.0 * math.sqrt((K - 1) / K))
 
 
+@overflow_guard
 def mse_ufm_within_class_rate(n: int, K: int, lambda_W: float, lambda_H: float) -> float:
     """Decay rate a of the within-class feature deviations along the class means, MSE UFM at its optimum.
 
@@ -442,10 +472,10 @@ def ufm_optimum(
             "lambda_W and lambda_H must be > 0: without weight decay the UFM has no finite minimiser "
             "(CE) or a non-unique one (MSE)"
         )
-    M = integer_at_least("depth", depth, 1)
-    if loss not in ("ce", "mse"):
-        raise ValueError(f"loss must be 'ce' or 'mse', got {loss!r}")
-    d = K if d is None else integer_at_least("d", d, 1)
+    M = integer_at_least("depth", depth, 1, upper=MAX_DEPTH)
+    choice("loss", loss, ("ce", "mse"))
+    bias = flag("bias", bias)
+    d = K if d is None else integer_at_least("d", d, 1, upper=MAX_DEPTH)
     balanced = bool(np.all(n == n[0]))
     etf = loss == "ce" or bias
     if d < (K - 1 if etf else K):
@@ -491,10 +521,20 @@ def ufm_optimum(
 
 def ufm_objective(layers, H, y, lambda_W, lambda_H, *, b=None, loss: str = "ce") -> float:
     """Value of the UFM objective (module docstring) at layers (W_1..W_M), features H (d x N), labels y, bias b."""
-    H = np.asarray(H, float)
-    W = np.linalg.multi_dot(list(layers)[::-1]) if len(layers) > 1 else np.asarray(layers[0], float)
+    instance("layers", layers, list | tuple, "a list of weight matrices (W_1, ..., W_M)")
+    if not layers:
+        raise ValueError("layers must hold at least one weight matrix")
+    layers = [real_array(f"layers[{j}]", Wj, ndim=2) for j, Wj in enumerate(layers)]
+    if any(a.shape[0] != b_.shape[1] for a, b_ in zip(layers[:-1], layers[1:])):
+        raise ValueError(f"layers must chain (W_j of shape (d_j, d_(j-1))), got shapes {[a.shape for a in layers]}")
+    H = real_array("H", H, ndim=2)
+    W = np.linalg.multi_dot(layers[::-1]) if len(layers) > 1 else layers[0]
+    if H.shape[0] != W.shape[1]:
+        raise ValueError(f"H must be d x N with d = {W.shape[1]} (columns of W_1), got shape {H.shape}")
     y, K = _labels(y, H.shape[1], W.shape[0])
-    Z = W @ H + (0.0 if b is None else np.asarray(b, float)[:, None])
+    lambda_W, lambda_H = nonnegative("lambda_W", lambda_W), nonnegative("lambda_H", lambda_H)
+    choice("loss", loss, ("ce", "mse"))
+    Z = W @ H + (0.0 if b is None else real_array("b", b, shape=(K,))[:, None])
     N = H.shape[1]
     if loss == "ce":
         zmax = Z.max(axis=0)
@@ -527,17 +567,13 @@ def mse_decomposition(H, y, W, b, lam: float) -> dict:
                 [mu_G^T, 1 + lam]] the Hessian of L in W~.
     Returns the three terms, their sum ``total``, the directly evaluated ``loss``, and W_LS, b_LS.
     """
-    H = np.asarray(H, float)
-    if H.ndim != 2:
-        raise ValueError(f"H must be N x d, got shape {H.shape}")
+    H = real_array("H", H, ndim=2)
     N, d = H.shape
-    W = np.asarray(W, float)
-    if W.ndim != 2 or W.shape[1] != d:
+    W = real_array("W", W, ndim=2)
+    if W.shape[1] != d:
         raise ValueError(f"W must be K x d with d = {d}, got shape {W.shape}")
     y, K = _labels(y, N, W.shape[0])
-    b = np.asarray(b, float)
-    if b.shape != (K,):
-        raise ValueError(f"b must have shape (K,) = ({K},), got {b.shape}")
+    b = real_array("b", b, shape=(K,))
     lam = nonnegative("lam", lam)
     n = np.bincount(y, minlength=K)
     if np.any(n == 0):
@@ -581,8 +617,8 @@ def layer_peeled_balanced(K: int, E_W: float, E_H: float, d: int | None = None) 
     a simplex ETF with ||w_k|| = sqrt(E_W) and h_k = sqrt(E_H/E_W) w_k (W: K x d, H_mean: d x K; d >= K-1).
     The imbalanced LPM: :func:`layer_peeled_optimum` (numerical, convex); R -> inf: FHLS21's Minority Collapse.
     """
-    K = integer_at_least("K", K, 2)
-    d = K if d is None else integer_at_least("d", d, K - 1)
+    K = integer_at_least("K", K, 2, upper=MAX_WIDTH)
+    d = K if d is None else integer_at_least("d", d, K - 1, upper=MAX_WIDTH)
     E_W, E_H = nonnegative("E_W", E_W), nonnegative("E_H", E_H)
     if E_W == 0:
         raise ValueError("E_W must be > 0")
@@ -744,16 +780,18 @@ class _LPM:
 
 
 def _lpm_args(K_A, K_B, R, E_W, E_H, feature_budget) -> tuple[_LPM, float, float]:
-    K_A, K_B = integer_at_least("K_A", K_A, 2), integer_at_least("K_B", K_B, 2)
-    R = real_scalar("R", R, lower=1.0)
-    E_W, E_H = positive("E_W", E_W), positive("E_H", E_H)
-    if feature_budget not in ("per_class", "per_sample"):
-        raise ValueError(f"feature_budget must be 'per_class' or 'per_sample', got {feature_budget!r}")
+    K_A, K_B = integer_at_least("K_A", K_A, 2, upper=MAX_WIDTH), integer_at_least("K_B", K_B, 2, upper=MAX_WIDTH)
+    R = real_scalar("R", R, lower=1.0, upper=1e12)
+    # Budgets within [1e-6, 1e6]: the convex solver's tolerances (1e-14) are set for margins of order one.
+    E_W = real_scalar("E_W", E_W, lower=1e-6, upper=1e6)
+    E_H = real_scalar("E_H", E_H, lower=1e-6, upper=1e6)
+    choice("feature_budget", feature_budget, ("per_class", "per_sample"))
     K = K_A + K_B
     omega = (1.0, 1.0) if feature_budget == "per_class" else tuple(K * np.array([R, 1.0]) / (K_A * R + K_B))
     return _LPM(K_A, K_B, R, omega), math.sqrt(E_W * E_H), math.sqrt(E_H / E_W)
 
 
+@overflow_guard
 def layer_peeled_optimum(
     K_A: int, K_B: int, R: float, E_W: float, E_H: float, *, feature_budget: str = "per_class"
 ) -> LPMOptimum:
@@ -774,6 +812,7 @@ def layer_peeled_optimum(
     return LPMOptimum(x, mu, WWt, HtH, logits, lpm.loss(x)[0], float(cos))
 
 
+@overflow_guard
 def layer_peeled_minority_threshold(
     K_A: int, K_B: int, E_W: float, E_H: float, *, feature_budget: str = "per_class"
 ) -> float:
@@ -797,4 +836,83 @@ def layer_peeled_minority_threshold(
     hi = 2.0
     while excess(hi) <= 0:
         hi *= 2
+        if hi > 1e15:
+            raise ValueError(f"no minority-collapse threshold R* <= 1e15 for the budgets E_W = {E_W}, E_H = {E_H}")
     return brentq(excess, 1.0, hi, xtol=_LPM_TOL, rtol=_LPM_TOL)
+
+
+# ----------------------------------------------------------------------------- deep linear CE UFM (balanced)
+
+
+def deep_ce_ufm_mode_objective(x, n: int, K: int, lambda_W: float, lambda_H: float, depth: int):
+    """The deep CE-UFM objective on the simplex-ETF family as a function of the margin x >= 0 [DTO23, CE case].
+
+    Balanced bias-free CE UFM of depth M (module docstring; lambda_W on every layer). On the ETF family
+    (every layer balanced with singular value s on the K-1 centred modes, h_k = eta (e_k - 1/K) in that basis,
+    margin x = z_kk - z_kj = s^M eta) minimising the penalty over s at fixed x (AM-GM; s^{2(M+1)} = n lH x^2/lW)
+    leaves the per-mode objective
+      f(x) = ln(1 + (K-1) e^{-x}) + (K-1) (M+1)/2 c x^{2/(M+1)},   c = (n lH lW^M)^{1/(M+1)};
+    M = 1 is [ZDZ21]'s convex reduction (c = sqrt(n lW lH)). Vectorised in x."""
+    n, K = integer_at_least("n", n, 1), integer_at_least("K", K, 2)
+    lW, lH = positive("lambda_W", lambda_W), positive("lambda_H", lambda_H)
+    M = integer_at_least("depth", depth, 1, upper=MAX_UFM_DEPTH)
+    x = real_array("x", x)
+    if np.any(x < 0):
+        raise ValueError("x (the margin) must be >= 0")
+    return _ce_mode_objective(x, n, K, lW, lH, M)
+
+
+def _ce_mode_c(n, lW, lH, M) -> float:
+    return math.exp((math.log(n * lH) + M * math.log(lW)) / (M + 1))
+
+
+def _ce_mode_objective(x, n, K, lW, lH, M):
+    c = _ce_mode_c(n, lW, lH, M)
+    return np.logaddexp(0.0, math.log(K - 1) - x) + (K - 1) * (M + 1) / 2 * c * x ** (2 / (M + 1))
+
+
+@overflow_guard
+def deep_ce_ufm_etf(n: int, K: int, lambda_W: float, lambda_H: float, depth: int = 1) -> tuple[float, float, float]:
+    """Margin x, per-layer singular value s and feature scale eta of the simplex-ETF optimum of the balanced,
+    bias-free deep linear CE UFM of depth M [DTO23, CE theorem: collapse to a simplex ETF at every layer; the
+    scales are derived here from the ETF family's reduction :func:`deep_ce_ufm_mode_objective`].
+
+    Every layer W_j has K-1 singular values s (one 0), W = W_M...W_1 has W W^T = s^{2M} (I - 11^T/K), the class
+    means have Gram eta^2 (I - 11^T/K), eta = x/s^M, s^{2(M+1)} = n lH x^2/lW. x is the global minimiser of f on
+    [0, inf): M = 1: x = ln((1 - (K-1) c)/c) if c = sqrt(n lW lH) < 1/K (else 0; [ZDZ21]); M >= 2: x = 0 is a
+    local minimum (the penalty's slope is infinite there) and x is the larger root of c x^{-(M-1)/(M+1)} =
+    1/(e^x + K - 1) when f there is below f(0) = ln K (a first-order jump, as for MSE), else 0. Roots to 1e-14.
+    Caution: on this family only. At M >= 3 lower-rank configurations can have a lower objective (found by GD
+    at K = 4, M = 3, lW = lH = 5e-3, n = 5: 0.1073 < 0.1171 at rank 2; Garrod & Keating 2024, arXiv:2410.23169,
+    prove such low-rank optima for deep CE UFMs); the ETF point remains a strict local minimum there.
+    Returns (x, s, eta); (0, 0, 0) when the trivial point wins.
+    """
+    n, K = integer_at_least("n", n, 1), integer_at_least("K", K, 2)
+    lW, lH = positive("lambda_W", lambda_W), positive("lambda_H", lambda_H)
+    M = integer_at_least("depth", depth, 1, upper=MAX_UFM_DEPTH)
+    c = _ce_mode_c(n, lW, lH, M)
+    a = (M - 1) / (M + 1)
+
+    def phi(x: float) -> float:  # ln c x^{-a} + ln(e^x + K - 1): f' has the sign of phi
+        return math.log(c) - a * math.log(x) + float(np.logaddexp(x, math.log(K - 1)))
+
+    if M == 1:
+        x = math.log((1 - (K - 1) * c) / c) if c < 1 / K else 0.0
+    else:
+        dphi = lambda x: -a / x + 1.0 / (1.0 + (K - 1) * math.exp(-x))  # noqa: E731
+        hi = 1.0
+        while dphi(hi) <= 0:
+            hi *= 2
+        x_min = brentq(dphi, 1e-300, hi, xtol=1e-300, rtol=1e-15)
+        x = 0.0
+        if phi(x_min) < 0:
+            hi = 2 * x_min
+            while phi(hi) <= 0:
+                hi *= 2
+            x_plus = brentq(phi, x_min, hi, xtol=1e-300, rtol=1e-15)
+            if _ce_mode_objective(x_plus, n, K, lW, lH, M) < math.log(K):
+                x = x_plus
+    if x == 0.0:
+        return 0.0, 0.0, 0.0
+    s = math.exp((math.log(n * lH) + 2 * math.log(x) - math.log(lW)) / (2 * (M + 1)))
+    return x, s, x / s**M

@@ -15,6 +15,12 @@ References
 The papers' theorem statements could not be read in full; the formulas here were re-derived from
 the papers' set-ups and this library proves them against exact finite-width simulation
 (verify/claims/shaped.py). Where a constant depends on a convention, the convention is stated.
+Searched again (issue 14, item 11: stored copies of arXiv:2206.02768v3, 2206.03126v1, 2306.17759 and papers
+restating them): only abstracts and introductions were available, so no term-by-term comparison with [LNR22]'s smooth
+theorem, [N23] Thm 4.2 / eq. 26 or [N22]'s gradient theorem could be made. What the abstracts fix: [LNR22]
+announces an if-and-only-if condition on the activation for exploding / vanishing norms (here: the sign of beta,
+:func:`smooth_norm_exit_probability`); [N22] says rank collapse makes the query and key gradients vanish at
+initialisation (here: their per-layer rate, derived, :func:`attention_gradient_log_slopes`).
 
 Conventions
 -----------
@@ -39,7 +45,18 @@ import numpy as np
 from scipy.special import polygamma, psi, roots_jacobi
 from scipy.stats import binom
 
-from dltheory.theory._validate import integer_at_least, positive, real_scalar
+from dltheory.theory._validate import (
+    MAX_DEPTH,
+    MAX_STEPS,
+    MAX_WIDTH,
+    InvalidType,
+    flag,
+    integer_at_least,
+    overflow_guard,
+    positive,
+    real_array,
+    real_scalar,
+)
 from dltheory.theory.spec import relu_slopes
 
 __all__ = [
@@ -55,6 +72,8 @@ __all__ = [
     "smooth_drift",
     "smooth_norm_beta",
     "smooth_norm_blows_up",
+    "smooth_norm_exit_probability",
+    "smooth_norm_scale",
     "shaped_log_norm_law",
     "relu_log_factor_moments",
     "shaped_relu_log_norm_moments",
@@ -71,6 +90,7 @@ __all__ = [
     "block_noise_scales",
     "unshaped_attention_collapse_factor",
     "uniform_attention_difference_energy",
+    "attention_gradient_log_slopes",
 ]
 
 
@@ -102,6 +122,7 @@ def _shaping(c_plus, c_minus) -> tuple[float, float]:
 # ----------------------------------------------------------------------------- shaped ReLU [LNR22]
 
 
+@overflow_guard
 def relu_kappa(c_plus, c_minus, n) -> float:
     """kappa_n = (s_+ - s_-)^2 / (2 (s_+^2 + s_-^2)), the exact weight of the arc-cosine term ([LNR22] sec. 2).
 
@@ -112,10 +133,7 @@ def relu_kappa(c_plus, c_minus, n) -> float:
 
 
 def _rho(rho) -> np.ndarray:
-    rho = np.asarray(rho, dtype=float)
-    if np.any(~np.isfinite(rho)) or np.any(np.abs(rho) > 1):
-        raise ValueError("rho must lie in [-1, 1]")
-    return rho
+    return real_array("rho", rho, lower=-1.0, upper=1.0)
 
 
 def _arc(rho: np.ndarray) -> np.ndarray:
@@ -123,6 +141,7 @@ def _arc(rho: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(1 - rho**2, 0, None)) - rho * np.arccos(rho)
 
 
+@overflow_guard
 def relu_correlation_map(rho, c_plus, c_minus, n):
     """Exact one-layer correlation map at finite n: K(rho) = rho + kappa_n (2/pi)(sqrt(1-rho^2) - rho arccos rho).
 
@@ -131,6 +150,7 @@ def relu_correlation_map(rho, c_plus, c_minus, n):
     return _rho(rho) + relu_kappa(c_plus, c_minus, n) * (2 / math.pi) * _arc(_rho(rho))
 
 
+@overflow_guard
 def relu_nu(rho, c_plus, c_minus):
     """nu(rho) = ((c_+ - c_-)^2 / (2 pi)) (sqrt(1 - rho^2) - rho arccos rho) [LNR22, main theorem (ReLU drift)]."""
     c_plus, c_minus = _shaping(c_plus, c_minus)
@@ -157,6 +177,7 @@ class ReluCorrelationSDE:
         return 1 - _rho(rho) ** 2
 
 
+@overflow_guard
 def relu_correlation_sde(c_plus, c_minus, *, n=None, ito: bool = True) -> ReluCorrelationSDE:
     """The correlation SDE of the shaped ReLU MLP [LNR22].
 
@@ -168,7 +189,7 @@ def relu_correlation_sde(c_plus, c_minus, *, n=None, ito: bool = True) -> ReluCo
     strength = (
         (c_plus - c_minus) ** 2 if n is None else 4 * integer_at_least("n", n, 2) * relu_kappa(c_plus, c_minus, n)
     )
-    return ReluCorrelationSDE(strength=strength, ito=bool(ito))
+    return ReluCorrelationSDE(strength=strength, ito=flag("ito", ito))
 
 
 def relu_correlation_moments(sde: ReluCorrelationSDE, rho0, T, powers=(1, 2), *, grid: int = 1001, steps=None):
@@ -192,12 +213,14 @@ def _backward_kolmogorov_moments(drift, diffusion, x0, T, powers, *, grid: int, 
     from scipy.linalg import solve_banded
 
     T = positive("T", T)
-    grid = integer_at_least("grid", grid, 11)
-    steps = max(1, math.ceil(2000 * T)) if steps is None else integer_at_least("steps", steps, 1)
-    x0 = np.atleast_1d(np.asarray(x0, dtype=float))
-    if x0.ndim != 1 or np.any(~np.isfinite(x0)) or np.any(np.abs(x0) > 1):
-        raise ValueError(f"rho0 must be a number or 1-D array in [-1, 1], got {x0!r}")
-    powers = [integer_at_least("power", k, 0) for k in np.atleast_1d(powers)]
+    grid = integer_at_least("grid", grid, 11, upper=1_000_000)
+    steps = max(1, math.ceil(2000 * T)) if steps is None else integer_at_least("steps", steps, 1, upper=MAX_STEPS)
+    if steps > MAX_STEPS:
+        raise ValueError(f"T must be <= {MAX_STEPS / 2000:g} with the default steps = 2000 T (MAX_STEPS), got {T}")
+    x0 = np.atleast_1d(real_array("rho0", x0, ndim=(0, 1), lower=-1.0, upper=1.0))
+    if powers is None or isinstance(powers, str | bytes) or np.ndim(powers) > 1 or np.size(powers) == 0:
+        raise InvalidType(f"powers must be a non-empty sequence of integers >= 0, got {powers!r}")
+    powers = [integer_at_least("powers", k, 0, upper=1000) for k in np.atleast_1d(powers)]
     x = np.linspace(-1.0, 1.0, grid)
     h = x[1] - x[0]
     b, a = np.asarray(drift(x), float), 0.5 * np.asarray(diffusion(x), float) ** 2
@@ -219,13 +242,14 @@ def _backward_kolmogorov_moments(drift, diffusion, x0, T, powers, *, grid: int, 
     return np.stack([np.interp(x0, x, u[:, k]) for k in range(len(powers))], axis=1)
 
 
+@overflow_guard
 def relu_covariance_drift(V, c_plus, c_minus, *, check: bool = True) -> np.ndarray:
     """b(V)^{ab} = nu(rho^{ab}) sqrt(V^{aa} V^{bb}) with rho^{ab} = V^{ab} / sqrt(V^{aa} V^{bb}) [LNR22, main theorem].
 
     The covariance SDE is dV = b(V) dt + Sigma_lin(V)^{1/2} dB (:func:`wishart_diffusion`). Diagonal: b^{aa} = 0.
     Accepts a stack (..., k, k); ``check=False`` skips the symmetric-PSD validation (for integrators that project).
     """
-    V = _covariance("V", V) if check else np.asarray(V, dtype=float)
+    V = _covariance("V", V) if flag("check", check) else real_array("V", V, ndim=tuple(range(2, 33)))
     d = np.sqrt(np.diagonal(V, axis1=-2, axis2=-1))
     if np.any(d <= 0):
         raise ValueError("V must have a strictly positive diagonal")
@@ -233,6 +257,7 @@ def relu_covariance_drift(V, c_plus, c_minus, *, check: bool = True) -> np.ndarr
     return relu_nu(np.clip(V / dd, -1, 1), c_plus, c_minus) * dd
 
 
+@overflow_guard
 def wishart_diffusion(V) -> np.ndarray:
     """Sigma_lin(V)[a, b, c, d] = V^{ac} V^{bd} + V^{ad} V^{bc}: covariance of a Wishart increment [LNR22]."""
     V = _covariance("V", V)
@@ -242,6 +267,7 @@ def wishart_diffusion(V) -> np.ndarray:
 # ----------------------------------------------------------------------------- shaped smooth activations
 
 
+@overflow_guard
 def smooth_drift(V, phi2, phi3, a) -> np.ndarray:
     """Drift of phi_s(x) = s phi(x/s), s = a sqrt(n), c = 1 ([LNR22] smooth case, derived by Taylor expansion).
 
@@ -254,11 +280,13 @@ def smooth_drift(V, phi2, phi3, a) -> np.ndarray:
     return (phi2**2 / 4 * (np.outer(v, v) + 2 * V**2) + phi3 / 2 * V * (v[:, None] + v[None, :])) / a**2
 
 
+@overflow_guard
 def smooth_norm_beta(phi2, phi3, a) -> float:
     """beta = (3/4 phi''(0)^2 + phi'''(0)) / a^2: the diagonal obeys dV = beta V^2 dt + sqrt(2) V dB ([LNR22] smooth case)."""
     return (0.75 * real_scalar("phi2", phi2) ** 2 + real_scalar("phi3", phi3)) / positive("a", a) ** 2
 
 
+@overflow_guard
 def smooth_norm_blows_up(phi2, phi3, a) -> bool:
     """Criterion for finite-time explosion of the norm with positive probability: beta > 0 (quadratic drift).
 
@@ -289,13 +317,18 @@ def _log_affine_beta_moments(alpha: float, beta: float, p: float, q: float, node
     return m, float(w @ (f - m) ** 2)
 
 
+@overflow_guard
 def relu_log_factor_moments(s_plus, s_minus, n) -> tuple[float, float]:
     """Exact E log F and Var log F for one layer's norm factor F = (c/n) sum_i phi_s(g_i)^2, g iid N(0, 1).
 
     With N ~ Bin(n, 1/2) positive units, F = (c/n) S (s_-^2 + (s_+^2 - s_-^2) B), S ~ chi^2_n independent of
     B | N ~ Beta(N/2, (n-N)/2) (B = 0 for N = 0, 1 for N = n); c = 2/(s_+^2 + s_-^2). Requires s_- > 0.
     """
-    s_plus, s_minus, n = positive("s_plus", s_plus), positive("s_minus", s_minus), integer_at_least("n", n, 2)
+    s_plus, s_minus, n = (
+        positive("s_plus", s_plus),
+        positive("s_minus", s_minus),
+        integer_at_least("n", n, 2, upper=MAX_WIDTH),
+    )
     c = 2 / (s_plus**2 + s_minus**2)
     pN = binom.pmf(np.arange(n + 1), n, 0.5)
     alpha, beta = s_minus**2, s_plus**2 - s_minus**2
@@ -311,6 +344,7 @@ def relu_log_factor_moments(s_plus, s_minus, n) -> tuple[float, float]:
     return math.log(c) + float(psi(n / 2)) + math.log(2 / n) + Eh, float(polygamma(1, n / 2)) + Vh
 
 
+@overflow_guard
 def shaped_relu_log_norm_moments(c_plus, c_minus, n, depth) -> tuple[float, float]:
     """Exact (mean, variance) of log(V_d^{aa} / V_0^{aa}) for the shaped ReLU MLP of width n and depth d.
 
@@ -327,8 +361,13 @@ def shaped_relu_log_norm_moments(c_plus, c_minus, n, depth) -> tuple[float, floa
 
 
 def _widths(ns) -> np.ndarray:
-    ns = [integer_at_least("n", k, 2) for k in np.atleast_1d(ns)]
-    return np.asarray(ns, dtype=int)
+    """The hidden widths ``ns``: a non-empty 1-D sequence of ints in [2, MAX_WIDTH] (scalar: one layer)."""
+    if ns is None or isinstance(ns, str | bytes | bool) or np.ndim(ns) > 1 or np.size(ns) == 0:
+        raise InvalidType(f"ns must be a non-empty 1-D sequence of integer widths >= 2, got {ns!r}")
+    out = np.asarray([integer_at_least("ns entry n", k, 2) for k in np.atleast_1d(ns)], dtype=int)
+    if out.max() > MAX_WIDTH:
+        raise ValueError(f"ns entries must be <= MAX_WIDTH = {MAX_WIDTH}, got {out.max()}")
+    return out
 
 
 def hanin_nica_log_factor_moments(n) -> tuple[float, float]:
@@ -337,7 +376,7 @@ def hanin_nica_log_factor_moments(n) -> tuple[float, float]:
     E log F = log(4/n) + E_N psi(N/2), Var log F = E_N psi'(N/2) + Var_N psi(N/2). N = 0 (probability 2^-n)
     kills the signal (log F = -inf) and is excluded; simulations report how often it happens.
     """
-    n = integer_at_least("n", n, 2)
+    n = integer_at_least("n", n, 2, upper=MAX_WIDTH)
     N = np.arange(1, n + 1)
     p = binom.pmf(N, n, 0.5)
     p = p / p.sum()
@@ -376,6 +415,7 @@ def _centering(m: int) -> np.ndarray:
     return np.eye(m) - np.full((m, m), 1 / m)
 
 
+@overflow_guard
 def attention_drift(V, gamma, tau0, *, check: bool = True) -> np.ndarray:
     """b(V) = (gamma^2/tau0^2)[(1/m^2) tr(PVPV) V + (1/(2m))(v w^T + w v^T)]  [N23, Thm 4.2 in this convention].
 
@@ -388,11 +428,12 @@ def attention_drift(V, gamma, tau0, *, check: bool = True) -> np.ndarray:
     return first + second
 
 
+@overflow_guard
 def attention_drift_parts(V, gamma, tau0, *, check: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The two parts of :func:`attention_drift`: (gamma^2/tau0^2) E[D1 V D1^T] = (gamma^2/tau0^2) tr(PVPV) V / m^2
     (first order of the softmax, squared) and (gamma^2/tau0^2)(E[D2] V + V E[D2]^T) = (gamma^2/tau0^2)
     (v w^T + w v^T)/(2m) (second order; its 1/2 is the Taylor coefficient of exp) [N23, Thm 4.2 here]."""
-    V = _covariance("V", V) if check else np.asarray(V, dtype=float)
+    V = _covariance("V", V) if flag("check", check) else real_array("V", V, ndim=tuple(range(2, 33)))
     gamma, tau0 = _attention_params(gamma, tau0)
     m = V.shape[-1]
     P = _centering(m)
@@ -405,6 +446,7 @@ def attention_drift_parts(V, gamma, tau0, *, check: bool = True) -> tuple[np.nda
     return scale * trace / m**2 * V, scale * (outer + np.swapaxes(outer, -1, -2)) / (2 * m)
 
 
+@overflow_guard
 def attention_noise_scales(gamma, tau0) -> tuple[float, float]:
     """(sqrt of the Sigma_lin weight, weight of the attention noise) for the structured noise construction.
 
@@ -415,6 +457,7 @@ def attention_noise_scales(gamma, tau0) -> tuple[float, float]:
     return gamma * math.sqrt(2 - gamma**2), gamma**2 / tau0
 
 
+@overflow_guard
 def attention_diffusion(V, gamma, tau0) -> np.ndarray:
     """Sigma(V) = gamma^2 (2 - gamma^2) Sigma_lin(V) + (gamma^4/tau0^2) Sigma_attn(V)  [N23, Thm 4.2 here].
 
@@ -435,6 +478,7 @@ def attention_diffusion(V, gamma, tau0) -> np.ndarray:
     return gamma**2 * (2 - gamma**2) * wishart_diffusion(V) + gamma**4 / tau0**2 * attn
 
 
+@overflow_guard
 def block_drift(V, gamma, tau0, c_plus, c_minus, *, check: bool = True) -> np.ndarray:
     """Shaped transformer block drift b = b_attn + gamma^2 b_ReLU ([N23] with an MLP sub-layer).
 
@@ -445,6 +489,7 @@ def block_drift(V, gamma, tau0, c_plus, c_minus, *, check: bool = True) -> np.nd
     ] ** 2 * relu_covariance_drift(V, c_plus, c_minus, check=check)
 
 
+@overflow_guard
 def block_noise_scales(gamma, tau0) -> tuple[float, float]:
     """(g_lin, g_attn) of the block's structured noise: g_lin^2 = gamma^2 (2 - gamma^2) + 2 gamma^2.
 
@@ -455,6 +500,7 @@ def block_noise_scales(gamma, tau0) -> tuple[float, float]:
     return gamma * math.sqrt(4 - gamma**2), gamma**2 / tau0
 
 
+@overflow_guard
 def block_diffusion(V, gamma, tau0) -> np.ndarray:
     """Sigma_block = gamma^2 (4 - gamma^2) Sigma_lin + (gamma^4 / tau0^2) Sigma_attn (two-matrix MLP convention)."""
     gamma, tau0 = _attention_params(gamma, tau0)
@@ -464,6 +510,7 @@ def block_diffusion(V, gamma, tau0) -> np.ndarray:
 # ----------------------------------------------------------------------------- rank collapse [N22]
 
 
+@overflow_guard
 def unshaped_attention_collapse_factor(V, lam, gamma, tau0, n) -> float:
     """E[tr(P V_{l+1} P) | V_l = V] / tr(P V P) for UNshaped attention A = Softmax(Y / (tau0 sqrt(n n_k))).
 
@@ -473,7 +520,7 @@ def unshaped_attention_collapse_factor(V, lam, gamma, tau0, n) -> float:
     """
     V = _covariance("V", V)
     gamma, tau0 = _attention_params(gamma, tau0)
-    lam = real_scalar("lam", lam)
+    lam = real_scalar("lam", lam, lower=0.0, upper=1.0)
     n = integer_at_least("n", n, 2)
     if abs(lam**2 + gamma**2 - 1) > 1e-12:
         raise ValueError(f"lam^2 + gamma^2 must equal 1, got {lam**2 + gamma**2}")
@@ -485,6 +532,62 @@ def unshaped_attention_collapse_factor(V, lam, gamma, tau0, n) -> float:
 def uniform_attention_difference_energy(V0, lam, depth) -> float:
     """tr(P V_l P) = lam^{2l} tr(P V_0 P) exactly under uniform attention A = 1 1^T/m (P X_{l+1} = lam P X_l) [N22]."""
     V0 = _covariance("V0", V0)
-    lam = real_scalar("lam", lam)
-    depth = integer_at_least("depth", depth, 0)
+    lam = real_scalar("lam", lam, lower=0.0, upper=1.0)
+    depth = integer_at_least("depth", depth, 0, upper=MAX_DEPTH)
     return lam ** (2 * depth) * float(np.trace(_centering(V0.shape[0]) @ V0 @ _centering(V0.shape[0])))
+
+
+# ----------------------------------------------------------------------------- shaped smooth: exit law of the norm
+
+
+@overflow_guard
+def smooth_norm_exit_probability(beta, V0, lower, upper) -> float:
+    """P(V hits ``upper`` before ``lower`` | V_0 = V0) for the norm SDE dV = beta V^2 dt + sqrt(2) V dB.
+
+    The generator beta V^2 f' + V^2 f'' has scale function s(V) = (1 - e^{-beta V}) / beta (s(V) = V at beta = 0),
+    so the probability is (s(V0) - s(lower)) / (s(upper) - s(lower)) = expm1(-beta (V0 - lower)) /
+    expm1(-beta (upper - lower)), exact (both barriers are hit in finite time a.s.). Letting lower -> 0 and
+    upper -> inf gives P(explosion) = 1 - e^{-beta V0} for beta > 0 and 0 for beta <= 0: the sign of beta
+    (:func:`smooth_norm_beta`) is the blow-up criterion of [LNR22] in this library's derivation.
+    """
+    beta = real_scalar("beta", beta)
+    V0, lower, upper = positive("V0", V0), positive("lower", lower), positive("upper", upper)
+    if not lower <= V0 <= upper or lower == upper:
+        raise ValueError(f"need 0 < lower <= V0 <= upper with lower < upper, got lower={lower}, V0={V0}, upper={upper}")
+    d0, d1 = V0 - lower, upper - lower
+    if beta == 0:
+        return d0 / d1
+    if beta > 0:
+        return math.expm1(-beta * d0) / math.expm1(-beta * d1)
+    b = -beta  # (e^{b d0} - 1) / (e^{b d1} - 1), written without overflow
+    return math.exp(b * (d0 - d1)) * -math.expm1(-b * d0) / -math.expm1(-b * d1)
+
+
+@overflow_guard
+def smooth_norm_scale(V, beta):
+    """The scale function s(V) = (1 - e^{-beta V}) / beta (s(V) = V at beta = 0) of dV = beta V^2 dt + sqrt(2) V dB.
+
+    s(V_t) is a local martingale (beta V^2 s' + V^2 s'' = 0), so E s(V_tau) = s(V_0) at any bounded stopping time
+    tau; s is bounded above, by 1/beta, iff beta > 0 (:func:`smooth_norm_exit_probability`). V: a number or an array
+    of up to 2 dimensions.
+    """
+    V, beta = real_array("V", V, ndim=(0, 1, 2), lower=0.0), real_scalar("beta", beta)
+    return V if beta == 0 else -np.expm1(-beta * V) / beta
+
+
+@overflow_guard
+def attention_gradient_log_slopes(lam, *, shaped: bool) -> np.ndarray:
+    """Per-layer slope of log ||dL/dW_l||_F^2 for (W^Q, W^K, W^V) at initialisation, width n -> infinity: array (3,).
+
+    Unshaped softmax attention [N22] (their claim: rank collapse makes the query/key gradients vanish; the rate is
+    derived here, not quoted): at uniform attention the softmax Jacobian gives dL/dY = (dL/dS) P / m and
+    dL/dS = H X^T with H = gamma (dL/dX_{l+1}) W^V^T / sqrt(n), so dL/dW^Q = X^T H (X^T P X) W^K / (m tau) (and
+    dL/dW^K alike): LINEAR in the token-difference energy X^T P X, which contracts by lam^2 per layer
+    (:func:`uniform_attention_difference_energy`) while the other factors keep their scale (lam^2 + gamma^2 = 1). So
+    log ||dL/dW^{Q,K}||^2 falls by 2 log lam^2 per layer; dL/dW^V = gamma (A X)^T dL/dX_{l+1} / sqrt(n) sees the token
+    mean and does not decay (0). Shaped attention (A = I + Softmax - 1 1^T / m, [N23]): tr(P V P) changes by O(1/n)
+    per layer, so all three slopes are 0 (+ O(1/n)).
+    """
+    lam = real_scalar("lam", lam, lower=0.0, strict=True, upper=1.0, upper_strict=True)
+    qk = 0.0 if flag("shaped", shaped) else 2 * math.log(lam**2)
+    return np.array([qk, qk, 0.0])

@@ -30,7 +30,7 @@ import mpmath
 import numpy as np
 from scipy.special import erf, expit
 
-from dltheory.theory._validate import integer_at_least, real_scalar
+from dltheory.theory._validate import flag, integer_at_least, overflow_guard, real_array, real_scalar
 
 __all__ = [
     "Activation",
@@ -138,7 +138,7 @@ def ab_relu(a: float, b: float) -> Activation:
 
 def leaky_relu(alpha: float) -> Activation:
     """phi(x) = max(x, 0) + alpha min(x, 0), closed-form kernel map (neural-tangents' LeakyRelu(alpha))."""
-    return ab_relu(alpha, 1.0)
+    return ab_relu(real_scalar("alpha", alpha), 1.0)
 
 
 def _pexp(lam: float, alpha: float) -> tuple:
@@ -267,9 +267,7 @@ def gaussian(a: float = 1.0, b: float = -1.0) -> Activation:
 def polynomial(coef) -> Activation:
     """sum_m coef[m] x^m (numpy.polynomial order; neural-tangents' Polynomial); its dual kernel is an exact
     finite Hermite (Mehler) series."""
-    c = np.asarray(coef, dtype=np.float64)
-    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)):
-        raise ValueError(f"coef must be a non-empty 1-D sequence of finite numbers, got {coef!r}")
+    c = real_array("coef", coef, ndim=1)
     c = c[: int(np.flatnonzero(c)[-1]) + 1] if np.any(c) else c[:1]
     dc = np.polynomial.polynomial.polyder(c) if c.size > 1 else np.zeros(1)
     return Activation(
@@ -282,6 +280,7 @@ def polynomial(coef) -> Activation:
     )
 
 
+@overflow_guard
 def monomial(degree: int) -> Activation:
     """x^degree (neural-tangents' Monomial)."""
     n = integer_at_least("degree", degree, 0)
@@ -360,6 +359,7 @@ def get_activation(activation: str | Activation) -> Activation:
     return ACTIVATIONS[activation]
 
 
+@overflow_guard
 def relu_slopes(c_plus, c_minus, n, *, unshaped: bool = False) -> tuple[float, float, float]:
     """(s_+, s_-, c) of the shaped ReLU at width n: s_pm = 1 + c_pm / sqrt(n), c = 2 / (s_+^2 + s_-^2).
 
@@ -368,9 +368,9 @@ def relu_slopes(c_plus, c_minus, n, *, unshaped: bool = False) -> tuple[float, f
     invertible perturbation of the identity.
     """
     n = integer_at_least("n", n, 2)
-    if unshaped:
-        return 1.0, 0.0, 2.0
     c_plus, c_minus = real_scalar("c_plus", c_plus), real_scalar("c_minus", c_minus)
+    if flag("unshaped", unshaped):
+        return 1.0, 0.0, 2.0
     s_plus, s_minus = 1 + c_plus / math.sqrt(n), 1 + c_minus / math.sqrt(n)
     if s_plus <= 0 or s_minus <= 0:
         raise ValueError(

@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from dltheory.simulators.sweep import MAX_WORKERS
+from dltheory.theory import _validate as val
 from dltheory.verify import registry
+from dltheory.verify.cache import check_cache_dir
 from dltheory.verify.report import ROW_COLUMNS, SUMMARY_COLUMNS, summary_rows, tidy_rows
-from dltheory.verify.runner import Outcome, check_device, open_executor, run_claims
+from dltheory.verify.runner import DEVICES, EXECUTORS, Outcome, check_device, open_executor, run_claims
 
 __all__ = ["run", "tidy_frame", "checks_frame"]
 
@@ -33,9 +36,24 @@ def run(
     """Run the claims matching ``pattern`` (glob over ids; all if None) and return their outcomes.
 
     ``executor``: ``"inline"``, ``"local"`` or ``"dask"`` (see :func:`dltheory.verify.runner.open_executor`);
-    ``cache_dir``: reuse and store results there (None: always run, store nothing).
+    ``cache_dir``: reuse and store results there (None: always run, store nothing); it must be a writable
+    directory (created if missing). Every argument is validated before any claim runs.
     """
-    claims = registry.select(pattern)
+    if pattern is not None:
+        val.instance("pattern", pattern, str, "a glob over claim ids (str) or None")
+    val.flag("quick", quick)
+    val.choice("executor", executor, EXECUTORS)
+    if scheduler is not None:
+        val.instance("scheduler", scheduler, str, "a Dask scheduler address (str) or None")
+    if workers is not None:
+        val.integer("workers", workers, lower=1, upper=MAX_WORKERS)
+    if device is not None:
+        val.choice("device", device, DEVICES)
+    check_cache_dir(cache_dir)
+    try:
+        claims = registry.select(pattern)
+    except ValueError as exc:
+        raise ValueError(f"pattern: {exc}") from None
     check_device(device)
     with open_executor(executor, scheduler=scheduler, workers=workers) as ex:
         return run_claims(claims, quick=quick, cache_dir=cache_dir, executor=ex, device=device)

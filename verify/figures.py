@@ -1,7 +1,10 @@
 """Figures for the report: one PNG per claim, one panel per :class:`~dltheory.verify.evidence.Panel`.
 
-Line panels draw theory as lines and simulation as markers with SE bars, one colour per series; heatmap
-panels draw the grid's cell values with any other series as theory lines on top. The claim's verdict and
+Line panels draw theory as lines and simulation as markers with SE bars, one legend entry per series (its colour,
+marker and dash); the legend's title says what lines and markers are, for the kinds the panel shows. Heatmap
+panels draw the grid's cell values with any other series as theory lines on top. Ticks are kept readable (at
+most six on a linear axis, plain numbers on short log axes, labels rotated if they would still touch), panel
+titles take at most two lines, and a panel whose points share one x is centred on it. The claim's verdict and
 the verdict on its controls are in the figure title, coloured, so a figure read alone still says what it shows.
 """
 
@@ -49,16 +52,53 @@ def _series(rows: Sequence[dict]) -> list[str]:
 
 _BIG_LEGEND = 5  # panels with more series than this get their legend outside, right of the axes
 _LONG_LABEL = 32  # panels with a series label longer than this get their legend below the axes
+_CHAR_IN = 0.085  # width of one legend character at 11 pt, inches (DejaVu Sans, measured on digits and letters)
+_HANDLE_IN = 0.9  # legend handle, padding and frame, inches
+_MARKERS = "osD^vP<>X*"
+_DASHES = ("-", "--", "-.", ":")
 
 
-def _draw_panel(ax, panel: Panel, rows: Sequence[dict], title: str) -> None:
-    """Theory rows as lines, simulated rows as markers with SE bars, one colour per series."""
+def _legend_place(series: Sequence[str]) -> str:
+    """Where a line panel's legend goes: "right" (many series), "below" (long labels) or "inside"."""
+    longest = max(map(len, series), default=0)
+    if longest > _LONG_LABEL:
+        return "below"
+    return "right" if len(series) > _BIG_LEGEND else "inside"
+
+
+def _legend_width(series: Sequence[str]) -> float:
+    """Approximate width of a one-column legend of these labels, inches."""
+    return _CHAR_IN * max(map(len, series), default=0) + _HANDLE_IN
+
+
+def _colours(series: Sequence[str], kinds: dict[str, set]) -> dict[str, int]:
+    """Colour index per series; a theory-only series named after a simulated one ("E rho: limit" after "E rho")
+    gets that series' colour, so a line and the markers it predicts match."""
+    out: dict[str, int] = {}
+    for name in series:
+        parent = next(
+            (
+                other
+                for other in series
+                if other != name and kinds[name] == {"theory"} and "sim" in kinds[other] and name.startswith(other)
+            ),
+            None,
+        )
+        out[name] = out[parent] if parent in out else len(set(out.values()))
+    return out
+
+
+def _draw_panel(ax, panel: Panel, rows: Sequence[dict], title: str) -> tuple[list, str]:
+    """Theory rows as lines, simulated rows as markers with SE bars; one colour (and marker and dash) per series.
+
+    Returns the legend handles (one per series) and the legend's title, which says what lines and markers are:
+    the generic key appears only for the kinds of data the panel shows."""
     from matplotlib.lines import Line2D
 
-    handles, styles = [], {}
     series = _series(rows)
-    for j, name in enumerate(series):
-        color = f"C{j % 10}"
+    kinds: dict[str, set] = {}
+    points = {}
+    for name in series:
         mine = [r for r in rows if str(r.get("series")) == name and _finite(r.get("x"))]
         theory = sorted((float(r["x"]), float(r["theory"])) for r in mine if _finite(r.get("theory")))
         sim = [
@@ -66,46 +106,115 @@ def _draw_panel(ax, panel: Panel, rows: Sequence[dict], title: str) -> None:
             for r in mine
             if _finite(r.get("simulated"))
         ]  # NaN se: no error bar
+        points[name] = theory, sim
+        kinds[name] = {k for k, present in (("theory", theory), ("sim", sim)) if present}
+    colours = _colours(series, kinds)
+    handles = []
+    for j, name in enumerate(series):
+        theory, sim = points[name]
+        color, marker, dash = f"C{colours[name] % 10}", _MARKERS[j % len(_MARKERS)], _DASHES[j % len(_DASHES)]
         if theory:  # a lone theory point has no line to draw: mark it with a dash
-            ax.plot(*zip(*theory), "-" if len(theory) > 1 else "_", color=color, lw=2.2, ms=22, mew=2.2, zorder=2)
-            styles["theory"] = Line2D([], [], color="0.3", lw=2.2, label="theory")
+            ax.plot(*zip(*theory), dash if len(theory) > 1 else "_", color=color, lw=2.2, ms=22, mew=2.2, zorder=2)
         if sim:
             x, y, se = zip(*sim)
             ax.errorbar(
-                x, y, yerr=se, fmt="o", color=color, ms=6.5, mec="white", mew=0.8, elinewidth=1.6, capsize=3.5, zorder=3
+                x,
+                y,
+                yerr=se,
+                fmt=marker,
+                color=color,
+                ms=6.5,
+                mec="white",
+                mew=0.8,
+                elinewidth=1.6,
+                capsize=3.5,
+                zorder=3,
             )
-            styles["sim"] = Line2D([], [], color="0.3", marker="o", ls="none", ms=6.5, label="simulation ± SE")
         handles.append(
-            Line2D([], [], color=color, lw=2.2 if theory else 0, marker="o" if sim else "", ms=6.5, label=name)
+            Line2D(
+                [], [], color=color, lw=2.2 if theory else 0, ls=dash, marker=marker if sim else "", ms=6.5, label=name
+            )
         )
-    handles += styles.values()
-    if len(series) > _BIG_LEGEND:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
-    elif max(map(len, series)) > _LONG_LABEL:  # long labels (fitted slopes) would cover the data: put them below
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=10, ncols=1)
-    else:
-        ax.legend(handles=handles, loc="best", framealpha=0.9)
+    has_theory = any("theory" in k for k in kinds.values())
+    has_sim = any("sim" in k for k in kinds.values())
+    key = " · ".join(["lines: theory"] * has_theory + ["markers: simulation ± SE"] * has_sim)
     ax.set(xlabel=panel.xlabel, ylabel=panel.ylabel, xscale=panel.xscale, yscale=panel.yscale, title=title)
+    _single_x(ax, [x for theory, sim in points.values() for x, *_ in (*theory, *sim)])
+    return handles, key
+
+
+def _single_x(ax, xs: Sequence[float]) -> None:
+    """A panel whose points all share one x: centre it in a window around that x with a single tick there."""
+    from matplotlib.ticker import NullFormatter
+
+    values = sorted(set(xs))
+    if len(values) != 1:
+        return
+    x = values[0]
+    if ax.get_xscale() == "log":
+        ax.set_xlim(x / 3, x * 3)
+    else:
+        half = abs(x) / 2 or 1.0
+        ax.set_xlim(x - half, x + half)
+    ax.set_xticks([x])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _readable_ticks(ax) -> None:
+    """At most 6 major ticks on linear axes; plain numbers on log axes spanning less than 5 decades (10, 20, 50
+    rather than 10^1, 2x10^1, 5x10^1), labelling only the 2x and 5x minor ticks when one decade is in view."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
-        if axis.get_scale() == "log":
-            _declutter_log(axis, *limits)
-            axis.grid(True, which="minor", alpha=0.12)
+        if axis.get_scale() == "linear":
+            if len(axis.get_majorticklocs()) > 1:
+                axis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+            continue
+        if axis.get_scale() != "log":
+            continue
+        axis.grid(True, which="minor", alpha=0.12)
+        lo, hi = sorted(limits)
+        if lo <= 0:
+            continue
+        plain = 1e-3 <= lo and hi <= 1e5
+        if plain:
+            axis.set_major_formatter(FuncFormatter(lambda v, pos=None: f"{v:g}"))
+        if plain and hi / lo < 10:  # less than a decade: matplotlib labels the minor ticks; plainly, then
+            axis.set_minor_formatter(FuncFormatter(lambda v, pos=None: f"{v:g}"))
+        elif math.floor(math.log10(hi)) - math.ceil(math.log10(lo)) == 0:
+            _declutter_log(axis, plain)
 
 
-def _declutter_log(axis, lo: float, hi: float) -> None:
+def _declutter_log(axis, plain: bool) -> None:
     """With exactly one decade in view matplotlib labels minor ticks 2, 3, 4, 6 of every decade, which
     collide at talk font sizes: label only the 2x and 5x ticks there."""
     from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
 
-    if math.floor(math.log10(hi)) - math.ceil(math.log10(lo)) != 0:
-        return
     sci = LogFormatterSciNotation(labelOnlyBase=False)
     sci.set_axis(axis)
 
     def label(value: float, pos=None) -> str:
-        return sci(value, pos) if round(value / 10 ** math.floor(math.log10(value))) in (2, 5) else ""
+        if round(value / 10 ** math.floor(math.log10(value))) not in (2, 5):
+            return ""
+        return f"{value:g}" if plain else sci(value, pos)
 
     axis.set_minor_formatter(FuncFormatter(label))
+
+
+def _overlapping(labels, renderer) -> bool:
+    boxes = [t.get_window_extent(renderer) for t in labels if t.get_visible() and t.get_text()]
+    return any(a.x1 > b.x0 - 2 for a, b in zip(boxes, boxes[1:]))
+
+
+def _unclutter_x(fig, axes) -> None:
+    """Rotate the x tick labels of any axes whose labels (major or minor) still touch after layout."""
+    renderer = fig.canvas.get_renderer()
+    for ax in axes:
+        for labels in (ax.get_xticklabels(), ax.get_xticklabels(minor=True)):
+            labels = sorted((t for t in labels if t.get_text()), key=lambda t: t.get_window_extent(renderer).x0)
+            if _overlapping(labels, renderer):
+                for t in labels:
+                    t.set(rotation=30, ha="right", rotation_mode="anchor")
 
 
 def _edges(centres: np.ndarray, log: bool) -> np.ndarray:
@@ -158,9 +267,34 @@ def _draw_heatmap(ax, panel: Panel, rows: Sequence[dict], title: str) -> None:
     ax.grid(False)
 
 
+def _title(text: str, width: int) -> str:
+    """A panel title in at most two lines of ``width`` characters (shortened with an ellipsis if longer)."""
+    lines = textwrap.wrap(text, width)
+    if len(lines) <= 2:
+        return "\n".join(lines)
+    return "\n".join([lines[0], textwrap.shorten(" ".join(lines[1:]), width, placeholder=" …")])
+
+
+def _suptitle(fig, head: str, ref: str, color: str) -> None:
+    """Two bold title lines, each shortened (with an ellipsis) until it fits the figure's width as rendered."""
+    renderer = fig.canvas.get_renderer()
+    width = int(fig.get_figwidth() * 8)  # characters per line: a first guess, corrected by measuring
+    for _ in range(30):
+        lines = [textwrap.shorten(text, width, placeholder=" …") for text in (head, ref)]
+        title = fig.suptitle("\n".join(lines), color=color, fontsize=15, fontweight="bold")
+        if title.get_window_extent(renderer).width <= 0.98 * fig.get_figwidth() * fig.dpi:
+            return
+        width = int(width * 0.95)
+
+
 def figure_png(o) -> bytes | None:
     """PNG of an outcome's panels (``o``: a :class:`dltheory.verify.runner.Outcome` with a result), verdict in the
-    title; None if there are no rows to draw."""
+    title; None if there are no rows to draw.
+
+    Each panel is a subfigure with its own legend (inside the axes, below them for long labels, right of them for
+    many series), so constrained layout sizes legends, labels and titles without overlaps. The figure title is two
+    lines: verdict and claim title (shortened), then id and reference (shortened); the report prints both in full.
+    """
     panels = _panel_rows(o.result)
     if not panels:
         return None
@@ -171,11 +305,27 @@ def figure_png(o) -> bytes | None:
     except ImportError as exc:
         raise ImportError("report figures need matplotlib: pip install matplotlib") from exc
 
-    ncols = min(len(panels), 2)  # wider figures get scaled down in the HTML page until fonts are tiny
+    places = [_legend_place(_series(rows)) if p.kind == "line" else "inside" for p, rows in panels]
+    below = [_legend_width(_series(rows)) for (p, rows), place in zip(panels, places) if place == "below"]
+    # two columns (wider figures get scaled down in the HTML page until fonts are tiny), or one when a legend
+    # below its panel would not fit a panel's width
+    ncols = 1 if any(w > 5.8 for w in below) else min(len(panels), 2)
     nrows = math.ceil(len(panels) / ncols)
-    wide_legends = len(
-        {i % ncols for i, (_, rows) in enumerate(panels) if len(_series(rows)) > _BIG_LEGEND}
-    )  # columns that need room for an outside legend
+    panel_w = max(5.8, 9.3 / ncols)  # one-panel figures get the width of 1.6 panels so the title does not wrap
+    col_extra = [
+        max(
+            (_legend_width(_series(panels[i][1])) for i in range(c, len(panels), ncols) if places[i] == "right"),
+            default=0.0,
+        )
+        for c in range(ncols)
+    ]
+    row_extra = [
+        max(
+            (0.3 * len(_series(panels[i][1])) + 0.4) * (places[i] == "below")
+            for i in range(r * ncols, min((r + 1) * ncols, len(panels)))
+        )
+        for r in range(nrows)
+    ]
     rc = {
         "font.size": 13,
         "axes.titlesize": 14,
@@ -183,26 +333,42 @@ def figure_png(o) -> bytes | None:
         "xtick.labelsize": 12,
         "ytick.labelsize": 12,
         "legend.fontsize": 11,
+        "legend.title_fontsize": 10,
         "axes.grid": True,
         "grid.alpha": 0.35,
     }
     with matplotlib.rc_context(rc):
-        # one-panel figures get the width of 1.6 panels so the title does not wrap into a tower
-        fig = Figure(figsize=(max(5.8 * ncols, 9.3) + 2.4 * wide_legends, 4.6 * nrows + 1.0), layout="constrained")
+        widths = [panel_w + e for e in col_extra]
+        heights = [4.6 + e for e in row_extra]
+        fig = Figure(figsize=(sum(widths), sum(heights) + 0.9), layout="constrained")
         FigureCanvasAgg(fig)
-        for i, (panel, rows) in enumerate(panels):
-            title = textwrap.fill(panel.title or panel.name, 52)
-            draw = _draw_heatmap if panel.kind == "heatmap" else _draw_panel
-            draw(fig.add_subplot(nrows, ncols, i + 1), panel, rows, title)
-        width = int(fig.get_figwidth() * 7.2)  # characters per line of the 15 pt bold title
-        head = f"{o.verdict} (controls {o.control_verdict}): {o.claim.title}"
-        ref = textwrap.shorten(o.claim.reference, max(width - len(o.claim.id) - 3, 20), placeholder=" …")
-        fig.suptitle(
-            "\n".join([*textwrap.wrap(head, width), f"{o.claim.id} · {ref}"]),
-            color=VERDICT_COLORS[o.verdict],
-            fontsize=15,
-            fontweight="bold",
+        subfigs = fig.subfigures(nrows, ncols, squeeze=False, width_ratios=widths, height_ratios=heights)
+        axes = []
+        for i, ((panel, rows), place) in enumerate(zip(panels, places)):
+            sub = subfigs[i // ncols, i % ncols]
+            ax = sub.add_subplot()
+            title = _title(panel.title or panel.name, int(panel_w * 8.2))
+            if panel.kind == "heatmap":
+                _draw_heatmap(ax, panel, rows, title)
+            else:
+                handles, key = _draw_panel(ax, panel, rows, title)
+                kw = dict(handles=handles, title=key or None, framealpha=0.9)
+                if place == "right":
+                    sub.legend(loc="outside right upper", **kw)
+                elif place == "below":
+                    sub.legend(loc="outside lower center", ncols=1, **kw)
+                else:
+                    ax.legend(loc="best", **kw)
+            _readable_ticks(ax)
+            axes.append(ax)
+        _suptitle(
+            fig,
+            f"{o.verdict} (controls {o.control_verdict}): {o.claim.title}",
+            f"{o.claim.id} · {o.claim.reference}",
+            VERDICT_COLORS[o.verdict],
         )
+        fig.canvas.draw()
+        _unclutter_x(fig, axes)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
     return buf.getvalue()

@@ -8,7 +8,11 @@ id's prefix (``pdlt.*`` lives in ``verify/claims/pdlt.py``):
   parameter set returning them): ``"published"`` and at least two controls, each named after the plausible
   mistake it makes;
 - ``judge(ctx, data, prediction) -> Evidence``: the decorated function. It is called once per prediction with
-  the same ``data`` and never learns which prediction it judges.
+  the same ``data`` and never learns which prediction it judges;
+- ``formulas`` (optional): the predictions in mathematical notation, a mapping prediction name -> sympy
+  expression or equation (or a tuple of them), or a function of the parameter set returning one. Symbols carry
+  the paper's names. Where a claim evaluates a closed form numerically, the numeric function is lambdified from
+  (or tested equal to) the expression shown, so the report's formula is the one the check used.
 
 :func:`run` simulates once, judges every prediction, checks that no judge changed the data, and measures the
 claim's resolution: the smallest relative perturbation delta of the published prediction (see
@@ -89,6 +93,9 @@ class Claim:
     predictions: Mapping[str, Prediction] | Callable[[dict], Mapping[str, Prediction]] = field(
         repr=False, compare=False
     )
+    formulas: Mapping[str, object] | Callable[[dict], Mapping[str, object]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def params(self, quick: bool = True) -> dict:
         return dict(self.quick if quick else self.full)
@@ -101,6 +108,33 @@ class Claim:
         if bad:
             raise TypeError(f"claim {self.id}: predictions {bad} are not Prediction objects")
         return preds
+
+    def formulas_for(self, params: dict, predictions: Mapping[str, Prediction] | None = None) -> dict[str, tuple]:
+        """Prediction name -> tuple of sympy expressions/equations, "published" first ({} if none declared).
+
+        Raises TypeError for a formula that is not a sympy object and, given the ``predictions`` to check against
+        (:func:`run` passes them), ValueError for a formula naming no prediction."""
+        if self.formulas is None:
+            return {}
+        import sympy
+
+        raw = dict(self.formulas(params) if callable(self.formulas) else self.formulas)
+        if predictions is not None and set(raw) - set(predictions):
+            raise ValueError(
+                f"claim {self.id}: formulas {sorted(set(raw) - set(predictions))} name no prediction; "
+                f"predictions are {list(predictions)}"
+            )
+        out = {}
+        for name in sorted(raw, key=lambda k: k != PUBLISHED):
+            value = raw[name]
+            exprs = tuple(value) if isinstance(value, list | tuple) else (value,)
+            bad = [e for e in exprs if not isinstance(e, sympy.Basic)]
+            if not exprs or bad:
+                raise TypeError(
+                    f"claim {self.id}: formula for {name!r} must be sympy expressions, got {bad or value!r}"
+                )
+            out[name] = exprs
+        return out
 
     @property
     def controls(self) -> list[str]:
@@ -127,8 +161,12 @@ def claim(
     simulate: Callable[[ClaimContext], object],
     predictions: Mapping[str, Prediction] | Callable[[dict], Mapping[str, Prediction]],
     resolution: float,
+    formulas: Mapping[str, object] | Callable[[dict], Mapping[str, object]] | None = None,
 ) -> Callable:
-    """Register the decorated ``judge(ctx, data, prediction) -> Evidence`` as claim ``id``."""
+    """Register the decorated ``judge(ctx, data, prediction) -> Evidence`` as claim ``id``.
+
+    ``formulas`` (optional): prediction name -> sympy expression(s), or a function of the parameter set
+    returning that mapping (see the module docstring)."""
     if not (isinstance(resolution, float | int) and 0 < resolution <= 1):
         raise ValueError(f"claim {id}: resolution (the declared bound) must lie in (0, 1], got {resolution!r}")
 
@@ -147,6 +185,7 @@ def claim(
             simulate=simulate,
             judge=judge,
             predictions=predictions,
+            formulas=formulas,
         )
         return judge
 
@@ -245,6 +284,7 @@ def run(
     )
     start = time.perf_counter()
     preds = c.predictions_for(ctx.params)
+    c.formulas_for(ctx.params, preds)  # a formula naming no prediction is a defect of the claim: fail early
     data = c.simulate(ctx)
     before = _fingerprint(data)
     evidence = _judge(c, ctx, data, preds[PUBLISHED], PUBLISHED)

@@ -6,6 +6,11 @@ per :class:`~dltheory.verify.evidence.Panel`) and ``<id>.csv`` (tidy rows of the
 prediction and against each control). Every file is written atomically and the two pages last, so an interrupted run never leaves a
 half-written page. The figures and pages draw the same :class:`~dltheory.verify.evidence.ClaimResult` that pytest
 asserts on.
+
+The HTML page needs no server and fetches nothing: each claim's formulas (the sympy expressions it declares, see
+:mod:`dltheory.verify.registry`) are inlined as presentation MathML, which browsers render natively; arXiv ids in
+references link to their abstract pages; a small inline script sorts the index table by any column and filters it
+by area and verdict. Every check is stated as its pass condition, "statistic <= threshold" or "p >= alpha".
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
+import dltheory
 from dltheory.verify import registry
-from dltheory.verify.cache import atomic_write, code_version, package_version
+from dltheory.verify.cache import atomic_write, code_version
 from dltheory.verify.evidence import Check, ClaimResult, percent
 from dltheory.verify.figures import figure_png
 from dltheory.verify.runner import Outcome, run_claims
@@ -42,6 +48,9 @@ __all__ = [
     "tidy_rows",
     "stem",
     "tightest_check",
+    "condition",
+    "arxiv_ids",
+    "formula_mathml",
 ]
 
 ROW_COLUMNS = ("claim_id", "prediction", "panel", "series", "x", "y", "theory", "simulated", "se", "label")
@@ -82,6 +91,28 @@ def _load_ratio(k: Check) -> float:
 def tightest_check(checks: Sequence[Check]) -> Check | None:
     """The failing check with the largest load, else the passing check closest to its threshold."""
     return max(checks, key=lambda k: (not k.passed, _load_ratio(k)), default=None)
+
+
+def condition(k: Check) -> str:
+    """The check's pass condition with its numbers, worded the same way in every row and page:
+    ``"statistic 1.23 <= threshold 3.29"`` or ``"p 0.41 >= alpha 0.001"`` (every ">=" check is a p-value)."""
+    s, t = float(k.statistic), float(k.threshold)
+    return f"statistic {s:.4g} <= threshold {t:.4g}" if k.relation == "<=" else f"p {s:.4g} >= alpha {t:.4g}"
+
+
+_ARXIV = re.compile(r"arXiv:\s*((?:\d{4}\.\d{4,5})|(?:[a-z-]+(?:\.[A-Z]{2})?/\d{7}))(v\d+)?", re.IGNORECASE)
+
+
+def arxiv_ids(reference: str) -> list[str]:
+    """The arXiv identifiers cited in a reference string (``arXiv:2310.16441``, ``arXiv:hep-th/9901001``), in order."""
+    return list(dict.fromkeys(m.group(1) for m in _ARXIV.finditer(reference)))
+
+
+def formula_mathml(expr) -> str:
+    """A sympy expression or equation as a presentation-MathML ``<math>`` element (rendered natively by browsers)."""
+    from sympy.printing.mathml import mathml
+
+    return f'<math display="block">{mathml(expr, printer="presentation")}</math>'
 
 
 def prepare_dirs(
@@ -217,7 +248,7 @@ def _accelerators() -> str:
 
 def _environment(quick: bool) -> dict[str, str]:
     return {
-        "dltheory": package_version(),
+        "dltheory": dltheory.__version__,
         "code version": code_version().rsplit("+", 1)[-1][:16],
         "tier": "quick" if quick else "full",
         "date": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -249,6 +280,11 @@ section{border-top:3px solid #d0d7de;margin-top:2.5em;padding-top:1em}
 .detail{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.82em}
 pre{background:#f6f8fa;padding:.7em;overflow-x:auto;font-size:.85em}
 img{max-width:100%;border:1px solid #d0d7de}
+.formulas{display:flex;flex-wrap:wrap;gap:.4em 1.2em;margin:.6em 0}
+.formula{border:1px solid #d0d7de;border-radius:4px;padding:.3em .8em;background:#fbfcfd}
+.fname{font-size:.82em;color:#59636e} math{font-size:1.1em}
+#claims th{cursor:pointer} #claims th[data-dir=asc]::after{content:" ▲"} #claims th[data-dir=desc]::after{content:" ▼"}
+.filters label{margin-right:1em}
 """
 
 
@@ -269,14 +305,40 @@ def _duration(seconds: float) -> str:
 def _checks_table(checks: Sequence[Check]) -> str:
     rows = "".join(
         f'<tr><td class="{"ok" if k.passed else "bad"}">{"pass" if k.passed else "FAIL"}</td>'
-        f'<td>{_e(k.name)}</td><td class="num">{float(k.statistic):.4g}</td><td>{_e(k.relation)}</td>'
-        f'<td class="num">{float(k.threshold):.4g}</td><td class="detail">{_e(k.detail)}</td></tr>'
+        f'<td>{_e(k.name)}</td><td class="num">{_e(condition(k))}</td><td class="detail">{_e(k.detail)}</td></tr>'
         for k in checks
     )
     return (
-        "<table><tr><th></th><th>check</th><th>statistic</th><th></th><th>threshold</th>"
+        "<table><tr><th></th><th>check</th><th>passes if (statistic &lt;= threshold, or p &gt;= alpha)</th>"
         f"<th>detail</th></tr>{rows}</table>"
     )
+
+
+def _reference_html(reference: str) -> str:
+    """The reference with every arXiv id linked to its abstract page."""
+    out, last = [], 0
+    for m in _ARXIV.finditer(reference):
+        out += [
+            _e(reference[last : m.start()]),
+            f'<a href="https://arxiv.org/abs/{_e(m.group(1))}">{_e(m.group(0))}</a>',
+        ]
+        last = m.end()
+    return "".join([*out, _e(reference[last:])])
+
+
+def _formulas_html(c: registry.Claim, params: dict) -> str:
+    """The published prediction and each control as typeset formulas (MathML), or a note when none is declared."""
+    try:
+        formulas = c.formulas_for(params)
+    except Exception as exc:  # a broken formula must not take the report down: say so in the section
+        return f'<p class="reason">formulas could not be rendered: {_e(type(exc).__name__)}: {_e(exc)}</p>'
+    if not formulas:
+        return '<p class="meta">no closed-form formula declared for this claim</p>'
+    items = "".join(
+        f'<div class="formula"><div class="fname">{_e(name)}</div>{"".join(map(formula_mathml, exprs))}</div>'
+        for name, exprs in formulas.items()
+    )
+    return f'<div class="formulas">{items}</div>'
 
 
 def _reasons(result: ClaimResult) -> list[str]:
@@ -315,7 +377,7 @@ def _section(o: Outcome, figure: str | Exception | None) -> str:
     c, r = o.claim, o.result
     head = (
         f'<section id="{_e(stem(o.claim.id))}"><h2>{_e(c.title)}</h2>'
-        f'<div class="meta"><code>{_e(c.id)}</code> · area: {_e(c.area)} · {_e(c.reference)}</div>'
+        f'<div class="meta"><code>{_e(c.id)}</code> · area: {_e(c.area)} · {_reference_html(c.reference)}</div>'
         f"{_badge(o.verdict, big=True)}"
     )
     if r is None:
@@ -339,7 +401,8 @@ def _section(o: Outcome, figure: str | Exception | None) -> str:
         f"{head}{reasons}"
         f'<p class="meta">seed {r.evidence.seed} · runtime {_duration(r.runtime_s)}'
         f"{' (from cache)' if o.cached else ' (computed now)'} · "
-        f'tidy data: <a href="{_e(stem(o.claim.id))}.csv">{_e(stem(o.claim.id))}.csv</a></p>{fig}'
+        f'tidy data: <a href="{_e(stem(o.claim.id))}.csv">{_e(stem(o.claim.id))}.csv</a></p>'
+        f"{_formulas_html(c, r.evidence.params)}{fig}"
         f'<p class="meta">{_e(_resolution_sentence(r))}</p>'
         f"<h3>Checks against the published prediction</h3>{_checks_table(r.evidence.checks)}"
         + "".join(
@@ -353,40 +416,93 @@ def _section(o: Outcome, figure: str | Exception | None) -> str:
 
 def _tightest_text(o: Outcome) -> str:
     k = None if o.result is None else tightest_check(o.result.evidence.checks)
-    return "–" if k is None else f"{k.name}: {float(k.statistic):.3g} {k.relation} {float(k.threshold):.3g}"
+    return "–" if k is None else f"{k.name}: {condition(k)}"
+
+
+_FILTER_JS = """
+(function(){
+ var t=document.getElementById('claims'),rows=Array.prototype.slice.call(t.tBodies[0].rows);
+ var fa=document.getElementById('f-area'),fv=document.getElementById('f-verdict'),n=document.getElementById('f-count');
+ function filter(){var k=0;rows.forEach(function(r){var show=(!fa.value||r.dataset.area===fa.value)&&
+  (!fv.value||r.dataset.verdict===fv.value);r.hidden=!show;if(show)k++;});n.textContent=k+' of '+rows.length+' claims';}
+ fa.onchange=filter;fv.onchange=filter;
+ Array.prototype.forEach.call(t.tHead.rows[0].cells,function(th,i){th.onclick=function(){
+  var asc=th.dataset.dir!=='asc';Array.prototype.forEach.call(t.tHead.rows[0].cells,function(h){delete h.dataset.dir;});
+  th.dataset.dir=asc?'asc':'desc';
+  function key(r){var c=r.cells[i];return c.dataset.key!==undefined?(c.dataset.key===''?Infinity:parseFloat(c.dataset.key)):c.textContent;}
+  rows.sort(function(a,b){var x=key(a),y=key(b);
+   var c=typeof x==='number'?(x===y?0:(x<y?-1:1)):x.localeCompare(y,undefined,{numeric:true});return asc?c:-c;});
+  rows.forEach(function(r){t.tBodies[0].appendChild(r);});};});
+ filter();
+})();
+"""
+
+
+def _options(values: Iterable[str]) -> str:
+    return "".join(f'<option value="{_e(v)}">{_e(v)}</option>' for v in sorted(set(values)))
 
 
 def _html(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[str, str | Exception]) -> str:
+    def runtime_key(o: Outcome) -> str:
+        return "" if o.result is None else repr(float(o.result.runtime_s))
+
+    def resolution_key(o: Outcome) -> str:
+        return "" if o.result is None else repr(float(o.result.resolution_delta))
+
     summary = "".join(
-        f'<tr><td><a href="#{_e(stem(o.claim.id))}">{_e(o.claim.id)}</a></td><td>{_e(o.claim.area)}</td>'
-        f"<td>{_e(o.claim.reference)}</td><td>{_badge(o.verdict)}</td>"
+        f'<tr data-area="{_e(o.claim.area)}" data-verdict="{_e(o.verdict)}">'
+        f'<td><a href="#{_e(stem(o.claim.id))}">{_e(o.claim.id)}</a></td><td>{_e(o.claim.area)}</td>'
+        f"<td>{_reference_html(o.claim.reference)}</td><td>{_badge(o.verdict)}</td>"
         f'<td class="detail">{_e(_tightest_text(o))}</td><td>{_badge(o.control_verdict.split()[0] if o.result else "")}'
         f"{_e(o.control_verdict.partition(' ')[2])}</td>"
-        f'<td class="num">{_e(o.resolution_text or "–")}</td>'
-        f'<td class="num">{"–" if o.result is None else _duration(o.result.runtime_s)}'
+        f'<td class="num" data-key="{resolution_key(o)}">{_e(o.resolution_text or "–")}</td>'
+        f'<td class="num" data-key="{runtime_key(o)}">{"–" if o.result is None else _duration(o.result.runtime_s)}'
         f"{' (cached)' if o.cached else ''}</td>"
         f'<td class="num">{o.claim.seed if o.result is None else o.result.evidence.seed}</td></tr>'
         for o in outcomes
     )
     env_items = "".join(f"<span><b>{_e(k)}</b> {_e(v)}</span>" for k, v in env.items())
     sections = "".join(_section(o, figures.get(o.claim.id)) for o in outcomes)
+    filters = (
+        '<p class="filters"><label>area <select id="f-area"><option value="">all</option>'
+        f"{_options(o.claim.area for o in outcomes)}</select></label> "
+        '<label>verdict <select id="f-verdict"><option value="">all</option>'
+        f"{_options(o.verdict for o in outcomes)}</select></label> "
+        '<span id="f-count" class="meta"></span> <span class="meta">· click a column header to sort</span></p>'
+    )
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>dltheory report ({_e(env['tier'])})</title><style>{_CSS}</style></head><body>"
         f"<h1>dltheory: theory vs simulation</h1>"
         f'<p class="meta">{_e(summary_line(outcomes))} · {_e(env["tier"])} tier · '
         f'<a href="summary.md">summary.md</a> · <a href="summary.csv">summary.csv</a></p>'
-        f'<div class="env">{env_items}</div>'
-        f"<table><tr><th>claim</th><th>area</th><th>paper, equation</th><th>verdict</th>"
-        f"<th>tightest check: statistic vs threshold</th><th>controls</th><th>resolution vs bound</th><th>runtime</th>"
-        f"<th>seed</th></tr>{summary}</table>"
-        f"{sections}</body></html>\n"
+        f'<div class="env">{env_items}</div>{filters}'
+        f'<table id="claims"><thead><tr><th>claim</th><th>area</th><th>paper, equation</th><th>verdict</th>'
+        f"<th>tightest check (passes if statistic &lt;= threshold, or p &gt;= alpha)</th><th>controls</th>"
+        f"<th>resolution vs bound</th><th>runtime</th><th>seed</th></tr></thead><tbody>{summary}</tbody></table>"
+        f"{sections}<script>{_FILTER_JS}</script></body></html>\n"
     )
 
 
 def _md(text) -> str:
     """A Markdown table cell: pipes escaped, newlines flattened."""
     return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _formulas_markdown(c: registry.Claim, params: dict) -> list[str]:
+    """The formulas as GitHub-flavoured Markdown maths (``$...$``), one bullet per prediction."""
+    try:
+        formulas = c.formulas_for(params)
+    except Exception as exc:  # as in the HTML page: reported, never fatal
+        return ["", f"Formulas could not be rendered: `{_md(exc)}`"]
+    if not formulas:
+        return []
+    import sympy
+
+    return [
+        "",
+        *(f"- {_md(name)}: " + ", ".join(f"${sympy.latex(e)}$" for e in exprs) for name, exprs in formulas.items()),
+    ]
 
 
 def _markdown(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[str, str | Exception]) -> str:
@@ -400,7 +516,7 @@ def _markdown(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[st
         "",
         " · ".join(f"**{k}** {_md(v)}" for k, v in env.items()),
         "",
-        "| claim | area | paper, equation | verdict | tightest check: statistic vs threshold "
+        "| claim | area | paper, equation | verdict | tightest check (passes if statistic <= threshold, or p >= alpha) "
         "| controls | resolution vs bound | runtime | seed |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -430,13 +546,13 @@ def _markdown(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[st
             f"- control *{_md(k.prediction)}*: {'ACCEPTED' if k.passed else 'REJECTED'}" for k in o.result.controls
         ]
         lines += [f"- {_md(text)}" for text in _reasons(o.result)]
+        lines += _formulas_markdown(o.claim, o.result.evidence.params)
         figure = figures.get(o.claim.id)
         if isinstance(figure, str):
             lines += ["", f"![{o.claim.id}]({figure})"]
-        lines += ["", "| check | statistic | | threshold | |", "|---|---:|---|---:|---|"]
+        lines += ["", "| check | passes if (statistic <= threshold, or p >= alpha) | |", "|---|---|---|"]
         lines += [
-            f"| {_md(k.name)} | {float(k.statistic):.4g} | {k.relation} | {float(k.threshold):.4g} "
-            f"| {'pass' if k.passed else '**FAIL**'} |"
+            f"| {_md(k.name)} | {condition(k)} | {'pass' if k.passed else '**FAIL**'} |"
             for k in o.result.evidence.checks
         ]
         lines += ["", f"Tidy data: [{stem(o.claim.id)}.csv]({stem(o.claim.id)}.csv)"]

@@ -46,6 +46,14 @@ __all__ = [
     "mean_std",
     "corrected_rate_matches",
     "proportion_se",
+    "extrapolated_limit",
+    "non_increasing",
+    "rate_exceeds",
+    "parabolic_argmin",
+    "bootstrap_argmin",
+    "binomial_exceeds",
+    "binomial_within",
+    "log_richardson_limit_matches",
 ]
 
 ALPHA = 1e-3  # the family-wise false-failure budget of one claim; a claim splits it (Bonferroni) over its checks
@@ -657,3 +665,145 @@ def proportion_se(fraction, n):
     of a mean of per-seed fractions with the same pooled mean, by concavity)."""
     fraction = np.asarray(fraction, float)
     return np.sqrt(fraction * (1 - fraction) / n)
+
+
+def extrapolated_limit(x, values, se, *, orders=(1.0,)) -> tuple[float, float, float]:
+    """The x -> 0 limit a of the weighted fit values = a + sum_k b_k x^order_k (the fit of ``limit_matches``), its
+    SE (scaled by max(1, reduced chi^2)) and the reduced chi^2. >= 5 sizes over >= 1 decade."""
+    x = _sizes(x)
+    values, se = np.asarray(values, float), np.asarray(se, float)
+    orders = tuple(float(o) for o in np.atleast_1d(orders))
+    A = np.column_stack([np.ones_like(x), *(x**o for o in orders)])
+    coef, cov, chi2 = _wls(A, values, np.broadcast_to(se, values.shape))
+    return float(coef[0]), float(np.sqrt(cov[0, 0])), chi2
+
+
+def non_increasing(name: str, values, se, *, alpha: float, seed=None) -> Check:
+    """Independent estimates ``values`` (with SEs ``se``) along an ordered axis do not increase: every successive
+    difference d_j = v_{j+1} - v_j satisfies d_j <= z SE(d_j), SE(d_j) = sqrt(se_j^2 + se_{j+1}^2), z the
+    one-sided normal quantile at alpha / (m - 1) (Bonferroni over the m - 1 differences). Statistic: the worst
+    d_j / (z SE(d_j)) (pass when <= 1; negative when every step decreases)."""
+    v, e = np.asarray(values, float), np.asarray(se, float)
+    if v.ndim != 1 or v.size < 2 or e.shape != v.shape or not np.all(e > 0):
+        raise ValueError(f"{name}: need >= 2 values with positive SEs of the same shape, got {v.shape}, {e.shape}")
+    d, sd = np.diff(v), np.hypot(e[1:], e[:-1])
+    z = float(stats.norm.isf(alpha / d.size))
+    ratio = d / (z * sd)
+    j = int(np.argmax(ratio))
+    detail = (
+        f"worst step {j} -> {j + 1}: {v[j]:.6g} -> {v[j + 1]:.6g} (difference {d[j]:.3g} +- {sd[j]:.2g}), "
+        f"one-sided z={z:.2f} (alpha={alpha:g}, Bonferroni over {d.size}); seed={seed}"
+    )
+    return Check(name=name, statistic=float(ratio[j]), threshold=1.0, relation="<=", detail=detail)
+
+
+def rate_exceeds(name: str, x, values, se, bound: float, *, alpha: float, seed=None) -> Check:
+    """The log-log slope of ``values`` vs ``x`` exceeds ``bound`` (e.g. 0: the values grow): the weighted fit of
+    ``rate_matches`` (SE scaled by max(1, reduced chi^2)) gives slope - bound >= z SE, z the one-sided normal quantile
+    at ``alpha``. Statistic: (slope - bound) / (z SE), pass when >= 1."""
+    fit = fit_rate(x, values, se)
+    z = float(stats.norm.isf(alpha))
+    detail = (
+        f"fitted slope={fit.slope:.4f} +- {fit.slope_se:.2g} (SE, weighted), bound={bound:g}, "
+        f"reduced chi2={fit.chi2:.3g}, one-sided z={z:.2f} (alpha={alpha:g}); x={np.array2string(fit.x, precision=4)}; "
+        f"seed={seed}"
+    )
+    return Check(
+        name=name, statistic=(fit.slope - bound) / (z * fit.slope_se), threshold=1.0, relation=">=", detail=detail
+    )
+
+
+def parabolic_argmin(x, y) -> float:
+    """The vertex of the parabola through the smallest finite ``y`` on the grid ``x`` and its two neighbours (the
+    local quadratic fit of a minimum); NaN when that point is at the grid's edge or the three are not convex."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.ndim != 1 or y.shape != x.shape or x.size < 3 or np.any(np.diff(x) <= 0):
+        raise ValueError(f"parabolic_argmin needs an increasing grid x of >= 3 points and y of its shape, got {x.shape}")
+    i = int(np.argmin(np.where(np.isfinite(y), y, np.inf)))
+    if i == 0 or i == x.size - 1 or not np.all(np.isfinite(y[i - 1 : i + 2])):
+        return float("nan")
+    (x0, x1, x2), (y0, y1, y2) = x[i - 1 : i + 2], y[i - 1 : i + 2]
+    num = (x1 - x0) ** 2 * (y1 - y2) - (x1 - x2) ** 2 * (y1 - y0)
+    den = (x1 - x0) * (y1 - y2) - (x1 - x2) * (y1 - y0)
+    return float(x1 - 0.5 * num / den) if den < 0 else float("nan")
+
+
+def bootstrap_argmin(x, samples, *, transform=np.log, n_boot: int = 400, seed) -> tuple[float, float]:
+    """Location of the minimum of ``transform(mean over axis 0 of samples)`` (rows: independent seeds, columns:
+    the grid ``x``) by :func:`parabolic_argmin`, and its bootstrap standard error (rows resampled with replacement
+    ``n_boot`` times, generator ``seed``). The SE is NaN when any resample has no interior minimum."""
+    samples = np.asarray(samples, float)
+    if samples.ndim != 2 or samples.shape[0] < 2:
+        raise ValueError(f"bootstrap_argmin needs samples of shape (>= 2 seeds, grid), got {samples.shape}")
+    with np.errstate(invalid="ignore"):  # a column holding +inf (a diverged run) has mean +inf, never NaN
+        est = parabolic_argmin(x, transform(samples.mean(0)))
+        idx = np.random.default_rng(seed).integers(0, samples.shape[0], (int(n_boot), samples.shape[0]))
+        boot = np.array([parabolic_argmin(x, transform(samples[r].mean(0))) for r in idx])
+    return est, float(boot.std(ddof=1)) if np.all(np.isfinite(boot)) else float("nan")
+
+
+def binomial_exceeds(name: str, k: int, n: int, p0: float, *, alpha: float, seed=None) -> Check:
+    """k successes in n trials beat probability ``p0``: exact one-sided binomial test P(X >= k | n, p0) <= alpha
+    (passes when the rate is significantly above p0, e.g. a predictor against chance)."""
+    p = float(stats.binomtest(int(k), int(n), float(p0), alternative="greater").pvalue)
+    detail = f"k={int(k)} of n={int(n)} (rate {k / n:.4g}) vs p0={p0:.4g}, one-sided exact binomial p={p:.3g}; seed={seed}"
+    return Check(name=name, statistic=p, threshold=alpha, relation="<=", detail=detail)
+
+
+def binomial_within(name: str, k: int, n: int, lower: float, upper: float, *, alpha: float, reason: str, seed=None) -> Check:
+    """k successes in n trials are consistent with a success probability in [lower, upper] (the band: a predicted
+    rate ``upper`` and a stated bias bound ``upper - lower``, say why in ``reason``): exact one-sided binomial tests
+    P(X <= k | lower) and P(X >= k | upper), each at alpha / 2; passes when the smaller p-value is >= alpha / 2.
+    Probabilities outside [0, 1] raise ValueError."""
+    if not 0 <= lower <= upper <= 1:
+        raise ValueError(f"{name}: need 0 <= lower <= upper <= 1, got [{lower}, {upper}]")
+    p_low = float(stats.binom.cdf(int(k), int(n), lower))
+    p_high = float(stats.binom.sf(int(k) - 1, int(n), upper))
+    p = min(p_low, p_high)
+    detail = (
+        f"k={int(k)} of n={int(n)} (rate {k / n:.4g}), band [{lower:.4g}, {upper:.4g}]: P(X<=k|lower)={p_low:.3g}, "
+        f"P(X>=k|upper)={p_high:.3g}; band: {reason}; seed={seed}"
+    )
+    return Check(name=name, statistic=p, threshold=alpha / 2, relation=">=", detail=detail)
+
+
+def log_richardson_limit_matches(
+    name: str, L, values, prediction, *, atol: float, atol_reason: str, seed=None
+) -> Check:
+    """Deterministic values v(L) = c + (a + b log L) / L + O(log^2 L / L^2) at sizes L growing by one ratio r
+    have the L -> infinity limit c = ``prediction`` (e.g. a depth limit whose 1/L correction carries a log).
+
+    ``values`` has one row per size (the sup norm is taken over the points of a row). c, a, b are solved exactly
+    from the three largest sizes (c) and from the three before them (c'); the next order shrinks by about r^-2 per
+    step, so c - c_true ~ (c - c') r^-2 / (1 - r^-2). Tolerance: twice that estimate plus ``atol`` (the values'
+    round-off; say where it comes from in ``atol_reason``). Statistic: max |c - prediction| / tol. >= 4 sizes.
+    """
+    L = np.asarray(L, float)
+    v = np.asarray(values, float)
+    if L.ndim != 1 or L.size < 4 or np.any(L <= 1) or not np.all(np.isfinite(L)) or v.shape[:1] != L.shape:
+        raise ValueError(f"{name}: need >= 4 sizes L > 1 and one row of values per size, got {L.tolist()}, {v.shape}")
+    idx = np.argsort(L)
+    L, v = L[idx], v[idx].reshape(L.size, -1)
+    r = L[1:] / L[:-1]
+    if not np.allclose(r[-3:], r[-1], rtol=1e-9, atol=0.0):
+        raise ValueError(f"{name}: the four largest sizes must grow by one ratio, got {L[-4:].tolist()}")
+    if not (np.isfinite(atol) and atol > 0):
+        raise ValueError(f"{name}: atol (the values' round-off) must be positive and finite, got {atol!r}")
+
+    def limit(sel):
+        A = np.column_stack([np.ones(3), 1 / L[sel], np.log(L[sel]) / L[sel]])
+        return np.linalg.solve(A, v[sel])[0]
+
+    fine, coarse = limit(slice(-3, None)), limit(slice(-4, -1))
+    q = r[-1] ** -2.0
+    estimate = float(np.max(np.abs(fine - coarse))) * q / (1 - q)
+    tol = 2 * estimate + atol
+    pred = np.broadcast_to(np.asarray(prediction, float), fine.shape)
+    dev = np.where(np.isfinite(fine), np.abs(fine - pred), np.inf)
+    i = int(np.argmax(dev))
+    detail = (
+        f"limit of c + (a + b log L) / L from L={L[-3:].tolist()}: worst of {dev.size} point(s) at index {i}: "
+        f"extrapolated={fine[i]:.8g}, predicted={pred[i]:.8g}, |dev|={dev[i]:.3g}; next-order bound 2 x "
+        f"{estimate:.2g} (ratio r={r[-1]:.3g}) + round-off {atol:.2g} ({atol_reason}); seed={seed}"
+    )
+    return Check(name=name, statistic=float(dev[i] / tol), threshold=1.0, relation="<=", detail=detail)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import sympy as sp
 
 from dltheory.simulators import abc_mlp as sim
 from dltheory.theory import mup as th
@@ -119,6 +120,36 @@ def _predictions(p: dict) -> dict[str, Prediction]:
     }
 
 
+def exponent_formulas(L: int):
+    """(r_1, r, symbols) for an abc-parametrisation with L hidden layers, as theory.mup computes them ([TP4] Def. 3.2):
+    r = min(a_{L+1} + b_{L+1}, 2 a_{L+1} + c) + c - 1 + min_l (2 a_l + [l = 1]), r_1 the same with a_{L+1} + b_{L+1}
+    in place of the min. ``symbols``: (a_1, ..., a_{L+1}, b_{L+1}, c)."""
+    a = sp.symbols(f"a_1:{L + 2}", real=True)
+    b_out, c = sp.Symbol(f"b_{L + 1}", real=True), sp.Symbol("c", real=True)
+    hidden = sp.Min(*[2 * a[l] + (1 if l == 0 else 0) for l in range(L)])
+    r = sp.Min(a[-1] + b_out, 2 * a[-1] + c) + c - 1 + hidden
+    r_1 = a[-1] + b_out + c - 1 + hidden
+    return r_1, r, (*a, b_out, c)
+
+
+def _formulas(p: dict) -> dict:
+    r_1, r, _ = exponent_formulas(p["L"])
+    first, later = sp.Symbol("slope_1"), sp.Symbol("slope_t")  # after one SGD step; after t >= 2 steps
+    mu_first, mu_later = sp.Symbol("slope_1,muP"), sp.Symbol("slope_t,muP")  # the same, for the muP rows
+    return {
+        "published": (sp.Eq(first, -r_1), sp.Eq(later, -r)),
+        "SP's exponents (c = 0: r_1 = -1/2, r = -1) used for muP": (
+            sp.Eq(mu_first, sp.Rational(1, 2)),
+            sp.Eq(mu_later, 1),
+        ),
+        "the NTK parametrisation's r = 1/2 used for muP": (
+            sp.Eq(mu_first, -sp.Rational(1, 2)),
+            sp.Eq(mu_later, -sp.Rational(1, 2)),
+        ),
+        "the step-1 exponent r_1 used at later steps": (sp.Eq(first, -r_1), sp.Eq(later, -r_1)),
+    }
+
+
 @claim(
     "mup.coord_check",
     area=AREA,
@@ -132,6 +163,7 @@ def _predictions(p: dict) -> dict[str, Prediction]:
     full=dict(widths=[32, 64, 128, 256, 512], n_seeds=96, eta=0.5, batch=4, d=8, L=2, rows=ROWS),
     simulate=_simulate,
     predictions=_predictions,
+    formulas=_formulas,
     resolution=0.25,
 )
 def coord_check(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -166,5 +198,212 @@ def coord_check(ctx: ClaimContext, data: dict, prediction: Prediction):
             f"feature update after {t} SGD step(s): networks (mean +- SE) vs predicted slope (lines)",
         )
         for t in sorted({t for _, t in slots})
+    )
+    return ctx.evidence(checks, rows, panels)
+
+
+# ----------------------------------------------------------------------------- mup.transfer
+#
+# muTransfer (Yang et al. 2022, arXiv:2203.03466): with L = 1 hidden ReLU layer (one hidden layer keeps the sweep
+# O(n) per network; the abc table gives the same exponents for L = 2), full-batch SGD for K steps on a fixed
+# synthetic regression task (d inputs, B points, targets tanh(x . u)), for every width and parametrisation the
+# loss after K steps is measured on a learning-rate grid: a coarse grid (1 octave apart, few seeds) locates the
+# minimum, a fine grid (1/4 octave apart, +-1 octave around it) measures it with more seeds, and log2 eta* is the
+# vertex of the parabola through the three fine-grid points around the minimum of log(mean loss over seeds)
+# (stats.bootstrap_argmin: bootstrap SE over seeds). The slope of log2 eta* vs log2 n is compared with
+# theory.mup.optimal_lr_exponent (e = c - c*, c* the smallest stable lr exponent of the row's abc).
+# The abc rows are written out as plain numbers (Yang & Hu 2021, sec. 3, L = 1), never read from theory.mup.
+TRANSFER_ROWS = {
+    "muP": dict(a=(-0.5, 0.5), b=(0.5, 0.5), c=0.0, theory=("muP", None)),
+    "SP": dict(a=(0.0, 0.0), b=(0.0, 0.5), c=0.0, theory=("SP", 0)),
+}
+
+# Finite-width bias of the fitted slope over n = 64..1024 (L = 1, d = 4, B = 16, K = 5, the quick tier's grids),
+# calibrated on PILOT runs the claim never uses (SeedSequence([271828, k]), k = 1..5: task, networks and bootstrap;
+# n_seeds = 32, widths 64..4096). slope(64..1024) - slope(1024..4096) for SP: +0.074 +- 0.017, +0.009 +- 0.023,
+# +0.033 +- 0.016, +0.055 +- 0.013, +0.096 +- 0.012 (the small-width slope is shallower than -1); the muP slopes
+# over 64..1024 were +0.016, -0.013, +0.007, +0.002, +0.009 (+- 0.003..0.011), over 1024..4096 within 0.02 of them
+# except k = 2 (0.17 +- 0.11, an argmin jump at n = 4096). Mechanism (SP): the hidden layer's own NTK term is O(d)
+# against the readout's O(n), so the stable lr carries a relative correction O(d / n); (both) the mean loss near
+# the edge of stability is dominated by the least stable seed, whose edge has O(n^-1/2) fluctuations. Upper 2-SE
+# bound 0.096 + 2 x 0.012 = 0.120; the 1024..4096 fit keeps 256 / 2048 = 0.125 of an O(1/n) bias, so the bias over
+# 64..1024 is at most 0.120 / (1 - 0.125) = 0.137.
+TRANSFER_FLOOR = 0.137
+
+
+def _transfer_task(p: dict, g: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    X = g.standard_normal((p["batch"], p["d"]))
+    u = 2.0 * g.standard_normal(p["d"]) / np.sqrt(p["d"])
+    return X, np.tanh(X @ u)
+
+
+def _transfer_optimum(p: dict, row: dict, n: int, X, y, seed: np.random.SeedSequence) -> dict:
+    """log2 eta* at width n (coarse grid, then fine grid around its minimum) with its bootstrap SE."""
+    s_coarse, s_fine, s_boot = seed.spawn(3)
+    sweep = dict(a=row["a"], b=row["b"], c=row["c"], X=X, y=y, n_steps=p["n_steps"])
+    coarse = np.arange(p["coarse"][0], p["coarse"][1] + 1.0)
+    loss = sim.lr_sweep(n, **sweep, etas=2.0**coarse, n_seeds=p["coarse_seeds"], seed=s_coarse)
+    centre = coarse[int(np.argmin(np.log(loss).mean(0)))]
+    fine = centre + p["fine_step"] * np.arange(-p["fine_points"], p["fine_points"] + 1)
+    loss = sim.lr_sweep(n, **sweep, etas=2.0**fine, n_seeds=p["n_seeds"], seed=s_fine)
+    est, se = stats.bootstrap_argmin(fine, loss, n_boot=p["n_boot"], seed=s_boot)
+    return {"log2_eta": fine, "loss": loss, "est": est, "se": se}
+
+
+def _transfer_simulate(ctx: ClaimContext) -> dict:
+    p = ctx.params
+    ss = np.random.SeedSequence(ctx.seed).spawn(1 + len(p["rows"]))
+    X, y = _transfer_task(p, np.random.default_rng(ss[0]))
+    data = {"n": np.array(p["widths"], float)}
+    for (label, row), s in zip(p["rows"].items(), ss[1:]):
+        data[label] = [
+            _transfer_optimum(p, row, int(n), X, y, sd) for n, sd in zip(p["widths"], s.spawn(len(p["widths"])))
+        ]
+    return data
+
+
+def lr_exponent_formulas(L: int):
+    """(e, e without the readout-update condition, symbols): the exponent of eta* ~ n^e as theory.mup computes it,
+    e = c - c*, c* = max(1 - 2 a_{L+1}, c_0, c_{1 - a_{L+1} - b_{L+1}}) with c_t = max(t + 1 - H - a_{L+1} -
+    b_{L+1}, (t + 1 - H - 2 a_{L+1}) / 2) the smallest c with r >= t, H = min_l [2 a_l + 1(l = 1)]
+    ([TP4] Def. 3.2, Thm 3.3). The second drops 2 a_{L+1} + c >= 1 (the readout's own update stays O(1)), the
+    condition that is easy to miss in a summary of Thm 3.3. ``symbols``: (a_1, ..., a_{L+1}, b_{L+1}, c)."""
+    _, _, syms = exponent_formulas(L)
+    a, b_out, c = syms[: L + 1], syms[L + 1], syms[L + 2]
+    H = sp.Min(*[2 * a[l] + (1 if l == 0 else 0) for l in range(L)])
+
+    def c_at(t):
+        return sp.Max(t + 1 - H - a[-1] - b_out, (t + 1 - H - 2 * a[-1]) / 2)
+
+    conditions = (c_at(0), c_at(1 - a[-1] - b_out))
+    return c - sp.Max(1 - 2 * a[-1], *conditions), c - sp.Max(*conditions), syms
+
+
+def _transfer_abc(label: str, p: dict) -> th.ABC:
+    name, c = p["rows"][label]["theory"]
+    return th.parametrization(name, p["L"], c=c)
+
+
+def _lr_exponents(p: dict, which: int) -> np.ndarray:
+    """The control exponents from :func:`lr_exponent_formulas` (which = 0: as theory.mup, 1: condition dropped)."""
+    expr, syms = lr_exponent_formulas(p["L"])[which], lr_exponent_formulas(p["L"])[2]
+    out = []
+    for label in p["rows"]:
+        abc = _transfer_abc(label, p)
+        out.append(float(expr.subs(dict(zip(syms, (*abc.a, abc.b[-1], abc.c))))))
+    return np.array(out)
+
+
+def _transfer_predictions(p: dict) -> dict[str, Prediction]:
+    published = np.array([float(th.optimal_lr_exponent(_transfer_abc(label, p))) for label in p["rows"]])
+    return {
+        "published": Prediction(slope=exponent(published)),
+        "no shift in any parametrisation (SP's optimum transfers too)": Prediction(slope=exponent(0.0 * published)),
+        "muP's optimum shrinks like SP's (eta* ~ 1/n)": Prediction(slope=exponent(np.full(len(p["rows"]), -1.0))),
+        "TP4's readout-update condition 2 a_{L+1} + c >= 1 dropped": Prediction(slope=exponent(_lr_exponents(p, 1))),
+    }
+
+
+def _transfer_formulas(p: dict) -> dict:
+    e, e_dropped, _ = lr_exponent_formulas(p["L"])
+    slope, mu, sp_ = sp.Symbol("e"), sp.Symbol("e_muP"), sp.Symbol("e_SP")  # eta* ~ n^e
+    return {
+        "published": sp.Eq(slope, e),
+        "no shift in any parametrisation (SP's optimum transfers too)": sp.Eq(slope, 0),
+        "muP's optimum shrinks like SP's (eta* ~ 1/n)": (sp.Eq(mu, -1), sp.Eq(sp_, -1)),
+        "TP4's readout-update condition 2 a_{L+1} + c >= 1 dropped": sp.Eq(slope, e_dropped),
+    }
+
+
+@claim(
+    "mup.transfer",
+    area=AREA,
+    title="muTransfer: the loss-optimal SGD learning rate after K steps is width-independent under muP "
+    "(log-log slope 0) and shrinks like 1/n under SP (slope c - c* = -1, c* the smallest stable lr exponent of the "
+    "abc table)",
+    reference="Yang et al. 2022, Tensor Programs V (arXiv:2203.03466), sec. 1-3 (muTransfer); Yang & Hu 2021 "
+    "(arXiv:2011.14522) Def. 3.2, Thm 3.3 (stability of the abc table)",
+    seed=20220307,
+    quick=dict(
+        widths=[64, 128, 256, 512, 1024],
+        L=1,
+        d=4,
+        batch=16,
+        n_steps=5,
+        n_seeds=24,
+        coarse_seeds=4,
+        coarse=(-10, 4),
+        fine_step=0.25,
+        fine_points=4,
+        n_boot=200,
+        rows=TRANSFER_ROWS,
+    ),
+    full=dict(
+        widths=[64, 128, 256, 512, 1024],
+        L=1,
+        d=4,
+        batch=16,
+        n_steps=5,
+        n_seeds=128,
+        coarse_seeds=8,
+        coarse=(-10, 4),
+        fine_step=0.25,
+        fine_points=4,
+        n_boot=400,
+        rows=TRANSFER_ROWS,
+    ),
+    simulate=_transfer_simulate,
+    predictions=_transfer_predictions,
+    formulas=_transfer_formulas,
+    resolution=0.25,
+)
+def transfer(ctx: ClaimContext, data: dict, prediction: Prediction):
+    p = ctx.params
+    ns = data["n"]
+    checks, rows = [], []
+    for label, e in zip(p["rows"], np.asarray(prediction["slope"], float)):
+        est = np.array([o["est"] for o in data[label]])
+        se = np.array([o["se"] for o in data[label]])
+        checks.append(
+            stats.linear_slope_matches(
+                f"{label}: slope of log2 eta* vs log2 n",
+                np.log2(ns),
+                est,
+                se,
+                float(e),
+                alpha=stats.ALPHA / len(p["rows"]),
+                bias=TRANSFER_FLOOR,
+                bias_reason="finite-width bias of the slope over these widths, calibrated on pilot seeds "
+                "(TRANSFER_FLOOR)",
+                seed=ctx.seed,
+            )
+        )
+        eta, eta_se = 2.0**est, np.log(2.0) * 2.0**est * se
+        rows += stats.fit_rate(ns, eta, eta_se).rows("eta* vs n", label, float(e), se=eta_se)
+        for n, o in zip(ns, data[label]):
+            rows += [
+                dict(panel=f"loss vs eta ({label})", series=f"n = {int(n)}", x=2.0**x, theory=np.nan, simulated=m, se=s)
+                for x, m, s in zip(o["log2_eta"], o["loss"].mean(0), stats.standard_error(o["loss"], axis=0))
+            ]
+    panels = (
+        Panel(
+            "eta* vs n",
+            "width n",
+            "loss-optimal learning rate eta*",
+            "log",
+            "log",
+            "optimal learning rate after K SGD steps (mean +- bootstrap SE) vs predicted slope (lines)",
+        ),
+        *(
+            Panel(
+                f"loss vs eta ({label})",
+                "learning rate eta",
+                f"training loss after K steps ({label})",
+                "log",
+                "log",
+                "mean over seeds on the fine grid around each width's optimum",
+            )
+            for label in p["rows"]
+        ),
     )
     return ctx.evidence(checks, rows, panels)

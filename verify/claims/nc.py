@@ -13,6 +13,7 @@ sides add 8 d eps r^2 (dot products of length d). No claim needs a hand-set opti
 from __future__ import annotations
 
 import numpy as np
+import sympy as sp
 
 from dltheory.simulators import neural_collapse as sim
 from dltheory.theory import neural_collapse as th
@@ -93,6 +94,29 @@ def _nc1_noise_predictions(p: dict) -> dict:
     }
 
 
+# Formulas shown in the report (tests/test_derivations.py checks them against the theory functions the checks use).
+_E = sp.Function("𝔼")
+_eps, _lW, _lH, _s = sp.symbols("epsilon lambda_W lambda_H s", positive=True)
+_n, _n_k, _N, _K, _M = sp.symbols("n n_k N K M", positive=True, integer=True)
+
+
+def nc1_noise_formula(factor=1):
+    """E[NC1 / tr(Sigma_B^+)] = eps^2 (N - K)/(N K), N = n K (theory.nc1_within_class_noise), times ``factor``."""
+    return factor * _eps**2 * (_N - _K) / (_N * _K)
+
+
+def _nc1_noise_formulas(p: dict) -> dict:
+    lhs = _E(sp.Symbol("NC_1") / sp.Function("tr")(sp.Symbol("Sigma_B^+")))
+    return {
+        "published": sp.Eq(lhs, nc1_noise_formula()),
+        "(N-K)/N dropped (Sigma_W taken as the unbiased within-class covariance)": sp.Eq(
+            lhs, nc1_noise_formula(_n / (_n - 1))
+        ),
+        "Papyan's unnormalised NC1 (Zhu's 1/K dropped)": sp.Eq(lhs, nc1_noise_formula(_K)),
+        "noise std eps in place of the variance eps^2": sp.Eq(lhs, nc1_noise_formula(1 / _eps)),
+    }
+
+
 @claim(
     "nc.nc1_noise",
     area=AREA,
@@ -103,6 +127,7 @@ def _nc1_noise_predictions(p: dict) -> dict:
     full=dict(K=10, d=16, n=[2, 3, 5, 10, 20], eps=[0.05, 0.3, 1.0, 3.0], n_draws=4000),
     simulate=_nc1_noise_simulate,
     predictions=_nc1_noise_predictions,
+    formulas=_nc1_noise_formulas,
     resolution=0.10,
 )
 def nc1_noise(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -196,6 +221,38 @@ def _ufm_gd_predictions(p: dict) -> dict:
     }
 
 
+def ce_norm_formula(factor=(_K - 1) / _K):
+    """||w_k||^2 at the CE-UFM optimum [ZDZ21]: factor sqrt(n lH/lW) ln[(1 - (K-1) rho)/rho], rho = sqrt(n lW lH),
+    0 once rho >= 1/K (theory.ce_ufm_weight_norm_sq; its stationarity: tests/test_derivations.py)."""
+    rho = sp.sqrt(_n * _lW * _lH)
+    return sp.Piecewise(
+        (factor * sp.sqrt(_n * _lH / _lW) * sp.log((1 - (_K - 1) * rho) / rho), rho < 1 / _K), (0, True)
+    )
+
+
+def mse_norm_formula(n_k=_n_k, N=_N, lW=_lW, lH=_lH):
+    """s_k^2 = ||w_k||^2 at the bias-free depth-1 MSE-UFM optimum: (sqrt(n_k lH/lW) - N lH)_+ [ZLD22, TB22, DTO23]."""
+    return sp.Max(sp.sqrt(n_k * lH / lW) - N * lH, 0)
+
+
+def per_class_objective(M=_M):
+    """[DTO23]'s per-class reduction f_k(s) = (n_k lH/2)/(s^(2M) + N lH) + (M lW/2) s^2, minimised over s >= 0."""
+    return _n_k * _lH / 2 / (_s ** (2 * M) + _N * _lH) + M * _lW / 2 * _s**2
+
+
+def _ufm_gd_formulas(p: dict) -> dict:
+    w_ce, w_mse = (sp.Symbol(f"‖w‖_{loss}", nonnegative=True) ** 2 for loss in ("CE", "MSE"))
+    mse = sp.Eq(w_mse, mse_norm_formula(_n, _n * _K))
+    return {
+        "published": (sp.Eq(w_ce, ce_norm_formula()), mse),
+        "CE norm with its (K-1)/K factor dropped": (sp.Eq(w_ce, ce_norm_formula(1)), mse),
+        "lambda_W and lambda_H swapped": (
+            sp.Eq(w_ce, ce_norm_formula().subs({_lW: _lH, _lH: _lW}, simultaneous=True)),
+            sp.Eq(w_mse, mse_norm_formula(_n, _n * _K, _lH, _lW)),
+        ),
+    }
+
+
 @claim(
     "nc.ufm_gd",
     area=AREA,
@@ -207,6 +264,7 @@ def _ufm_gd_predictions(p: dict) -> dict:
     full=dict(K=6, n=15, d=8, lambda_W=[2e-3, 1e-2, 0.1], ratio_H=2.0, lr=0.5, n_steps=40000),
     simulate=_ufm_gd_simulate,
     predictions=_ufm_gd_predictions,
+    formulas=_ufm_gd_formulas,
     resolution=1e-6,
 )
 def ufm_gd(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -314,6 +372,21 @@ def _imbalance_predictions(p: dict) -> dict:
     }
 
 
+def _imbalance_formulas(p: dict) -> dict:
+    w, s_k = sp.Symbol("‖w‖_k", nonnegative=True) ** 2, sp.Symbol("s_k", nonnegative=True)
+    argmin = sp.Function("argmin")  # over s >= 0
+
+    def law(depth, **kw):
+        return (sp.Eq(w, mse_norm_formula(**kw)), sp.Eq(s_k, argmin(per_class_objective(depth))))
+
+    return {
+        "published": law(_M),
+        "lambda_W and lambda_H swapped": law(_M, lW=_lH, lH=_lW),
+        "n_k in place of N in the collapse term (n_k <= n_k^2 lW lH)": law(_M, N=_n_k),
+        "depth ignored: the depth-1 (continuous) law at depth 2": law(1),
+    }
+
+
 @claim(
     "nc.imbalance",
     area=AREA,
@@ -351,6 +424,7 @@ def _imbalance_predictions(p: dict) -> dict:
     ),
     simulate=_imbalance_simulate,
     predictions=_imbalance_predictions,
+    formulas=_imbalance_formulas,
     resolution=1e-6,
 )
 def imbalance(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -785,6 +859,28 @@ def _terminal_predictions(p: dict) -> dict:
     }
 
 
+def terminal_rate_formula(s_w_sq=None):
+    """a = lH + s_w^2/N, s_w^2 = sqrt(n lH/lW) (1 - K sqrt(n lW lH))_+, N = n K (theory.mse_ufm_within_class_rate)."""
+    if s_w_sq is None:
+        s_w_sq = sp.sqrt(_n * _lH / _lW) * sp.Max(1 - _K * sp.sqrt(_n * _lW * _lH), 0)
+    return _lH + s_w_sq / (_n * _K)
+
+
+def _terminal_formulas(p: dict) -> dict:
+    t, eta = sp.symbols("t eta", positive=True)
+    nc1 = sp.Function("NC_1")
+    a = sp.Symbol("a", positive=True)
+
+    def law(rate, power=2):
+        return (sp.Eq(nc1(t), nc1(0) * (1 - eta * a) ** (power * t)), sp.Eq(a, rate))
+
+    return {
+        "published": law(terminal_rate_formula()),
+        "weight decay alone: a = lambda_H (the data curvature W^T W/N dropped)": law(_lH),
+        "NC1 taken linear in the within-class deviations (exponent 2 dropped)": law(terminal_rate_formula(), 1),
+    }
+
+
 @claim(
     "nc.terminal_phase",
     area=AREA,
@@ -809,6 +905,7 @@ def _terminal_predictions(p: dict) -> dict:
     ),
     simulate=_terminal_simulate,
     predictions=_terminal_predictions,
+    formulas=_terminal_formulas,
     resolution=1e-6,
 )
 def terminal_phase(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -831,4 +928,374 @@ def terminal_phase(ctx: ClaimContext, data: dict, prediction: Prediction):
         tag = f"lW={lW:g}, lH={lH:g}{', bias' if bias else ''}"
         rows += [_row("decay", tag, x, theory=tt, simulated=mm) for x, mm, tt in zip(data["steps"], m, t)]
     panels = (Panel("decay", "GD step t after the perturbation", "log NC1(t)/NC1(0)", title="NC1 decay: theory vs GD"),)
+    return ctx.evidence(checks, rows, panels)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 7. Deep linear CE UFM (balanced, bias-free): the simplex ETF at every layer with the derived scales
+
+
+def _deep_ce_simulate(ctx: ClaimContext) -> dict:
+    """GD on the deep linear CE UFM: from an ETF-aligned start at the wrong scale (every layer s0 on the K-1
+    centred modes, features at a quarter of the margin's scale) plus iid N(0, init_std^2) noise on every entry,
+    and, recorded but not checked, from a plain random start (std ``random_std``: at depth >= 2 it can end in a
+    lower-rank local or global minimum, see theory.deep_ce_ufm_etf). Records every layer's singular values, W W^T, the class
+    means' Gram and the final objective, with certificate tolerances (module docstring)."""
+    p = ctx.params
+    K, n, d, lW, lH = p["K"], p["n"], p["d"], p["lambda_W"], p["lambda_H"]
+    E = np.linalg.svd(np.eye(K) - 1.0 / K)[0][:, : K - 1]  # orthonormal basis of 1^perp
+    F = np.eye(d)[:, : K - 1]
+    runs = [("aligned", M) for M in p["depths"]] + [("random", M) for M in p["random_depths"]]
+    out = dict(runs=runs, sv=[], WWt=[], HtH=[], objective=[], tol_s=[], tol_W=[], tol_H=[])
+    for (start, M), s in zip(runs, np.random.SeedSequence(ctx.seed).spawn(len(runs))):
+        if start == "aligned":
+            s0 = p["s0"]
+            init = ([s0 * F @ F.T] * (M - 1) + [s0 * E @ F.T], np.repeat(0.25 * F @ E.T, n, axis=1))
+            kw = dict(init=init, init_std=p["init_std"])
+        else:
+            kw = dict(init_std=p["random_std"])
+        r = sim.train_ufm([n] * K, lW, lH, loss="ce", depth=M, d=d, lr=p["lr"], n_steps=p["n_steps"], seed=s, **kw)
+        cert = sim.ufm_certificate(r)
+        sv = np.array([np.linalg.svd(L, compute_uv=False)[:K] for L in r.layers])
+        Hm = r.H_mean
+        out["sv"].append(sv)
+        out["WWt"].append(r.W @ r.W.T)
+        out["HtH"].append(Hm.T @ Hm)
+        out["objective"].append(r.objective[-1])
+        out["tol_s"].append(cert.distance + 8 * d * EPS * np.max(sv))
+        out["tol_W"].append(_product_gram_tol(cert, r.layers))
+        rH = float(np.linalg.norm(Hm))
+        out["tol_H"].append((2 * rH + cert.distance) * cert.distance + 8 * d * EPS * max(rH, 1.0) ** 2)
+    return out
+
+
+def _deep_ce_predictions(p: dict) -> dict:
+    K, n, lW, lH = p["K"], p["n"], p["lambda_W"], p["lambda_H"]
+    depths = p["depths"]  # the checked (aligned-start) runs, first in the simulator's order
+    P = np.eye(K) - 1.0 / K
+
+    def etf(M, depth_formula=lambda M: M):
+        x, s, eta = th.deep_ce_ufm_etf(n, K, lW, lH, depth_formula(M))
+        return np.append(np.full(K - 1, s), 0.0), s ** (2 * M) * P, eta**2 * P
+
+    def orthogonal(M):  # same ||w_k||^2 and ||h_k||^2, off-diagonal Gram entries 0
+        x, s, eta = th.deep_ce_ufm_etf(n, K, lW, lH, M)
+        a = (K - 1) / K
+        return np.full(K, s * a ** (1 / (2 * M))), s ** (2 * M) * a * np.eye(K), eta**2 * a * np.eye(K)
+
+    def mse(M):
+        o = th.ufm_optimum([n] * K, lW, lH, loss="mse", depth=M, bias=True, d=p["d"])
+        return np.sort(o.singular_values[0])[::-1], o.W @ o.W.T, o.H_mean.T @ o.H_mean
+
+    def pred(rule):
+        sv, WWt, HtH = zip(*(rule(M) for M in depths))
+        return Prediction(sv=np.array(sv), WWt=np.array(WWt), HtH=np.array(HtH))
+
+    return {
+        "published": pred(etf),
+        "the MSE optimum's scales (simplex ETF with bias, same depth and weight decay)": pred(mse),
+        "depth off by one in the scale formula (M + 1 factors in the AM-GM reduction)": pred(
+            lambda M: etf(M, lambda M: M + 1)
+        ),
+        "orthogonal frame in place of the simplex ETF (same norms)": pred(orthogonal),
+    }
+
+
+_x = sp.Symbol("x", nonnegative=True)
+
+
+def deep_ce_mode_formula(M=_M):
+    """[DTO23] CE on the ETF family: f(x) = ln(1 + (K-1) e^{-x}) + (K-1)(M+1)/2 (n lH lW^M)^{1/(M+1)} x^{2/(M+1)}
+    (theory.deep_ce_ufm_mode_objective)."""
+    c = (_n * _lH * _lW**M) ** (1 / (M + 1))
+    return sp.log(1 + (_K - 1) * sp.exp(-_x)) + (_K - 1) * (M + 1) / 2 * c * _x ** (2 / (M + 1))
+
+
+def _deep_ce_formulas(p: dict) -> dict:
+    s_, eta_ = sp.symbols("s eta", positive=True)
+    argmin = sp.Function("argmin")  # over x >= 0
+    G_W, G_H = sp.symbols("W*W^T H̄^T*H̄")
+    Pk = sp.Symbol("(I - 11^T/K)")
+
+    def law(M=_M, frame=Pk):
+        return (
+            sp.Eq(_x, argmin(deep_ce_mode_formula(M))),
+            sp.Eq(s_ ** (2 * (M + 1)), _n * _lH * _x**2 / _lW),
+            sp.Eq(eta_, _x / s_**M),
+            sp.Eq(G_W, s_ ** (2 * _M) * frame),
+            sp.Eq(G_H, eta_**2 * frame),
+        )
+
+    return {
+        "published": law(),
+        "the MSE optimum's scales (simplex ETF with bias, same depth and weight decay)": (
+            sp.Eq(s_, argmin(per_class_objective(_M).subs(_n_k, _n).subs(_N, _n * _K))),
+            sp.Eq(G_W, s_ ** (2 * _M) * Pk),
+        ),
+        "depth off by one in the scale formula (M + 1 factors in the AM-GM reduction)": law(_M + 1),
+        "orthogonal frame in place of the simplex ETF (same norms)": law(frame=(_K - 1) / _K * sp.Symbol("I")),
+    }
+
+
+@claim(
+    "nc.deep_linear_ce",
+    area=AREA,
+    title="Deep linear CE UFM (balanced, bias-free): GD from a perturbed ETF-aligned start reaches the simplex ETF "
+    "at every layer, with per-layer singular value s and feature scale eta from the ETF family's margin reduction "
+    "(a strict local minimum at depths 1-4; random starts at depth >= 3 end lower, at rank < K-1)",
+    reference=f"{DANG} CE theorem (simplex ETF at every layer); scales derived (theory.deep_ce_ufm_etf); "
+    "low-rank optima beyond depth 2: Garrod & Keating 2024 (arXiv:2410.23169)",
+    seed=20230707,
+    quick=dict(
+        K=4,
+        n=5,
+        d=4,
+        lambda_W=5e-3,
+        lambda_H=5e-3,
+        depths=[2, 3],
+        random_depths=[3],
+        s0=1.5,
+        init_std=0.03,
+        random_std=0.3,
+        lr=0.2,
+        n_steps=8000,
+    ),
+    full=dict(
+        K=5,
+        n=5,
+        d=5,
+        lambda_W=5e-3,
+        lambda_H=5e-3,
+        depths=[1, 2, 3, 4],
+        random_depths=[2, 3, 4],
+        s0=1.5,
+        init_std=0.03,
+        random_std=0.3,
+        lr=0.2,
+        n_steps=40000,
+    ),
+    simulate=_deep_ce_simulate,
+    predictions=_deep_ce_predictions,
+    formulas=_deep_ce_formulas,
+    resolution=1e-6,
+)
+def deep_linear_ce(ctx: ClaimContext, data: dict, prediction: Prediction):
+    checks = []
+    for i, (start, M) in enumerate(data["runs"][: len(prediction["sv"])]):
+        tag = f"depth {M}, {start} start"
+        checks += [
+            stats.deterministic(
+                f"{tag}: top-K singular values of every layer",
+                data["sv"][i],
+                prediction["sv"][i][None, :],
+                atol=data["tol_s"][i],
+                reason=CERT_REASON,
+                seed=ctx.seed,
+            ),
+            stats.deterministic(
+                f"{tag}: W W^T (end to end)",
+                data["WWt"][i],
+                prediction["WWt"][i],
+                atol=data["tol_W"][i],
+                reason=CERT_REASON,
+                seed=ctx.seed,
+            ),
+            stats.deterministic(
+                f"{tag}: class-mean Gram H_mean^T H_mean",
+                data["HtH"][i],
+                prediction["HtH"][i],
+                atol=data["tol_H"][i],
+                reason=CERT_REASON,
+                seed=ctx.seed,
+            ),
+        ]
+    p = ctx.params
+    rows = []
+    for i, (start, M) in enumerate(data["runs"][: len(prediction["sv"])]):
+        rows += [
+            _row("layers", f"{start} start", M + 0.1 * j / max(M - 1, 1), prediction["sv"][i][0], data["sv"][i][j, 0])
+            for j in range(M)
+        ]
+    for i, (start, M) in enumerate(data["runs"]):  # objective: GD vs the ETF point (low-rank runs: lower)
+        x = th.deep_ce_ufm_etf(p["n"], p["K"], p["lambda_W"], p["lambda_H"], M)[0]
+        f_etf = th.deep_ce_ufm_mode_objective(x, p["n"], p["K"], p["lambda_W"], p["lambda_H"], M)
+        rows.append(_row("objective", f"{start} start", M, theory=f_etf, simulated=data["objective"][i]))
+    panels = (
+        Panel("layers", "depth M (markers offset by layer)", "per-layer singular value s", title="theory vs GD"),
+        Panel(
+            "objective",
+            "depth M",
+            "UFM objective",
+            title="ETF objective (theory) vs GD; random starts at M >= 3 end lower, at rank < K-1 (unchecked)",
+        ),
+    )
+    return ctx.evidence(checks, rows, panels)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 8. Minority collapse: the onset R* of the convex relaxation against an onset located by bisection
+
+
+def _lpm_counts(K_A: int, K_B: int, n_B: int, R: float) -> np.ndarray:
+    return np.array([int(round(R * n_B))] * K_A + [n_B] * K_B)
+
+
+def _threshold_simulate(ctx: ClaimContext) -> dict:
+    """Per budget case: projected GD on the layer-peeled model at the bracket's ends, then ``n_bisect`` bisection
+    steps in log R, each classified as uncollapsed (1 - mean minority cosine > the certificate's cosine bound, as
+    in nc.minority_collapse) or collapsed (1 - cos <= that bound and the bound <= ``tol_collapsed``); otherwise
+    the run is repeated with twice the steps (up to ``max_steps``). R is realised as n_A / n_B with integer counts
+    (the effective R is recorded). The bracket is NaN when its ends are not (uncollapsed, collapsed)."""
+    p = ctx.params
+    brackets, runs = [], []
+    for case, ss in zip(p["cases"], np.random.SeedSequence(ctx.seed).spawn(len(p["cases"]))):
+        K_A, K_B, E_W, E_H, lo, hi = case
+        seeds = iter(ss.spawn(p["n_bisect"] + 2))
+
+        def collapsed(R: float) -> tuple[float, bool]:
+            n = _lpm_counts(K_A, K_B, p["n_B"], R)
+            seed, n_steps = next(seeds), p["n_steps"]
+            while True:
+                r = sim.train_layer_peeled(n, E_W, E_H, lr=p["lr"], n_steps=n_steps, seed=seed)
+                cert = sim.lpm_certificate(r)
+                Wm = r.W[K_A:]
+                norms = np.linalg.norm(Wm, axis=1)
+                C = (Wm @ Wm.T) / np.outer(norms, norms)
+                gap = 1 - C[~np.eye(K_B, dtype=bool)].mean()
+                tol = 4 * cert.distance / norms.min() + 8 * EPS  # as nc.minority_collapse
+                if gap > tol or tol <= p["tol_collapsed"]:  # decided: certainly uncollapsed, or collapsed
+                    break
+                n_steps *= 2  # near R* the curvature is small and GD slow: run longer until decided
+                if n_steps > p["max_steps"]:
+                    raise FloatingPointError(f"undecided at R = {R} after {n_steps // 2} steps (case {case})")
+            runs.append(dict(case=case, R=n[0] / n[-1], gap=gap, tol=tol, n_steps=n_steps))
+            return n[0] / n[-1], bool(gap <= tol)
+
+        (lo, c_lo), (hi, c_hi) = collapsed(lo), collapsed(hi)
+        if c_lo or not c_hi:
+            brackets.append((np.nan, np.nan))
+            continue
+        for _ in range(p["n_bisect"]):
+            R, c = collapsed(float(np.sqrt(lo * hi)))
+            lo, hi = (lo, R) if c else (R, hi)
+        brackets.append((lo, hi))
+    return dict(brackets=np.array(brackets), runs=runs)
+
+
+def _threshold_predictions(p: dict) -> dict:
+    def pred(rule):
+        return Prediction(R_star=np.array([rule(*case[:4]) for case in p["cases"]]))
+
+    def balanced(K_A, K_B, E_W, E_H):
+        mu_1 = th.layer_peeled_optimum(K_A, K_B, 1.0, E_W, E_H).multiplier
+        return threshold_balanced_formula_value(K_A, K_B, mu_1)
+
+    return {
+        "published": pred(th.layer_peeled_minority_threshold),
+        "energy budgets as class totals (the LPM's 1/K dropped)": pred(
+            lambda K_A, K_B, E_W, E_H: th.layer_peeled_minority_threshold(K_A, K_B, E_W / (K_A + K_B), E_H / (K_A + K_B))
+        ),
+        "features budgeted per sample, (1/N) sum_i ||h_i||^2 <= E_H": pred(
+            lambda K_A, K_B, E_W, E_H: th.layer_peeled_minority_threshold(
+                K_A, K_B, E_W, E_H, feature_budget="per_sample"
+            )
+        ),
+        "onset from the balanced multiplier: K n_B/N = mu(R = 1)": pred(balanced),
+    }
+
+
+_KA, _KB, _R = sp.symbols("K_A K_B R", positive=True)
+_mu = sp.Function("mu")  # the multiplier of the budget t = sqrt(E_W E_H) in the collapsed problem (g = 0)
+
+
+def threshold_critical_multiplier_formula():
+    """g = 0 (minority collapse) iff mu >= (n_B/N)(K_B-1)/e_B = K/(K_A R + K_B) for the per-class budget
+    (theory._LPM.mu_collapse[1]); R* is where the collapsed problem's multiplier meets it."""
+    return (_KA + _KB) / (_KA * _R + _KB)
+
+
+def threshold_balanced_formula_value(K_A, K_B, mu_1):
+    """The balanced-multiplier control: K/(K_A R + K_B) = mu(1) solved for R."""
+    return float(sp.solve(sp.Eq(threshold_critical_multiplier_formula(), sp.Symbol("mu_1")), _R)[0].subs(
+        {_KA: K_A, _KB: K_B, sp.Symbol("mu_1"): mu_1}
+    ))
+
+
+def _threshold_formulas(p: dict) -> dict:
+    R_star, t, E_W, E_H = sp.symbols("R^* t E_W E_H", positive=True)
+    crit = threshold_critical_multiplier_formula().subs(_R, R_star)
+    return {
+        "published": (sp.Eq(_mu(R_star, t), crit), sp.Eq(t, sp.sqrt(E_W * E_H))),
+        "energy budgets as class totals (the LPM's 1/K dropped)": (
+            sp.Eq(_mu(R_star, t), crit),
+            sp.Eq(t, sp.sqrt(E_W * E_H) / (_KA + _KB)),
+        ),
+        "onset from the balanced multiplier: K n_B/N = mu(R = 1)": (
+            sp.Eq(_mu(1, t), crit),
+            sp.Eq(t, sp.sqrt(E_W * E_H)),
+        ),
+    }
+
+
+@claim(
+    "nc.minority_threshold",
+    area=AREA,
+    title="Minority collapse onset: the ratio R* at which the layer-peeled model's minority classifiers coincide, "
+    "from its convex relaxation (a theory solver), lies in the bracket located by bisection over projected-GD "
+    "runs, for several budgets",
+    reference=f"{FANG}: LPM (eq. 4), convex relaxation, Minority Collapse (R -> inf); finite onset R* derived from "
+    "the relaxation's multiplier (theory.layer_peeled_minority_threshold)",
+    seed=20210404,
+    quick=dict(
+        cases=[(5, 5, 1.0, 3.0, 2.0, 8.0)],
+        n_B=300,
+        n_bisect=7,
+        lr=0.5,
+        n_steps=40000,
+        max_steps=640000,
+        tol_collapsed=1e-6,
+    ),
+    full=dict(
+        cases=[(5, 5, 1.0, 3.0, 2.0, 32.0), (5, 5, 1.0, 5.0, 2.0, 32.0), (6, 4, 1.0, 5.0, 2.0, 32.0)],
+        n_B=300,
+        n_bisect=10,
+        lr=0.5,
+        n_steps=80000,
+        max_steps=1280000,
+        tol_collapsed=1e-6,
+    ),
+    simulate=_threshold_simulate,
+    predictions=_threshold_predictions,
+    formulas=_threshold_formulas,
+    resolution=0.02,
+)
+def minority_threshold(ctx: ClaimContext, data: dict, prediction: Prediction):
+    lo, hi = data["brackets"].T
+    checks = [
+        stats.deterministic(
+            "R* lies in the measured onset bracket (lo, hi], every budget case",
+            (lo + hi) / 2,
+            prediction["R_star"],
+            atol=(hi - lo) / 2,
+            reason="bisection bracket: GD at lo certainly uncollapsed (1 - cos above the certificate's cosine bound), "
+            "at hi collapsed to within tol_collapsed = 1e-6 in 1 - cos (an uncollapsed R that close to collapse "
+            "lies within ~1e-6 relative of R*: 1 - cos grows by ~4 per unit relative distance below R* in pilot "
+            "runs, seed 1), far below the bracket's width; NaN if the ends were not (uncollapsed, collapsed)",
+            seed=ctx.seed,
+        )
+    ]
+    rows = []
+    for case, R_star in zip(ctx.params["cases"], prediction["R_star"]):
+        tag = f"K_A={case[0]}, K_B={case[1]}, E_H={case[3]:g}"
+        rows += [_row("onset", tag, r["R"], simulated=r["gap"]) for r in data["runs"] if r["case"] == case]
+        rows += [_row("onset", f"{tag}: predicted R*", R_star, theory=y) for y in (0.0, 1.0)]
+    panels = (
+        Panel(
+            "onset",
+            "imbalance ratio R = n_A/n_B",
+            "1 - mean cosine between minority classifiers",
+            "log",
+            title="bisection runs (markers) and the convex relaxation's R* (vertical lines)",
+        ),
+    )
     return ctx.evidence(checks, rows, panels)
