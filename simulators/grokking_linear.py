@@ -380,6 +380,8 @@ def linear_teacher_student_spectrum(
     Per seed: N_tr = round(d_in / lam) points x ~ N(0, I_{d_in}) (any lam > 0: lam > 1 leaves d_in - N_tr null
     directions), teacher T and student init S_0 of shape (d_in, d_out) with i.i.d. N(0, 1/(2 d_in d_out)) entries
     (eq. 1, App. C), student scaled by ``alpha`` ([LBB23] sec. 3.1.3); D_0 = alpha S_0 - T. ``seed``: int >= 0.
+    Only the eigenvalues of Sigma_tr are computed: S_0 and T are isotropic Gaussians independent of X, so their
+    coefficients on its eigenvectors have the law of S_0 and T themselves and are drawn directly (exact in law).
     """
     lam = val.positive("lam", lam)
     d_in = val.integer("d_in", d_in, lower=2, upper=val.MAX_WIDTH)

@@ -591,16 +591,21 @@ ISSUE14_NC = {
 RECIPES = RECIPES | ISSUE14_NC
 
 
-# issue 14 item 4 (grok.linear_asymptotics): Levi et al. asymptotics
-ISSUE14_LINEAR_ASYMPTOTICS = {
+# issue 14 items 4 (grok.linear_asymptotics) and 5 (grok.progress_measures)
+ISSUE14_GROK_ITEMS_4_5 = {
     "theory.grokking_linear.linear_estimator_delay_rate": dict(lam=P(0.5, "(0,1)")),
     "theory.grokking_linear.linear_estimator_gen_loss_limit": dict(lam=P(2.0, ">0")),
     "theory.grokking_linear.init_scale_loss_factor": dict(alpha=P(0.5, ">=0")),
     "simulators.grokking_linear.linear_teacher_student_spectrum": dict(
         lam=P(2.0, ">0"), d_in=P(8, "Z[2,1e5]"), d_out=P(2, "Z[1,1e5]"), alpha=P(1.0, ">=0"), n_seeds=P(2, "Z[1,1e7]"), seed=SEED
     ),
+    # issue 14 item 5 (grok.progress_measures)
+    "simulators.grokking_modular.train_embedded_modular_addition": dict(
+        p=P(5, "Z>=3", bad=(9,)), d_embed=P(2, "Z[1,1e5]"), width=P(4, "Z[1,1e5]"), fraction=P(0.5, "(0,1]"), lr=0.01, weight_decay=P(0.1, ">=0"),
+        n_steps=P(4, "Z[1,1e7]"), record_every=P(2, "Z>=1"), betas=P((0.9, 0.98), "obj"), n_seeds=P(1, "Z[1,1e7]"), seed=SEED,
+    ),
 }
-RECIPES = RECIPES | ISSUE14_LINEAR_ASYMPTOTICS
+RECIPES = RECIPES | ISSUE14_GROK_ITEMS_4_5
 
 # issue 13, mup.transfer: learning-rate exponents and the lr sweep
 ISSUE13_MUTRANSFER = {
@@ -700,3 +705,31 @@ ISSUE13_LINEAR_CNN = {
     ),
 }
 RECIPES = RECIPES | ISSUE13_LINEAR_CNN
+ISSUE13_LINEAR_CNN_GROWTH = {
+    "theory.linear_cnn.early_growth_rate": dict(
+        s=P(1.0, ">0"), omega=P(1, "Z[1,1e8]"), N=P(8, "Z[3,1e8]"), k=P(3, "Z[1,1e8]"), eta=P(0.01, ">0")
+    ),
+}
+RECIPES = RECIPES | ISSUE13_LINEAR_CNN_GROWTH
+
+# issue 13, dln.deep_limit / dln.orthogonal_vs_gaussian / sigprop.backward
+_LAYERS_OG = np.stack([np.stack([np.eye(2)] * 2)] * 2)  # (nets, depth, N, N) = (2, 2, 2, 2)
+_BACKWARD = dict(
+    x=P(np.array([1.0, 0.5]), "array"), widths=P([3, 4], "widths"), activation=P("tanh", "choice"), C_W=2.0,
+    C_b=P(0.1, ">=0"), n_nets=P(2, "Z[2,1e7]"), seed=SEED,
+)
+ISSUE13_DLN_SIGPROP = {
+    "simulators.deep_linear.crossing_time": dict(
+        t=P(np.linspace(0, 1.5, 4), "array"), u=P(np.array([0, 0.4, 0.8, 1.2]), "array"), level=P(0.5, "R")
+    ),
+    "simulators.deep_linear.orthogonal_layers": dict(
+        N=P(3, "Z[1,1e5]"), D=P(2, "Z[1,1e5]"), n_nets=P(2, "Z[1,1e7]"), seed=SEED, product=P(None, "array?")
+    ),
+    "simulators.deep_linear.gaussian_layers": dict(N=P(3, "Z[1,1e5]"), D=P(2, "Z[1,1e5]"), n_nets=P(2, "Z[1,1e7]"), seed=SEED),
+    "simulators.deep_linear.steps_to_learn": dict(
+        layers=P(_LAYERS_OG, "array"), s=1.0, eta=0.1, fraction=P(0.5, "(0,1)"), max_steps=P(200, "Z[1,1e7]")
+    ),
+    "simulators.abc_mlp.backward_gram": _BACKWARD,
+    "simulators.abc_mlp.backward_full": _BACKWARD,
+}
+RECIPES = RECIPES | ISSUE13_DLN_SIGPROP

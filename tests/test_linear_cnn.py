@@ -10,6 +10,7 @@ import sympy as sp
 from dltheory.simulators import linear_cnn as sim
 from dltheory.theory import deep_linear as dl
 from dltheory.theory import linear_cnn as th
+from dltheory.verify import registry
 from dltheory.verify.claims import dln as claims
 
 
@@ -72,7 +73,7 @@ def test_half_time_formula_equals_the_numeric_prediction():
     expr, syms = claims.cnn_half_time_formula()
     f = sp.lambdify(syms, expr, "numpy")
     s, u0 = np.array([3.0, 0.5]), np.array([[0.1, 0.05]])
-    published = claims._cnn_predictions({})["published"]["t_half"]
+    published = claims._cnn_predictions(registry.get("dln.linear_cnn").quick)["published"]["t_half"]
     np.testing.assert_allclose(f(s, u0[0], 1e-3, 16.0), published(s, u0, 16, 1e-3)[0], rtol=1e-12)
 
 
@@ -86,3 +87,29 @@ def test_bad_input():
         sim.train(w, v, np.zeros(4), eta=0.1, n_steps=1, k=2)
     with pytest.raises(FloatingPointError, match="diverged"):
         sim.train(w, v, np.array([50.0, 0, 0, 0]), eta=10.0, n_steps=200)
+
+
+def test_early_growth_rate_limits_and_formula():
+    eta, N = 1e-3, 16
+    assert th.early_growth_rate(2.0, 3, N, N, eta) == pytest.approx(2 * eta * N * 2.0, rel=1e-12)  # full kernel
+    assert th.early_growth_rate(1.0, 1, N, 1, eta) == pytest.approx(2 * eta * np.sqrt(2 * N), rel=1e-12)  # |D_1| = 1
+    assert th.early_growth_rate(1.0, 1, N, 8, eta) == pytest.approx(2 * eta * np.sqrt(8 * N), rel=1e-12)  # D_8(2) = 0
+    rate, syms = claims.cnn_growth_formula()
+    f = sp.lambdify(syms, rate, "numpy")
+    for k in (1, 2, 3, 5, 12):
+        for omega in (1, 3, 7):
+            assert f(eta, 0.7, N, k, omega) == pytest.approx(th.early_growth_rate(0.7, omega, N, k, eta), rel=1e-12)
+    with pytest.raises(ValueError, match="omega"):
+        th.early_growth_rate(1.0, 8, N, 4, eta)  # 2 omega = N: the frequency is its own conjugate
+
+
+def test_early_growth_rate_matches_gd_with_a_small_kernel():
+    N, k, omega, eta = 16, 3, 1, 2e-3
+    s = np.zeros(N)
+    s[[omega, N - omega]] = 1.0
+    g = np.random.default_rng(4)
+    w, v = 1e-7 * g.standard_normal((2, N)), 1e-7 * g.standard_normal((2, N))
+    w[:, k:] = 0.0
+    beta = np.abs(sim.train(w, v, np.fft.ifft(s).real, eta=eta, n_steps=700, k=k)["beta"][:, omega])
+    per_step = np.log(beta[700] / beta[400]) / 300
+    assert 2 * np.expm1(per_step / 2) == pytest.approx(th.early_growth_rate(1.0, omega, N, k, eta), rel=1e-3)

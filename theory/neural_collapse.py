@@ -874,8 +874,9 @@ def _ce_mode_objective(x, n, K, lW, lH, M):
 @overflow_guard
 def deep_ce_ufm_etf(n: int, K: int, lambda_W: float, lambda_H: float, depth: int = 1) -> tuple[float, float, float]:
     """Margin x, per-layer singular value s and feature scale eta of the simplex-ETF optimum of the balanced,
-    bias-free deep linear CE UFM of depth M [DTO23, CE theorem: collapse to a simplex ETF at every layer; the
-    scales are derived here from the ETF family's reduction :func:`deep_ce_ufm_mode_objective`].
+    bias-free deep linear CE UFM of depth M. [DTO23] prove that global solutions of the deep linear CE problem
+    exhibit NC at every layer (abstract; the theorem's own statement of the norms was not available to us), so
+    the scales are derived here from the ETF family's reduction :func:`deep_ce_ufm_mode_objective`.
 
     Every layer W_j has K-1 singular values s (one 0), W = W_M...W_1 has W W^T = s^{2M} (I - 11^T/K), the class
     means have Gram eta^2 (I - 11^T/K), eta = x/s^M, s^{2(M+1)} = n lH x^2/lW. x is the global minimiser of f on
@@ -884,7 +885,8 @@ def deep_ce_ufm_etf(n: int, K: int, lambda_W: float, lambda_H: float, depth: int
     1/(e^x + K - 1) when f there is below f(0) = ln K (a first-order jump, as for MSE), else 0. Roots to 1e-14.
     Caution: on this family only. At M >= 3 lower-rank configurations can have a lower objective (found by GD
     at K = 4, M = 3, lW = lH = 5e-3, n = 5: 0.1073 < 0.1171 at rank 2; Garrod & Keating 2024, arXiv:2410.23169,
-    prove such low-rank optima for deep CE UFMs); the ETF point remains a strict local minimum there.
+    prove such low-rank optima for deep CE UFMs), so "global at every depth" does not hold; the ETF point remains
+    a strict local minimum there (positive transverse Hessian at K = 3-6, M = 2-4, lW = lH in {1e-3, 5e-3}).
     Returns (x, s, eta); (0, 0, 0) when the trivial point wins.
     """
     n, K = integer_at_least("n", n, 1), integer_at_least("K", K, 2)

@@ -718,7 +718,9 @@ def parabolic_argmin(x, y) -> float:
     local quadratic fit of a minimum); NaN when that point is at the grid's edge or the three are not convex."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     if x.ndim != 1 or y.shape != x.shape or x.size < 3 or np.any(np.diff(x) <= 0):
-        raise ValueError(f"parabolic_argmin needs an increasing grid x of >= 3 points and y of its shape, got {x.shape}")
+        raise ValueError(
+            f"parabolic_argmin needs an increasing grid x of >= 3 points and y of its shape, got {x.shape}"
+        )
     i = int(np.argmin(np.where(np.isfinite(y), y, np.inf)))
     if i == 0 or i == x.size - 1 or not np.all(np.isfinite(y[i - 1 : i + 2])):
         return float("nan")
@@ -746,11 +748,15 @@ def binomial_exceeds(name: str, k: int, n: int, p0: float, *, alpha: float, seed
     """k successes in n trials beat probability ``p0``: exact one-sided binomial test P(X >= k | n, p0) <= alpha
     (passes when the rate is significantly above p0, e.g. a predictor against chance)."""
     p = float(stats.binomtest(int(k), int(n), float(p0), alternative="greater").pvalue)
-    detail = f"k={int(k)} of n={int(n)} (rate {k / n:.4g}) vs p0={p0:.4g}, one-sided exact binomial p={p:.3g}; seed={seed}"
+    detail = (
+        f"k={int(k)} of n={int(n)} (rate {k / n:.4g}) vs p0={p0:.4g}, one-sided exact binomial p={p:.3g}; seed={seed}"
+    )
     return Check(name=name, statistic=p, threshold=alpha, relation="<=", detail=detail)
 
 
-def binomial_within(name: str, k: int, n: int, lower: float, upper: float, *, alpha: float, reason: str, seed=None) -> Check:
+def binomial_within(
+    name: str, k: int, n: int, lower: float, upper: float, *, alpha: float, reason: str, seed=None
+) -> Check:
     """k successes in n trials are consistent with a success probability in [lower, upper] (the band: a predicted
     rate ``upper`` and a stated bias bound ``upper - lower``, say why in ``reason``): exact one-sided binomial tests
     P(X <= k | lower) and P(X >= k | upper), each at alpha / 2; passes when the smaller p-value is >= alpha / 2.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import sympy as sp
 
 from dltheory.simulators import associative_memory as sim
 from dltheory.theory import associative_memory as th
@@ -30,6 +31,37 @@ CDB = "Cabannes, Dohmatob & Bietti 2023 (arXiv:2310.02984) Sec. 3 (statement der
 def _slope_of(x, values) -> float:
     """Fitted log-log slope of a deterministic theory curve over the claim's sizes (uniform relative weights)."""
     return stats.fit_rate(x, values, np.asarray(values) * 1e-3).slope
+
+
+_alpha, _T, _d, _C = sp.symbols("alpha T d C", positive=True)
+_M, _N = sp.symbols("M N", positive=True, integer=True)
+_x, _x1 = sp.symbols("x x'", positive=True, integer=True)
+_E = sp.Symbol("E")
+
+
+def zipf_formula() -> sp.Expr:
+    """p(x) = x^-alpha / sum_{x' <= N} x'^-alpha."""
+    return _x**-_alpha / sp.Sum(_x1**-_alpha, (_x1, 1, _N))
+
+
+def seen_error_formula() -> sp.Expr:
+    """E = (1 - 1/M) sum_x p(x) (1 - p(x))^T: (1 - 1/M) times the expected missing mass (theory module)."""
+    p = sp.Function("p")(_x)
+    return (1 - 1 / _M) * sp.Sum(p * (1 - p) ** _T, (_x, 1, _N))
+
+
+def sample_exponent_formula() -> sp.Expr:
+    """[CDB23]: E ~ T^(-1 + 1/alpha) (the Zipf missing mass)."""
+    return -1 + 1 / _alpha
+
+
+def _sample_formulas(p: dict) -> dict:
+    law = (sp.Eq(sp.Function("p")(_x), zipf_formula()), sp.Eq(_E, seen_error_formula()))
+    return {
+        "published": (*law, sp.Eq(_E, _C * _T ** sample_exponent_formula())),
+        "1/alpha and 1 - 1/alpha swapped: T^(-1/alpha)": (*law, sp.Eq(_E, _C * _T ** (-1 / _alpha))),
+        "the parametric rate T^-1": (*law, sp.Eq(_E, _C / _T)),
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -71,6 +103,7 @@ def _simulate_sample(ctx: ClaimContext) -> np.ndarray:
     full=dict(alpha=3.0, N=200, M=2, d=2000, T=[100, 250, 630, 1600, 4000, 10000, 25000, 63000], n_memories=2000),
     simulate=_simulate_sample,
     predictions=_sample_predictions,
+    formulas=_sample_formulas,
     resolution=0.08,
 )
 def sample_scaling(ctx: ClaimContext, data: np.ndarray, prediction: Prediction):
@@ -113,6 +146,21 @@ def sample_scaling(ctx: ClaimContext, data: np.ndarray, prediction: Prediction):
     return ctx.evidence(checks, rows, panels)
 
 
+def dimension_exponent_formula() -> sp.Expr:
+    """[CDB23]: E ~ d^(-(alpha - 1)/(2 alpha)) for q = p, M fixed (x recalled iff p(x) >~ ||p|| / sqrt(d))."""
+    return -(_alpha - 1) / (2 * _alpha)
+
+
+def _dimension_formulas(p: dict) -> dict:
+    return {
+        "published": sp.Eq(_E, _C * _d ** dimension_exponent_formula()),
+        "cross-talk variance 1/d^2 instead of 1/(M d): d^(-(alpha-1)/alpha)": sp.Eq(
+            _E, _C * _d ** (-(_alpha - 1) / _alpha)
+        ),
+        "the optimal (thresholded) memory's law d^(1 - alpha) for q = p": sp.Eq(_E, _C * _d ** (1 - _alpha)),
+    }
+
+
 # ---------------------------------------------------------------------------------------------------
 # dimension: q = p (infinite data)
 
@@ -146,6 +194,7 @@ def _simulate_dimension(ctx: ClaimContext) -> np.ndarray:
     full=dict(alpha=2.0, N=400, M=2, d=[100, 316, 1000, 3162, 10000, 31623, 100000, 316228, 1000000], n_memories=600),
     simulate=_simulate_dimension,
     predictions=_dimension_predictions,
+    formulas=_dimension_formulas,
     resolution=0.1,
 )
 def dimension_scaling(ctx: ClaimContext, data: np.ndarray, prediction: Prediction):

@@ -12,6 +12,7 @@ available here: the closed forms are derived in dltheory.theory.continual (exact
 from __future__ import annotations
 
 import numpy as np
+import sympy as sp
 
 from dltheory.simulators import continual as sim
 from dltheory.theory import continual as th
@@ -85,6 +86,47 @@ def _simulate(ctx: ClaimContext) -> dict:
     return {k: np.array(v).T for k, v in out.items()}  # (n_runs, configs)
 
 
+_n, _p, _T = sp.symbols("n p T", positive=True, integer=True)
+_t, _i, _j = sp.symbols("t i j", positive=True, integer=True)
+_sigma = sp.Symbol("sigma", nonnegative=True)
+_w, _D = sp.IndexedBase("w^*"), sp.IndexedBase("D")  # ||w*_i||^2 as w^*[i]; D[j, i] = ||w*_j - w*_i||^2
+_L = sp.Function("L")  # L(t, i) = E ||w_t - w*_i||^2
+
+
+def model_error(shift: int = 0, noise: str = "published") -> sp.Expr:
+    """E L_i(w_t) = r^t ||w*_i||^2 + sum_{j <= t} (1 - r) r^(t-j) ||w*_j - w*_i||^2 + p sigma^2/(p - n - 1) (1 - r^t),
+    r = 1 - n/p ([LJLS23] proof of Theorem 1; theory.continual.expected_model_error). ``shift`` = -1 writes r^(t-1)
+    in the term of w_0 = 0; ``noise``: "no p/(p-n-1)" (sigma^2 (1 - r^t)) or "last task" (n sigma^2/(p - n - 1))."""
+    r = 1 - _n / _p
+    noise_term = {
+        "published": _p * _sigma**2 / (_p - _n - 1) * (1 - r**_t),
+        "no p/(p-n-1)": _sigma**2 * (1 - r**_t),
+        "last task": _n * _sigma**2 / (_p - _n - 1),
+    }[noise]
+    return r ** (_t + shift) * _w[_i] + sp.Sum((1 - r) * r ** (_t - _j) * _D[_j, _i], (_j, 1, _t)) + noise_term
+
+
+def theorem1(shift: int = 0, noise: str = "published") -> tuple[sp.Eq, sp.Eq, sp.Eq]:
+    """E G_T = (1/T) sum_i L(T, i) and E F_T = 1/(T - 1) sum_{i < T} [L(T, i) - L(i, i)] ([LJLS23] Theorem 1)."""
+    L = sp.Lambda((_t, _i), model_error(shift, noise))
+    G = sp.Sum(_L(_T, _i), (_i, 1, _T)) / _T
+    F = sp.Sum(_L(_T, _i) - _L(_i, _i), (_i, 1, _T - 1)) / (_T - 1)
+    return (
+        sp.Eq(_L(_t, _i), L(_t, _i)),
+        sp.Eq(sp.Symbol("E[G_T]"), G),
+        sp.Eq(sp.Symbol("E[F_T]"), F),
+    )
+
+
+def _formulas(p: dict) -> dict:
+    return {
+        "published": theorem1(),
+        "off by one: (1 - n/p)^(T-1) for (1 - n/p)^T in the term of w_0 = 0": theorem1(shift=-1),
+        "noise term without its p/(p - n - 1) factor: sigma^2 (1 - (1 - n/p)^T)": theorem1(noise="no p/(p-n-1)"),
+        "noise of the last task only: n sigma^2 / (p - n - 1)": theorem1(noise="last task"),
+    }
+
+
 @claim(
     "continual.forgetting_generalization",
     area=AREA,
@@ -125,6 +167,7 @@ def _simulate(ctx: ClaimContext) -> dict:
     ),
     simulate=_simulate,
     predictions=_predictions,
+    formulas=_formulas,
     resolution=0.03,
 )
 def forgetting_generalization(ctx: ClaimContext, data: dict, prediction: Prediction):

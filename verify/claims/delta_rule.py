@@ -17,6 +17,7 @@ is 4 L (d_k + C) eps * scale: linear in L. The measured errors are ~1e-4 of it a
 from __future__ import annotations
 
 import numpy as np
+import sympy as sp
 from scipy.linalg import solve_triangular
 
 from dltheory.simulators import delta_rule as sim
@@ -60,6 +61,40 @@ def _additive(q, k, v, beta):
     return _flat(np.einsum("tvk,tk->tv", cum, q), S)
 
 
+_d_k, _d_v, _C = sp.symbols("d_k d_v C", positive=True, integer=True)
+_beta = sp.Symbol("beta_t", nonnegative=True)
+_S0, _S1 = sp.MatrixSymbol("S_prev", _d_v, _d_k), sp.MatrixSymbol("S_t", _d_v, _d_k)  # S_(t-1), S_t
+_kt, _vt = sp.MatrixSymbol("k_t", _d_k, 1), sp.MatrixSymbol("v_t", _d_v, 1)
+
+
+def delta_step(beta=_beta) -> sp.MatrixExpr:
+    """[YWZSK24] sec. 2: S_t = S_(t-1) (I - beta_t k_t k_t^T) + beta_t v_t k_t^T, one GD step of size beta_t on
+    1/2 ||S k_t - v_t||^2 (gradient (S k_t - v_t) k_t^T)."""
+    return _S0 * (sp.Identity(_d_k) - beta * _kt * _kt.T) + beta * _vt * _kt.T
+
+
+def _online_gd_formulas(p: dict) -> dict:
+    """One micro-step; a DeltaProduct token applies n_h of them in time order, so its transition is
+    A_t = F_1 F_2 ... F_(n_h), F_j = I - beta_tj k_tj k_tj^T, with F_1 leftmost (S_t = S_(t-1) A_t + ...); shown at
+    n_h = 3."""
+    F = [sp.MatrixSymbol(f"F_{j}", _d_k, _d_k) for j in (1, 2, 3)]
+    A = sp.MatrixSymbol("A_t", _d_k, _d_k)
+    k_j = sp.MatrixSymbol("k_tj", _d_k, 1)
+    factor = sp.Eq(sp.MatrixSymbol("F_j", _d_k, _d_k), sp.Identity(_d_k) - sp.Symbol("beta_tj") * k_j * k_j.T)
+    return {
+        "published": (sp.Eq(_S1, delta_step()), factor, sp.Eq(A, sp.MatMul(*F))),
+        "loss without the 1/2 (step 2 beta: eigenvalue 1 - 2 beta)": sp.Eq(_S1, delta_step(2 * _beta)),
+        "Householder factors of a token multiplied in reverse order": (
+            sp.Eq(_S1, delta_step()),
+            factor,
+            sp.Eq(A, sp.MatMul(*F[::-1])),
+        ),
+        "additive linear-attention update (the erase term -beta S k k^T dropped)": sp.Eq(
+            _S1, _S0 + _beta * _vt * _kt.T
+        ),
+    }
+
+
 ONLINE_GD_PREDICTIONS = {
     "published": Prediction(states=lambda q, k, v, b: _flat(*th.deltaproduct_recurrent(q, k, v, b))),
     "loss without the 1/2 (step 2 beta: eigenvalue 1 - 2 beta)": Prediction(
@@ -94,6 +129,7 @@ def _simulate_online_gd(ctx: ClaimContext) -> dict:
     full=dict(L=512, n_h=[1, 2, 3, 4], d_k=16, d_v=8),
     simulate=_simulate_online_gd,
     predictions=ONLINE_GD_PREDICTIONS,
+    formulas=_online_gd_formulas,
     resolution=1e-9,
 )
 def online_gd(ctx: ClaimContext, data: list, prediction: Prediction):
@@ -157,6 +193,42 @@ def _chunkwise_variant(q, k, v, b, C, *, beta_in_solve=True, inclusive=True, cor
     return _flat(O, S)
 
 
+_K, _V, _Q = sp.MatrixSymbol("K", _C, _d_k), sp.MatrixSymbol("V", _C, _d_v), sp.MatrixSymbol("Q", _C, _d_k)
+_B = sp.MatrixSymbol("B", _C, _C)  # diag(beta) of the chunk
+_Lstrict, _Lincl = sp.MatrixSymbol("L_strict", _C, _C), sp.MatrixSymbol("L_incl", _C, _C)  # causal 0/1 masks
+_S = sp.MatrixSymbol("S", _d_v, _d_k)  # the state at the chunk's start
+
+
+def chunk_formulas(beta_in_solve: bool = True, inclusive: bool = True, correct_state: bool = True) -> tuple:
+    """[YWZSK24] sec. 3.2 per chunk: T = (I + L_strict o (B K K^T))^-1 B (UT transform; o the Hadamard product with
+    the strictly lower mask), U' = T V - T K S^T, O = Q S^T + (L_incl o Q K^T) U', S <- S + U'^T K. The flags make the
+    controls' slips (beta missing in the solve, a strict output mask, no state correction)."""
+    gram = (_B if beta_in_solve else sp.Identity(_C)) * _K * _K.T
+    T = (sp.Identity(_C) + sp.HadamardProduct(_Lstrict, gram)).inverse() * _B
+    U = T * _V - T * _K * _S.T if correct_state else T * _V
+    mask = _Lincl if inclusive else _Lstrict
+    return (
+        sp.Eq(sp.MatrixSymbol("T", _C, _C), T),
+        sp.Eq(sp.MatrixSymbol("U", _C, _d_v), U),
+        sp.Eq(
+            sp.MatrixSymbol("O", _C, _d_v),
+            _Q * _S.T + sp.HadamardProduct(mask, _Q * _K.T) * sp.MatrixSymbol("U", _C, _d_v),
+        ),
+        sp.Eq(sp.MatrixSymbol("S_next", _d_v, _d_k), _S + sp.MatrixSymbol("U", _C, _d_v).T * _K),
+    )
+
+
+def _chunk_formulas(p: dict) -> dict:
+    return {
+        "published": chunk_formulas(),
+        "UT transform without beta in the triangular solve ((I + tril(K K^T, -1))^-1 diag(beta))": chunk_formulas(
+            beta_in_solve=False
+        ),
+        "strict causal mask in the intra-chunk output (o_t misses its own token)": chunk_formulas(inclusive=False),
+        "pseudo-values without the state correction (U instead of U - W S^T)": chunk_formulas(correct_state=False),
+    }
+
+
 def _chunk_predictions(p: dict) -> dict:
     C = p["chunk_size"]
     return {
@@ -197,6 +269,7 @@ def _simulate_chunkwise(ctx: ClaimContext) -> dict:
     full=dict(lengths=[16, 64, 256, 1024, 4096, 16384], chunk_size=32, d_k=32, d_v=16),
     simulate=_simulate_chunkwise,
     predictions=_chunk_predictions,
+    formulas=_chunk_formulas,
     resolution=1e-9,
 )
 def chunkwise_equals_recurrent(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -260,6 +333,20 @@ def _eigs(fn):
     return lambda beta, d_k: np.sort(fn(beta, d_k))
 
 
+def _spectrum_formulas(p: dict) -> dict:
+    """Eigenvalues of I - beta k k^T with ||k|| = 1: 1 - beta (eigenvector k) and 1 (d_k - 1 times, k's complement)."""
+    beta, lam1, lam = sp.Symbol("beta", nonnegative=True), sp.Symbol("lambda_1"), sp.Symbol("lambda_(2..d_k)")
+
+    def spec(first):
+        return sp.Eq(lam1, first), sp.Eq(lam, 1)
+
+    return {
+        "published": spec(1 - beta),
+        "1 - 2 beta (the reflection convention I - 2 k k^T, or the loss without its 1/2)": spec(1 - 2 * beta),
+        "|1 - beta| (singular values for eigenvalues: no negative eigenvalue)": spec(sp.Abs(1 - beta)),
+    }
+
+
 SPECTRUM_PREDICTIONS = {
     "published": Prediction(eigvals=_eigs(th.householder_eigenvalues)),
     "1 - 2 beta (the reflection convention I - 2 k k^T, or the loss without its 1/2)": Prediction(
@@ -282,6 +369,7 @@ SPECTRUM_PREDICTIONS = {
     full=dict(d_k=16, n_beta=81, n_h=[2, 3, 4, 8], n_products=200),
     simulate=_simulate_spectrum,
     predictions=SPECTRUM_PREDICTIONS,
+    formulas=_spectrum_formulas,
     resolution=1e-9,
 )
 def transition_spectrum(ctx: ClaimContext, data: dict, prediction: Prediction):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import sympy as sp
 
 from dltheory.simulators import early_learning as sim
 from dltheory.theory import early_learning as th
@@ -44,6 +45,46 @@ def _values(p: dict, sigma=lambda s: s, swap: bool = False, memorize=th.memoriza
     return Prediction(
         early=scaled(np.array(early)), memorizes=fixed(np.array([bool(memorize(c["n"], c["p"])) for c in cs]))
     )
+
+
+_n, _p, _k = sp.symbols("n p k", positive=True, integer=True)
+_sigma, _Delta = sp.symbols("sigma Delta", positive=True)
+_xi, _c = sp.Symbol("xi", real=True), sp.Symbol("c", positive=True)  # xi ~ N(0, 1), c ~ chi^2_(p-1)
+_A = sp.Symbol("A_1")  # first-step accuracy on the mislabelled points
+_memorises = sp.Symbol("memorises")
+
+
+def accuracy_integrand(sigma=_sigma, n=_n, p=_p) -> sp.Expr:
+    """Phi((S a - ||x||^2) / (sigma ||x|| sqrt(n - 1))) times the densities of xi and c, with a = 1 + sigma xi,
+    ||x||^2 = a^2 + sigma^2 c and S = (n - 1) - 2 (k - 1) (theory.early_learning.first_step_flipped_accuracy)."""
+    a = 1 + sigma * _xi
+    norm2 = a**2 + sigma**2 * _c
+    S = (n - 1) - 2 * (_k - 1)
+    z = (S * a - norm2) / (sigma * sp.sqrt(norm2 * (n - 1)))
+    Phi = (1 + sp.erf(z / sp.sqrt(2))) / 2
+    nu = p - 1
+    chi2 = _c ** (nu / 2 - 1) * sp.exp(-_c / 2) / (2 ** (nu / 2) * sp.gamma(nu / 2))
+    return Phi * sp.exp(-(_xi**2) / 2) / sp.sqrt(2 * sp.pi) * chi2
+
+
+def _formulas_for(sigma=_sigma, swap: bool = False, always: bool = False) -> tuple:
+    n, p = (_p, _n) if swap else (_n, _p)
+    A = sp.Integral(accuracy_integrand(sigma, n, p), (_xi, -sp.oo, sp.oo), (_c, 0, sp.oo))
+    return (
+        sp.Eq(_A, A),
+        sp.Eq(_k, sp.Function("round")(_Delta * n)),
+        sp.Equivalent(_memorises, sp.true if always else sp.GreaterThan(_p, _n), evaluate=False),
+    )
+
+
+def _formulas(p: dict) -> dict:
+    """The first-step accuracy is a two-dimensional Gaussian-chi^2 integral (evaluated by quadrature)."""
+    return {
+        "published": _formulas_for(),
+        "the variance sigma^2 used as the noise standard deviation": _formulas_for(sigma=_sigma**2),
+        "n and p swapped (the aspect ratio inverted)": _formulas_for(swap=True),
+        "GD memorises the noisy labels whatever p / n (no separability needed)": _formulas_for(always=True),
+    }
 
 
 def _predictions(p: dict) -> dict[str, Prediction]:
@@ -97,6 +138,7 @@ def _simulate(ctx: ClaimContext) -> dict:
     ),
     simulate=_simulate,
     predictions=_predictions,
+    formulas=_formulas,
     resolution=0.03,
 )
 def rise_then_fall(ctx: ClaimContext, data: dict, prediction: Prediction):

@@ -18,6 +18,7 @@ first layer is trained as well.
 from __future__ import annotations
 
 import numpy as np
+import sympy as sp
 from scipy import stats as sps
 from scipy.linalg import solve_triangular
 
@@ -67,6 +68,35 @@ def _unsorted(z, y):
     return th.MemorisingNetwork(a, b, solve_triangular(th.first_layer_matrix(x, b), y, lower=True))
 
 
+_n, _d, _m = sp.symbols("n d m", positive=True, integer=True)
+_i, _j = sp.symbols("i j", positive=True, integer=True)
+_xs, _bs, _ws, _ys = (sp.IndexedBase(s) for s in ("x", "b", "w", "y"))  # sorted projections x_i = a . z_(i)
+_c = sp.Function("c")
+
+
+def construction_formulas(interleave: str = "published") -> tuple:
+    """[ZBHRV17] Thm. 1's network c(z) = sum_j w_j ReLU(a . z - b_j) at the sorted projections x_1 < ... < x_n, its
+    biases (``interleave``: "published" x_(j-1) < b_j < x_j; "late": x_j < b_j < x_(j+1); "at": b_j = x_j) and the
+    interpolation equations c(x_i) = y_i (lower triangular in w: A_ij = ReLU(x_i - b_j) = 0 for j > i)."""
+    c = sp.Eq(_c(_xs[_i]), sp.Sum(_ws[_j] * sp.Max(0, _xs[_i] - _bs[_j]), (_j, 1, _n)))
+    order = {
+        "published": (sp.StrictLessThan(_xs[_j - 1], _bs[_j]), sp.StrictLessThan(_bs[_j], _xs[_j])),
+        "late": (sp.StrictLessThan(_xs[_j], _bs[_j]), sp.StrictLessThan(_bs[_j], _xs[_j + 1])),
+        "at": (sp.Eq(_bs[_j], _xs[_j]),),
+    }[interleave]
+    return (c, *order, sp.Eq(_c(_xs[_i]), _ys[_i]))
+
+
+def _construction_formulas(p: dict) -> dict:
+    unsorted = construction_formulas()[:1] + (sp.Eq(_c(sp.Symbol("a . z_i")), _ys[_i]),)
+    return {
+        "published": construction_formulas(),
+        "biases interleaved one step late (b_j between x_j and x_(j+1))": construction_formulas("late"),
+        "biases at the projected points (b_j = x_j, not strictly below)": construction_formulas("at"),
+        "projections not sorted before the triangular solve": unsorted,
+    }
+
+
 def _construction_predictions(p: dict) -> dict[str, Prediction]:
     residual = zero(scale=1.0)  # labels are N(0, 1): their natural scale
     return {
@@ -101,6 +131,7 @@ def _simulate_construction(ctx: ClaimContext) -> list[dict]:
     full=dict(cases=[[10, 3], [100, 5], [400, 2], [50, 50], [1000, 3], [2000, 10]]),
     simulate=_simulate_construction,
     predictions=_construction_predictions,
+    formulas=_construction_formulas,
     resolution=1e-9,
 )
 def zhang_construction(ctx: ClaimContext, data: list[dict], prediction: Prediction):
@@ -148,6 +179,19 @@ def zhang_construction(ctx: ClaimContext, data: list[dict], prediction: Predicti
 # 2. Fewer units: the residual of random labels is sigma^2 chi^2_(n - m)
 
 
+def _rank_formulas(p: dict) -> dict:
+    """The residual of the best fit by m < n units: r = y - P_A y with A's first m columns (rank m), so
+    ||r||^2 / sigma^2 ~ chi^2 with n - m degrees of freedom for y ~ N(0, sigma^2 I)."""
+    E, sigma2 = sp.Symbol("E||r_m||^2"), sp.Symbol("sigma^2", positive=True)
+    chi2 = sp.Eq(sp.Symbol("||r_m||^2") / sigma2, sp.Symbol("chi^2_(n-m)"))
+    return {
+        "published": (sp.Eq(E, sigma2 * (_n - _m)), chi2),
+        "parameter count: 2m + d >= n weights fit n labels (residual 0)": sp.Eq(E, 0),
+        "rank off by one: complement of dimension n - m + 1": sp.Eq(E, sigma2 * (_n - _m + 1)),
+        "mean squared residual per point: sigma^2 / n (the 1/n of an MSE)": sp.Eq(E, sigma2 / _n * (_n - _m)),
+    }
+
+
 def _rank_predictions(p: dict) -> dict[str, Prediction]:
     return {
         "published": Prediction(dof=fixed(lambda n, m: n - m), sigma2=1.0),
@@ -190,6 +234,7 @@ def _simulate_rank(ctx: ClaimContext) -> dict:
     full=dict(n=40, d=5, deficits=[1, 2, 4, 8], n_samples=40000),
     simulate=_simulate_rank,
     predictions=_rank_predictions,
+    formulas=_rank_formulas,
     resolution=0.1,
 )
 def rank_argument(ctx: ClaimContext, data: dict, prediction: Prediction):

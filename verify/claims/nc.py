@@ -558,6 +558,29 @@ def _deep_linear_predictions(p: dict) -> dict:
     }
 
 
+def _deep_linear_formulas(p: dict) -> dict:
+    """[DTO23] per-class reduction: every layer's k-th singular value is s_k = argmin_(s >= 0) f_k(s) (a 1-D
+    minimisation, theory.neural_collapse.deep_ufm_singular_value), W W^T = diag(s_k^(2M)); with a bias the optimum
+    is a simplex ETF with b = 1/K; from a tiny init GD stays at the trivial minimum W = 0."""
+    f, s_k, b, W = sp.Function("f_k"), sp.Symbol("s_k", nonnegative=True), sp.Symbol("b"), sp.Symbol("||W||_tiny")
+
+    def law(objective):
+        return (
+            sp.Eq(f(_s), objective),
+            sp.Eq(sp.Derivative(f(_s), _s).subs(_s, s_k), 0),
+            sp.Eq(sp.Symbol("(W W^T)_kk"), s_k ** (2 * _M)),
+            sp.Eq(b, 1 / _K),
+            sp.Eq(W, 0),
+        )
+
+    return {
+        "published": law(per_class_objective()),
+        "depth ignored: the depth-1 law s_k^2 = (sqrt(n_k lH/lW) - N lH)_+ at every depth": law(per_class_objective(1)),
+        "lambda_W and lambda_H swapped": law(per_class_objective().subs({_lW: _lH, _lH: _lW}, simultaneous=True)),
+        "n_k in place of N in the per-class objective": law(per_class_objective().subs(_N, _n_k)),
+    }
+
+
 @claim(
     "nc.deep_linear",
     area=AREA,
@@ -596,6 +619,7 @@ def _deep_linear_predictions(p: dict) -> dict:
     ),
     simulate=_deep_linear_simulate,
     predictions=_deep_linear_predictions,
+    formulas=_deep_linear_formulas,
     resolution=1e-6,
 )
 def deep_linear(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -710,6 +734,36 @@ def _minority_predictions(p: dict) -> dict:
     }
 
 
+def _minority_formulas(p: dict) -> dict:
+    """[FHLS21] eq. 4 with collapsed features h_k (a convex program, solved by theory.neural_collapse.
+    layer_peeled_optimum): min sum_k (n_k/N) CE(W h_k, k) under the energy budgets, K_A classes of n_A = R n_B
+    samples and K_B of n_B; minority collapse (w_k equal over the minority classes) iff the budget's multiplier
+    mu(R, t), t = sqrt(E_W E_H), reaches K n_B/N = K/(K_A R + K_B): the onset R* solves the equality."""
+    k, K_A, K_B = sp.Symbol("k", integer=True, positive=True), sp.Symbol("K_A"), sp.Symbol("K_B")
+    R, R_star, E_W, E_H, t = sp.symbols("R R^* E_W E_H t", positive=True)
+    w2, h2 = sp.Indexed("||w||^2", k), sp.Indexed("||h||^2", k)
+    n_k, N, K = sp.Indexed("n", k), sp.Symbol("N"), K_A + K_B
+    mu = sp.Function("mu")
+    loss = sp.Eq(sp.Symbol("L_LPM"), sp.Sum(n_k / N * sp.Function("CE")(sp.Symbol("W h_k"), k), (k, 1, K)))
+
+    def program(scale=1, per_sample=False, onset=None):
+        w_budget = sp.Le(sp.Sum(w2, (k, 1, K)) / K, E_W / scale)
+        h_budget = (
+            sp.Le(sp.Sum(n_k * h2, (k, 1, K)) / N, E_H) if per_sample else sp.Le(sp.Sum(h2, (k, 1, K)) / K, E_H / scale)
+        )
+        crit = K / (K_A * R_star + K_B)
+        condition = sp.Eq(mu(R_star, t) if onset is None else onset, crit)
+        sizes = sp.Eq(N, K_A * R * sp.Symbol("n_B") + K_B * sp.Symbol("n_B"))
+        return loss, w_budget, h_budget, sizes, condition, sp.Eq(t, sp.sqrt(E_W * E_H))
+
+    return {
+        "published": program(),
+        "energy budgets as class totals (the LPM's 1/K dropped)": program(scale=K),
+        "features budgeted per sample, (1/N) sum_i ||h_i||^2 <= E_H": program(per_sample=True),
+        "onset from the balanced multiplier: K n_B/N = mu(R = 1) at R* = (K/mu_1 - K_B)/K_A": program(onset=mu(1, t)),
+    }
+
+
 @claim(
     "nc.minority_collapse",
     area=AREA,
@@ -731,6 +785,7 @@ def _minority_predictions(p: dict) -> dict:
     ),
     simulate=_minority_simulate,
     predictions=_minority_predictions,
+    formulas=_minority_formulas,
     resolution=1e-6,
 )
 def minority_collapse(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -936,11 +991,13 @@ def terminal_phase(ctx: ClaimContext, data: dict, prediction: Prediction):
 
 
 def _deep_ce_simulate(ctx: ClaimContext) -> dict:
-    """GD on the deep linear CE UFM: from an ETF-aligned start at the wrong scale (every layer s0 on the K-1
-    centred modes, features at a quarter of the margin's scale) plus iid N(0, init_std^2) noise on every entry,
-    and, recorded but not checked, from a plain random start (std ``random_std``: at depth >= 2 it can end in a
-    lower-rank local or global minimum, see theory.deep_ce_ufm_etf). Records every layer's singular values, W W^T, the class
-    means' Gram and the final objective, with certificate tolerances (module docstring)."""
+    """GD on the deep linear CE UFM: from an ETF-aligned start at arbitrary scales (every layer s0 on the K-1
+    centred modes, class features 0.25 (e_k - 1/K) in that basis; the prediction is not used) plus iid
+    N(0, init_std^2) noise on every entry (init_std small enough to stay in the ETF point's basin: 0.1 left it at
+    K = 5, depth 3), and, recorded but not checked, from a plain random start (std ``random_std``: at depth >= 2
+    it can end in a lower-rank local or global minimum, see theory.deep_ce_ufm_etf). Records every layer's
+    singular values, W W^T, the class means' Gram and the final objective, with certificate tolerances (module
+    docstring; the class-mean Gram moves by <= (2 ||H_mean|| + dist) dist, as a bilinear entry)."""
     p = ctx.params
     K, n, d, lW, lH = p["K"], p["n"], p["d"], p["lambda_W"], p["lambda_H"]
     E = np.linalg.svd(np.eye(K) - 1.0 / K)[0][:, : K - 1]  # orthonormal basis of 1^perp
@@ -1043,8 +1100,9 @@ def _deep_ce_formulas(p: dict) -> dict:
     title="Deep linear CE UFM (balanced, bias-free): GD from a perturbed ETF-aligned start reaches the simplex ETF "
     "at every layer, with per-layer singular value s and feature scale eta from the ETF family's margin reduction "
     "(a strict local minimum at depths 1-4; random starts at depth >= 3 end lower, at rank < K-1)",
-    reference=f"{DANG} CE theorem (simplex ETF at every layer); scales derived (theory.deep_ce_ufm_etf); "
-    "low-rank optima beyond depth 2: Garrod & Keating 2024 (arXiv:2410.23169)",
+    reference=f"{DANG}: NC at every layer of the deep linear CE UFM (abstract; theorem text not consulted); ETF "
+    "scales derived (theory.deep_ce_ufm_etf); lower-rank optima at depth >= 3: Garrod & Keating 2024 "
+    "(arXiv:2410.23169)",
     seed=20230707,
     quick=dict(
         K=4,
@@ -1144,8 +1202,10 @@ def _threshold_simulate(ctx: ClaimContext) -> dict:
     """Per budget case: projected GD on the layer-peeled model at the bracket's ends, then ``n_bisect`` bisection
     steps in log R, each classified as uncollapsed (1 - mean minority cosine > the certificate's cosine bound, as
     in nc.minority_collapse) or collapsed (1 - cos <= that bound and the bound <= ``tol_collapsed``); otherwise
-    the run is repeated with twice the steps (up to ``max_steps``). R is realised as n_A / n_B with integer counts
-    (the effective R is recorded). The bracket is NaN when its ends are not (uncollapsed, collapsed)."""
+    the run is repeated with twice the steps up to ``max_steps``, and a run still undecided there ends the
+    bisection (the bracket so far stands). R is realised as n_A / n_B with integer counts (the effective R is
+    recorded). The bracket is NaN when its ends are not (uncollapsed, collapsed), e.g. an end so far out that the
+    minority classifiers vanish (their cosine is then undefined)."""
     p = ctx.params
     brackets, runs = [], []
     for case, ss in zip(p["cases"], np.random.SeedSequence(ctx.seed).spawn(len(p["cases"]))):
@@ -1163,20 +1223,21 @@ def _threshold_simulate(ctx: ClaimContext) -> dict:
                 C = (Wm @ Wm.T) / np.outer(norms, norms)
                 gap = 1 - C[~np.eye(K_B, dtype=bool)].mean()
                 tol = 4 * cert.distance / norms.min() + 8 * EPS  # as nc.minority_collapse
-                if gap > tol or tol <= p["tol_collapsed"]:  # decided: certainly uncollapsed, or collapsed
+                decided = gap > tol or tol <= p["tol_collapsed"]  # certainly uncollapsed, or collapsed
+                if decided or 2 * n_steps > p["max_steps"]:
                     break
                 n_steps *= 2  # near R* the curvature is small and GD slow: run longer until decided
-                if n_steps > p["max_steps"]:
-                    raise FloatingPointError(f"undecided at R = {R} after {n_steps // 2} steps (case {case})")
             runs.append(dict(case=case, R=n[0] / n[-1], gap=gap, tol=tol, n_steps=n_steps))
-            return n[0] / n[-1], bool(gap <= tol)
+            return n[0] / n[-1], (bool(gap <= tol) if decided else None)
 
         (lo, c_lo), (hi, c_hi) = collapsed(lo), collapsed(hi)
-        if c_lo or not c_hi:
+        if c_lo is not False or c_hi is not True:
             brackets.append((np.nan, np.nan))
             continue
         for _ in range(p["n_bisect"]):
             R, c = collapsed(float(np.sqrt(lo * hi)))
+            if c is None:  # still undecided at max_steps (R within a hair of R*): the bracket so far stands
+                break
             lo, hi = (lo, R) if c else (R, hi)
         brackets.append((lo, hi))
     return dict(brackets=np.array(brackets), runs=runs)
@@ -1193,7 +1254,9 @@ def _threshold_predictions(p: dict) -> dict:
     return {
         "published": pred(th.layer_peeled_minority_threshold),
         "energy budgets as class totals (the LPM's 1/K dropped)": pred(
-            lambda K_A, K_B, E_W, E_H: th.layer_peeled_minority_threshold(K_A, K_B, E_W / (K_A + K_B), E_H / (K_A + K_B))
+            lambda K_A, K_B, E_W, E_H: th.layer_peeled_minority_threshold(
+                K_A, K_B, E_W / (K_A + K_B), E_H / (K_A + K_B)
+            )
         ),
         "features budgeted per sample, (1/N) sum_i ||h_i||^2 <= E_H": pred(
             lambda K_A, K_B, E_W, E_H: th.layer_peeled_minority_threshold(
@@ -1216,9 +1279,11 @@ def threshold_critical_multiplier_formula():
 
 def threshold_balanced_formula_value(K_A, K_B, mu_1):
     """The balanced-multiplier control: K/(K_A R + K_B) = mu(1) solved for R."""
-    return float(sp.solve(sp.Eq(threshold_critical_multiplier_formula(), sp.Symbol("mu_1")), _R)[0].subs(
-        {_KA: K_A, _KB: K_B, sp.Symbol("mu_1"): mu_1}
-    ))
+    return float(
+        sp.solve(sp.Eq(threshold_critical_multiplier_formula(), sp.Symbol("mu_1")), _R)[0].subs(
+            {_KA: K_A, _KB: K_B, sp.Symbol("mu_1"): mu_1}
+        )
+    )
 
 
 def _threshold_formulas(p: dict) -> dict:
@@ -1256,7 +1321,7 @@ def _threshold_formulas(p: dict) -> dict:
         tol_collapsed=1e-6,
     ),
     full=dict(
-        cases=[(5, 5, 1.0, 3.0, 2.0, 32.0), (5, 5, 1.0, 5.0, 2.0, 32.0), (6, 4, 1.0, 5.0, 2.0, 32.0)],
+        cases=[(5, 5, 1.0, 3.0, 2.0, 32.0), (5, 5, 1.0, 5.0, 2.0, 32.0), (6, 4, 1.0, 5.0, 2.0, 8.0)],
         n_B=300,
         n_bisect=10,
         lr=0.5,

@@ -119,6 +119,67 @@ def _kernels_predictions(p: dict) -> dict[str, Prediction]:
     }
 
 
+_sw2, _sb2 = sp.symbols("sigma_w^2 sigma_b^2", nonnegative=True)
+_l, _L_ntk = sp.symbols("l L", positive=True, integer=True)
+_Sig, _Th = sp.Function("Sigma"), sp.Function("Theta")  # Sigma^l(x, x'), Theta^l(x, x')
+_T, _Tdot = sp.Function("T"), sp.Function("Tdot")  # E phi(u) phi(v), E phi'(u) phi'(v) under N(0, Sigma^l)
+_K11, _K22, _K12 = sp.symbols("K_11 K_22 K_12", real=True)
+_xx = sp.Symbol("x.x'/d")
+
+
+def dual_kernels(activation: str) -> tuple[sp.Expr, sp.Expr]:
+    """(T, Tdot) in closed form: ReLU (arc-cosine, [CS09]) with theta = arccos(K12 / sqrt(K11 K22)); erf ([W97])."""
+    if activation == "relu":
+        theta = sp.acos(_K12 / sp.sqrt(_K11 * _K22))
+        return sp.sqrt(_K11 * _K22) / (2 * sp.pi) * (sp.sin(theta) + (sp.pi - theta) * sp.cos(theta)), (
+            sp.pi - theta
+        ) / (2 * sp.pi)
+    root = (1 + 2 * _K11) * (1 + 2 * _K22)
+    return 2 / sp.pi * sp.asin(2 * _K12 / sp.sqrt(root)), 4 / sp.pi / sp.sqrt(root - 4 * _K12**2)
+
+
+def kernel_recursion_formulas(parameterization: str = "ntk", train_bias: bool = True, nngp_for_ntk: bool = False):
+    """[LBN18; JGH18; ADH19] (neural-tangents' conventions, theory.infinite_width module docstring): Sigma^1 =
+    sigma_w^2 x.x'/d + sigma_b^2, Sigma^(l+1) = sigma_w^2 T(Sigma^l) + sigma_b^2 and the NTK recursion of the
+    parameterisation; a recursion over the L hidden layers (T, Tdot in closed form for ReLU and erf)."""
+    n, xx = sp.Symbol("n", positive=True), sp.Symbol("x.x'")
+    s, t = _Sig(_l), _Th(_l)
+    nngp = (sp.Eq(_Sig(1), _sw2 * _xx + _sb2), sp.Eq(_Sig(_l + 1), _sw2 * _T(s) + _sb2))
+    if nngp_for_ntk:
+        return (*nngp, sp.Eq(sp.Symbol("Theta_NTK"), _Sig(_L_ntk + 1)))
+    if parameterization == "ntk":
+        first, bias_term = (_sw2 * _xx + _sb2, _sb2) if train_bias else (_sw2 * _xx, 0)
+        step = _sw2 * _T(s) + bias_term + _sw2 * _Tdot(s) * t
+    else:
+        first, bias_term = (xx + 1, 1) if train_bias else (xx, 0)
+        step = n * _T(s) + bias_term + _sw2 * _Tdot(s) * t
+    return (*nngp, sp.Eq(_Th(1), first), sp.Eq(_Th(_l + 1), step))
+
+
+def _kernels_formulas(p: dict) -> dict:
+    """Per net of the claim (activation, parameterisation): the recursions, evaluated at depth L = p["depth"]."""
+    out = {}
+    for kind, kw in (
+        ("published", {}),
+        ("NNGP in place of NTK", dict(nngp_for_ntk=True)),
+        ("depth L - 1 in the recursion (one hidden layer too few)", {}),
+        ("bias gradients left out of the NTK sum (bias_var dropped from Theta^{l+1})", dict(train_bias=False)),
+        ("the other parameterisation's NTK (standard for NTK and vice versa)", dict(swap=True)),
+    ):
+        eqs = []
+        for act, par in p["nets"]:
+            if kw.get("swap"):
+                par = "ntk" if par == "standard" else "standard"
+            args = {k: v for k, v in kw.items() if k != "swap"}
+            eqs += list(kernel_recursion_formulas(par, **args))
+            T, Tdot = dual_kernels(act)
+            eqs += [sp.Eq(_T(sp.Symbol(f"K_{act}")), T), sp.Eq(_Tdot(sp.Symbol(f"K_{act}")), Tdot)]
+        depth = p["depth"] - (1 if kind.startswith("depth L - 1") else 0)
+        eqs.append(sp.Eq(_L_ntk, depth))
+        out[kind] = tuple(dict.fromkeys(eqs))
+    return out
+
+
 @claim(
     "ntk.kernels_mc",
     area=AREA,
@@ -152,6 +213,7 @@ def _kernels_predictions(p: dict) -> dict[str, Prediction]:
     ),
     simulate=_simulate_kernels,
     predictions=_kernels_predictions,
+    formulas=_kernels_formulas,
     resolution=0.02,
 )
 def kernels_mc(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -252,6 +314,21 @@ def _simulate_rates(ctx: ClaimContext) -> dict:
     return dict(widths=widths, **out)
 
 
+def _rates_formulas(p: dict) -> dict:
+    n, A, B = sp.symbols("n A B", positive=True)
+    bias, fluct = sp.Symbol("-(E[K_n] - K)/K"), sp.Symbol("std(Theta_n)/Theta")
+
+    def law(a, b):
+        return sp.Eq(bias, A * n**a), sp.Eq(fluct, B * n**b)
+
+    return {
+        "published": law(-1, sp.Rational(-1, 2)),
+        "exponents swapped: bias ~ n^{-1/2}, NTK fluctuation ~ n^{-1}": law(sp.Rational(-1, 2), -1),
+        "the 1/n correction taken to vanish (as on the ReLU diagonal): bias ~ n^{-2}": law(-2, sp.Rational(-1, 2)),
+        "NTK fluctuation of a self-averaging sum over n^2 weights: ~ n^{-1}": law(-1, -1),
+    }
+
+
 @claim(
     "ntk.finite_width_rates",
     area=AREA,
@@ -285,6 +362,7 @@ def _simulate_rates(ctx: ClaimContext) -> dict:
             bias_slope=exponent(-1.0), fluct_slope=exponent(-1.0)
         ),
     },
+    formulas=_rates_formulas,
     resolution=0.10,
 )
 def finite_width_rates(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -412,6 +490,32 @@ def _gd_predictions(p: dict) -> dict[str, Prediction]:
     }
 
 
+def _gd_formulas(p: dict) -> dict:
+    """[LXS19] sec. 2.2 for N = n_train points, GD at step eta (t = eta x steps): mu_t = Theta(x, X) A_t Y and
+    Sigma_t = K(x, x) + Theta(x, X) A_t K(X, X) A_t Theta(X, x) - (Theta(x, X) A_t K(X, x) + h.c.), with
+    A_t = Theta^-1 (I - (I - eta Theta / N)^(t/eta)) (theory.kernel_dynamics; e^(-Theta t/N) as eta -> 0)."""
+    N, m = sp.symbols("N m", positive=True, integer=True)
+    eta, t = sp.symbols("eta t", positive=True)
+    Th, K = sp.MatrixSymbol("Theta", N, N), sp.MatrixSymbol("K", N, N)
+    Thx, Kx = sp.MatrixSymbol("Theta(x,X)", m, N), sp.MatrixSymbol("K(x,X)", m, N)
+    Kxx, Y = sp.MatrixSymbol("K(x,x)", m, m), sp.MatrixSymbol("Y", N, 1)
+    A, mu, Sig = sp.MatrixSymbol("A_t", N, N), sp.MatrixSymbol("mu_t", m, 1), sp.MatrixSymbol("Sigma_t", m, m)
+
+    def law(kernel, Kernel, time=t, cross=True):
+        prop = sp.Eq(A, Kernel.inverse() * (sp.Identity(N) - sp.MatPow(sp.Identity(N) - eta * Kernel / N, time / eta)))
+        cov = Kxx + kernel * A * K * A * kernel.T
+        if cross:
+            cov = cov - kernel * A * Kx.T - Kx * A * kernel.T
+        return prop, sp.Eq(mu, kernel * A * Y), sp.Eq(Sig, cov)
+
+    return {
+        "published": law(Thx, Th),
+        "1/N of the loss dropped: e^{-eta Theta t} in place of e^{-eta Theta t / N}": law(Thx, Th, time=N * t),
+        "NNGP in place of NTK in the dynamics": law(Kx, K),
+        "Sigma_t without its cross terms -Theta(x,X) A_t K(X,x) - (x <-> x')": law(Thx, Th, cross=False),
+    }
+
+
 @claim(
     "ntk.gd_dynamics",
     area=AREA,
@@ -442,6 +546,7 @@ def _gd_predictions(p: dict) -> dict[str, Prediction]:
     ),
     simulate=_simulate_gd,
     predictions=_gd_predictions,
+    formulas=_gd_formulas,
     resolution=0.02,
 )
 def gd_dynamics(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -565,6 +670,38 @@ def _depth_to_width_predictions(p: dict) -> dict[str, Prediction]:
     }
 
 
+def depth_to_width_coefficient(c_same=5, c_cross=1) -> sp.Expr:
+    """c(L) = lim n Var Theta / (E Theta)^2 / L = c_same - (c_same - c_cross)(L + 2)/(3 (L + 1)) (theory.
+    ntk_fluctuations.relu_ntk_variance_coefficient / L; ReLU: c_same = 5, c_cross = 1)."""
+    return c_same - (c_same - c_cross) * (_L_ntk + 2) / (3 * (_L_ntk + 1))
+
+
+def _depth_to_width_formulas(p: dict) -> dict:
+    beta, n = sp.Symbol("beta", positive=True), sp.Symbol("n", positive=True)
+    ratio, c = sp.Symbol("Var Theta/(E Theta)^2"), sp.Function("c")(_L_ntk)
+    law = (sp.Eq(ratio, c * beta + sp.O(beta**2)), sp.Eq(beta, _L_ntk / n))
+    return {
+        "published": (*law, sp.Eq(c, depth_to_width_coefficient())),
+        "exp(5 beta) of Thm 1 read as an equality: Var Theta/(E Theta)^2 = 5 beta + O(beta^2)": (*law, sp.Eq(c, 5)),
+        "forward and backward factors taken independent (E X Y = 1, activation patterns not shared)": (
+            *law,
+            sp.Eq(c, depth_to_width_coefficient(c_cross=0)),
+        ),
+        "the per-layer constant 6 for ReLU's 5 (an exp(6 beta)-style slip)": (
+            *law,
+            sp.Eq(c, depth_to_width_coefficient(c_same=6)),
+        ),
+        "governed by 1/n alone: n Var Theta/(E Theta)^2 = 3 (one hidden layer's value) at every depth": (
+            *law,
+            sp.Eq(c, 3 / _L_ntk),
+        ),
+        "a function of beta alone at finite depth: the deep constant 11/3 at every depth": (
+            *law,
+            sp.Eq(c, sp.Rational(11, 3)),
+        ),
+    }
+
+
 @claim(
     "ntk.depth_to_width",
     area=AREA,
@@ -578,6 +715,7 @@ def _depth_to_width_predictions(p: dict) -> dict[str, Prediction]:
     full=dict(depths=[1, 2, 4, 8, 16, 32], ms=[10, 20, 40, 80, 160, 320], n_nets=400000),
     simulate=_simulate_depth_to_width,
     predictions=_depth_to_width_predictions,
+    formulas=_depth_to_width_formulas,
     resolution=0.05,
 )
 def depth_to_width(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -685,6 +823,22 @@ def _joint_law(nu: float, k: int):
     return sps.chi2(k, scale=1.0 / k).cdf if math.isinf(nu) else sps.f(k, nu).cdf
 
 
+def _scale_mixture_formulas(p: dict) -> dict:
+    """[LYYL22] sec. 3: sigma^2 ~ InvGamma(a, b) on the readout gives f ~ t_nu(0, Sigma) with nu = 2a, Sigma = (b/a) K."""
+    a, b = sp.symbols("a b", positive=True)
+    nu, Sig, K = sp.Symbol("nu"), sp.Symbol("Sigma"), sp.Symbol("K_NNGP")
+
+    def law(n, s):
+        return sp.Eq(nu, n), sp.Eq(Sig, s * K)
+
+    return {
+        "published": law(2 * a, b / a),
+        "nu = a (the inverse-gamma shape taken as the degrees of freedom)": law(a, b / a),
+        "scale b K instead of (b/a) K (the inverse-gamma scale taken as the t scale)": law(2 * a, b),
+        "the Gaussian NNGP with the prior-mean readout variance E sigma^2 = b/(a-1)": law(sp.oo, b / (a - 1)),
+    }
+
+
 @claim(
     "ntk.scale_mixture",
     area=AREA,
@@ -706,6 +860,7 @@ def _joint_law(nu: float, k: int):
     ),
     simulate=_simulate_scale_mixture,
     predictions=_scale_mixture_predictions,
+    formulas=_scale_mixture_formulas,
     resolution=0.10,
 )
 def scale_mixture_law(ctx: ClaimContext, data: dict, prediction: Prediction):

@@ -10,6 +10,7 @@ networks and the ratio's first-order O(1/S) bias, used as the bias bound).
 from __future__ import annotations
 
 import numpy as np
+import sympy as sp
 from scipy.interpolate import CubicSpline
 
 from dltheory.simulators import abc_mlp as sim
@@ -52,6 +53,33 @@ def _simulate_relu(ctx: ClaimContext) -> dict:
     return {
         name: (widths, *_kurtosis(_sample_G(list(widths), p["n_nets"], s, "relu", 2.0, 1.0)))
         for (name, widths), s in zip(configs.items(), seeds)
+    }
+
+
+_l, _j = sp.symbols("l j", positive=True, integer=True)
+_nw = sp.IndexedBase("n")  # hidden widths n_j
+_n = sp.Symbol("n", positive=True)
+_z, _Kz = sp.Symbol("z", real=True), sp.Symbol("K", positive=True)
+_C_W = sp.Symbol("C_W", positive=True)
+_ratio = sp.Symbol("E[z^4]/E[z^2]^2")
+_excess = sp.Symbol("n kappa^(l)")
+
+
+def _relu_formulas(p: dict) -> dict:
+    """[HN19] for ReLU (C_b = 0): E z^4 / (E z^2)^2 = 3 prod_(j < l) (1 + 5/n_j) exactly (theory.finite_width.
+    relu_kurtosis_exact), and at equal widths n kappa -> 15 (l - 1) as n -> inf."""
+
+    def law(coeff, upper, excess):
+        return sp.Eq(_ratio, 3 * sp.Product(1 + coeff / _nw[_j], (_j, 1, upper))), sp.Eq(_excess, excess)
+
+    return {
+        "published": law(5, _l - 1, 15 * (_l - 1)),
+        "the layer's own width n_l included, 3 prod_{j<=l}(1 + 5/n_j)": law(5, _l, 15 * _l),
+        "the deep-linear constant 2 for ReLU's 5, 3 prod(1 + 2/n_j)": law(2, _l - 1, 6 * (_l - 1)),
+        "first order in 1/n at l/n up to 5/16, 3 + 15 sum_{j<l} 1/n_j": (
+            sp.Eq(_ratio, 3 + 15 * sp.Sum(1 / _nw[_j], (_j, 1, _l - 1))),
+            sp.Eq(_excess, 15 * (_l - 1)),
+        ),
     }
 
 
@@ -99,6 +127,7 @@ def _relu_predictions(p: dict) -> dict[str, Prediction]:
     ),
     simulate=_simulate_relu,
     predictions=_relu_predictions,
+    formulas=_relu_formulas,
     resolution=0.10,
 )
 def relu_kurtosis(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -168,6 +197,47 @@ def _simulate_tanh(ctx: ClaimContext) -> dict:
     return {"n": ns.astype(float), "kappa": kappa - 3, "se": se, "bias": bias}  # (widths, layers)
 
 
+def gauss(f: sp.Expr, K: sp.Expr = _Kz) -> sp.Integral:
+    """<f(z)>_K = int f(z) e^(-z^2 / 2K) / sqrt(2 pi K) dz, the Gaussian average of [PDLT]."""
+    return sp.Integral(f * sp.exp(-(_z**2) / (2 * K)) / sp.sqrt(2 * sp.pi * K), (_z, -sp.oo, sp.oo))
+
+
+def susceptibilities(C_W=_C_W, K=_Kz) -> tuple[sp.Expr, sp.Expr]:
+    """(chi_parallel, chi_perp) = (C_W/(2K^2) <sigma^2 (z^2 - K)>_K, C_W <sigma'(z)^2>_K) ([PDLT] eqs. 5.50-5.51)."""
+    s = sp.tanh(_z)
+    return C_W / (2 * K**2) * gauss(s**2 * (_z**2 - K), K), C_W * gauss(sp.diff(s, _z) ** 2, K)
+
+
+_K, _v = sp.Function("K"), sp.Function("v")  # K^(l), and v^(l) = V^(l)/n
+
+
+def vertex_recursion(perp: bool = False) -> tuple:
+    """[PDLT] eq. 4.119 [K], single input, tanh, C_b = 0, equal widths n: K^(l+1) = C_W <sigma^2>_(K^(l)),
+    v^(l+1) = (C_W^2/n) [<sigma^4> - <sigma^2>^2]_(K^(l)) + chi(K^(l))^2 v^(l), v^(1) = 0 (a recursion, evaluated by
+    theory.finite_width.four_point_recursion); ``perp``: chi_perp in place of chi_parallel."""
+    K = _K(_l)
+    s2, s4 = gauss(sp.tanh(_z) ** 2, K), gauss(sp.tanh(_z) ** 4, K)
+    chi = susceptibilities(_C_W, K)[1 if perp else 0]
+    return (
+        sp.Eq(_K(_l + 1), _C_W * s2),
+        sp.Eq(_v(_l + 1), _C_W**2 / _n * (s4 - s2**2) + chi**2 * _v(_l)),
+        sp.Eq(_v(1), 0),
+    )
+
+
+def _tanh_formulas(p: dict) -> dict:
+    kappa = sp.Eq(_excess, 3 * _n * _v(_l) / _K(_l) ** 2)
+    return {
+        "published": (*vertex_recursion(), kappa),
+        "the factor 3 dropped: kappa = V/(n K^2) (the normalised vertex taken for the excess kurtosis)": (
+            *vertex_recursion(),
+            sp.Eq(_excess, _n * _v(_l) / _K(_l) ** 2),
+        ),
+        "chi_perp in place of chi_parallel in the vertex recursion": (*vertex_recursion(perp=True), kappa),
+        "the deep-network asymptote kappa = 2 l / n (K* = 0 class) used at l <= depth": sp.Eq(_excess, 2 * _l),
+    }
+
+
 def _n_kappa(p: dict, chi=None) -> np.ndarray:
     """n x excess kurtosis of layers 1..depth at leading order: 3 v^(l)/K^(l)2 with v the vertex recursion
     (equal widths: v is exactly proportional to 1/n, so the recursion at n = 1 is the 1/n coefficient).
@@ -206,6 +276,7 @@ def _tanh_predictions(p: dict) -> dict[str, Prediction]:
     full=dict(widths=[16, 32, 64, 128, 256, 512], depth=10, n_nets=100000, K1=1.0),
     simulate=_simulate_tanh,
     predictions=_tanh_predictions,
+    formulas=_tanh_formulas,
     resolution=0.10,
 )
 def tanh_vertex(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -287,6 +358,46 @@ def _simulate_nlo(ctx: ClaimContext) -> dict:
     return {"n": ns.astype(float)} | {key: np.array(v) for key, v in out.items()}  # (widths, layers)
 
 
+_G1, _V = sp.Function("G1"), sp.Function("V")  # the NLO metric's 1/n coefficient; V = n v
+
+
+_ONE_EIGHTH = sp.Rational(1, 8)
+
+
+def nlo_recursion(vertex_coefficient=_ONE_EIGHTH, perp: bool = False) -> tuple:
+    """[PDLT] sec. 4.3 (single input; derived in theory.finite_width.nlo_kernel_recursion): E[z z] = K + G1/n,
+    G1^(l+1) = chi(K^(l)) G1^(l) + (C_W/8) V^(l) <sigma^2 (z^4/K^4 - 6 z^2/K^3 + 3/K^2)>_(K^(l)), G1^(1) = 0,
+    with V^(l) = n v^(l) of the vertex recursion; n kappa = 3 V/K^2."""
+    K = _K(_l)
+    chi = susceptibilities(_C_W, K)[1 if perp else 0]
+    h4 = gauss(sp.tanh(_z) ** 2 * (_z**4 / K**4 - 6 * _z**2 / K**3 + 3 / K**2), K)
+    return (
+        sp.Eq(_G1(_l + 1), chi * _G1(_l) + _C_W * vertex_coefficient * _V(_l) * h4),
+        sp.Eq(_G1(1), 0),
+        sp.Eq(_excess, 3 * _V(_l) / K**2),
+    )
+
+
+def _nlo_formulas(p: dict) -> dict:
+    rec = nlo_recursion()
+    return {
+        "published": rec,
+        "vertex term with 1/24 (kappa_4 = V/n: the three pairings of one neuron's four-point function dropped)": (
+            nlo_recursion(sp.Rational(1, 24))
+        ),
+        "no 1/n shift of the mean kernel (vertex term omitted: G1 = 0)": nlo_recursion(0),
+        "chi_perp in place of chi_parallel propagating the NLO metric": nlo_recursion(perp=True),
+        "the deep-linear kurtosis n kappa = 6 (l - 1) (normalised vertex 2 (l-1)/n) for tanh's": (
+            *rec[:2],
+            sp.Eq(_excess, 6 * (_l - 1)),
+        ),
+        "the scale-invariant class's kurtosis n kappa = 15 (l - 1) (ReLU) for the K* = 0 class's": (
+            *rec[:2],
+            sp.Eq(_excess, 15 * (_l - 1)),
+        ),
+    }
+
+
 def _nlo_prediction(p: dict, **kw) -> Prediction:
     r = th.nlo_kernel_recursion(p["K1"], p["depth"], C_W=1.0, C_b=0.0, activation="tanh", **kw)
     return Prediction(K=fixed(r["K"]), G1=r["G1"], kappa_n=r["kappa_n"])
@@ -323,6 +434,7 @@ def _nlo_predictions(p: dict) -> dict[str, Prediction]:
     full=dict(widths=[32, 64, 128, 256, 512, 1024], depth=20, n_nets=20000, K1=1.0),
     simulate=_simulate_nlo,
     predictions=_nlo_predictions,
+    formulas=_nlo_formulas,
     resolution=0.10,
 )
 def nlo_kernel(ctx: ClaimContext, data: dict, prediction: Prediction):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import sympy as sp
 
 from dltheory.simulators import abc_mlp as sim
 from dltheory.theory import signal_propagation as th
@@ -67,6 +68,76 @@ def _map_prediction(p: dict, sigma_w2, sigma_b2) -> dict:
             f"1/xi_c {phase}": 1 / ds["xi_c"],
         }
     return out
+
+
+_sw2, _sb2 = sp.symbols("sigma_w^2 sigma_b^2", nonnegative=True)
+_q, _c, _z1, _z2 = (
+    sp.Symbol("q", positive=True),
+    sp.Symbol("c"),
+    sp.Symbol("z_1", real=True),
+    sp.Symbol("z_2", real=True),
+)
+_l, _L = sp.symbols("l L", positive=True, integer=True)
+_qf, _cf = sp.Function("q"), sp.Function("c")  # q^l, c^l
+_c_star, _qs, _xi_c = sp.Symbol("c^*"), sp.Symbol("q^*", positive=True), sp.Symbol("xi_c", positive=True)
+
+
+def Dz(f: sp.Expr, *zs) -> sp.Integral:
+    """int Dz f = int f e^(-z^2/2) / sqrt(2 pi) dz over each of ``zs`` (default z_1): [P16]'s Gaussian measure."""
+    zs = zs or (_z1,)
+    w = sp.Mul(*(sp.exp(-(z**2) / 2) / sp.sqrt(2 * sp.pi) for z in zs))
+    return sp.Integral(f * w, *((z, -sp.oo, sp.oo) for z in zs))
+
+
+def _u(q=_q, c=_c):
+    return sp.sqrt(q) * _z1, sp.sqrt(q) * (c * _z1 + sp.sqrt(1 - c**2) * _z2)
+
+
+def q_map_formula(phi, sw2=_sw2, sb2=_sb2, q=_q) -> sp.Expr:
+    """[P16] eq. 3: q^(l+1) = sigma_w^2 int Dz phi(sqrt(q^l) z)^2 + sigma_b^2."""
+    return sw2 * Dz(phi(sp.sqrt(q) * _z1) ** 2) + sb2
+
+
+def c_map_formula(phi, sw2=_sw2, sb2=_sb2, q=_q, c=_c) -> sp.Expr:
+    """[P16] eq. 5 at q^l = q: c^(l+1) = (sigma_w^2 int Dz_1 Dz_2 phi(u_1) phi(u_2) + sigma_b^2) / q^(l+1)."""
+    u1, u2 = _u(q, c)
+    return (sw2 * Dz(phi(u1) * phi(u2), _z1, _z2) + sb2) / q_map_formula(phi, sw2, sb2, q)
+
+
+def chi_c_formula(phi, sw2=_sw2, q=_qs, c=_c_star) -> sp.Expr:
+    """[S17] eq. 9: chi_c = sigma_w^2 int Dz_1 Dz_2 phi'(u_1) phi'(u_2) at (q*, c*); xi_c = -1/ln chi_c."""
+    u1, u2 = _u(q, c)
+    x = sp.Symbol("x")
+    d = sp.Lambda(x, sp.diff(phi(x), x))
+    return sw2 * Dz(d(u1) * d(u2), _z1, _z2)
+
+
+def chi_q_formula(phi, sw2=_sw2, q=_qs) -> sp.Expr:
+    """[S17] eq. 6: chi_q = chi_1 + sigma_w^2 int Dz phi''(sqrt(q*) z) phi(sqrt(q*) z); xi_q = -1/ln chi_q."""
+    x = sp.Symbol("x")
+    d1, d2 = sp.Lambda(x, sp.diff(phi(x), x)), sp.Lambda(x, sp.diff(phi(x), x, 2))
+    u = sp.sqrt(q) * _z1
+    return sw2 * Dz(d1(u) ** 2) + sw2 * Dz(d2(u) * phi(u))
+
+
+def _maps_formulas(p: dict) -> dict:
+    """tanh networks: the q- and c-maps iterated from the layer-1 kernel, c* their attracting fixed point (1 in the
+    ordered phase) and xi_c (evaluated by Gaussian quadrature, theory.signal_propagation)."""
+
+    def maps(sw2=_sw2, sb2=_sb2, xi=None, c_star=None):
+        q_next = sp.Eq(_qf(_l + 1), q_map_formula(sp.tanh, sw2, sb2, _qf(_l)))
+        c_next = sp.Eq(_cf(_l + 1), c_map_formula(sp.tanh, sw2, sb2, _qf(_l), _cf(_l)))
+        fixed = sp.Eq(_c_star, c_map_formula(sp.tanh, sw2, sb2, _qs, _c_star) if c_star is None else c_star)
+        chi = chi_c_formula(sp.tanh, sw2) if xi is None else xi
+        return q_next, c_next, fixed, sp.Eq(1 / _xi_c, -sp.log(chi))
+
+    return {
+        "published": maps(),
+        "sigma_b2 omitted from the maps (q*, c*, chi_1 and xi_c of sigma_b2 = 0)": maps(sb2=0),
+        "sigma_w (standard deviation) in place of sigma_w2 (variance)": maps(sw2=sp.sqrt(_sw2)),
+        "xi_q (the length map's depth scale) in place of xi_c": maps(xi=chi_q_formula(sp.tanh)),
+        "c* = 1 (the ordered phase's fixed point) in the chaotic phase": maps(c_star=sp.Integer(1)),
+    }
 
 
 def _maps_predictions(p: dict) -> dict[str, Prediction]:
@@ -159,6 +230,7 @@ def _simulate_maps(ctx: ClaimContext) -> dict:
     ),
     simulate=_simulate_maps,
     predictions=_maps_predictions,
+    formulas=_maps_formulas,
     resolution=0.10,
 )
 def maps(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -270,6 +342,33 @@ def _selu_iterates(p: dict, q_next) -> np.ndarray:
     return out
 
 
+_lam, _alpha = sp.symbols("lambda alpha", positive=True)
+
+
+def selu_formula(x):
+    """selu(x) = lambda x (x > 0), lambda alpha (e^x - 1) (x <= 0) ([K17])."""
+    return sp.Piecewise((_lam * x, x > 0), (_lam * _alpha * (sp.exp(x) - 1), True))
+
+
+def _selu_formulas(p: dict) -> dict:
+    """The q-map of Gaussian weights (bias 0) iterated from q^1 (a recursion; q-map by quadrature)."""
+    q = _qf(_l)
+    chi_par, q_star = sp.Symbol("chi_parallel"), _qs
+    return {
+        "published": sp.Eq(_qf(_l + 1), q_map_formula(selu_formula, _sw2, 0, q)),
+        "the self-normalising design sigma_w2 = 1 (q* = 1) assumed for every initialisation": sp.Eq(
+            _qf(_l + 1), q_map_formula(selu_formula, 1, 0, q)
+        ),
+        "Klambauer's variance map (weight row sums 0) for Gaussian weights: q' = sigma_w2 Var selu(z)": sp.Eq(
+            _qf(_l + 1), q_map_formula(selu_formula, _sw2, 0, q) - _sw2 * Dz(selu_formula(sp.sqrt(q) * _z1)) ** 2
+        ),
+        "the linearised approach q* + chi_par^(l-1) (q^1 - q*) used far from q*": (
+            sp.Eq(q, q_star + chi_par ** (_l - 1) * (_qf(1) - q_star)),
+            sp.Eq(q_star, q_map_formula(selu_formula, _sw2, 0, q_star)),
+        ),
+    }
+
+
 def _selu_predictions(p: dict) -> dict[str, Prediction]:
     act = th.selu()
     q_map = lambda q, sw: th.q_map(q, sigma_w2=sw, sigma_b2=0.0, activation=act)
@@ -330,6 +429,7 @@ def _simulate_selu(ctx: ClaimContext) -> dict:
     ),
     simulate=_simulate_selu,
     predictions=_selu_predictions,
+    formulas=_selu_formulas,
     resolution=0.10,
 )
 def selu_relaxation(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -371,6 +471,39 @@ def selu_relaxation(ctx: ClaimContext, data: dict, prediction: Prediction):
 
 def _q_star(ph: dict) -> float:
     return th.q_fixed_point(sigma_w2=ph["sigma_w2"], sigma_b2=ph["sigma_b2"], activation="tanh")
+
+
+_K_relu, _a_log = sp.Symbol("K"), sp.Symbol("a")
+
+
+def _backward_formulas(p: dict) -> dict:
+    """tanh: E ||df/dh^l||^2 = chi_1^(L+1-l) at q^1 = q* ([S17]; theory.signal_propagation.gradient_second_moments),
+    chi_1 = sigma_w^2 int Dz phi'(sqrt(q*) z)^2; ReLU on the edge of chaos: c^(l+1) = (sqrt(1 - c^2) +
+    (pi - arccos c) c)/pi, with (1 - c^l) l^2 = K (1 - a ln(l)/l + O(1/l)), K = 9 pi^2/2, a = 3."""
+    x = sp.Symbol("x")
+    chi1 = _sw2 * Dz(sp.Lambda(x, sp.diff(sp.tanh(x), x))(sp.sqrt(_qs) * _z1) ** 2)
+    grad = sp.Function("E||df/dh||^2")(_l)
+    c = _cf(_l)
+    relu_map = sp.Eq(_cf(_l + 1), (sp.sqrt(1 - c**2) + (sp.pi - sp.acos(c)) * c) / sp.pi)
+
+    def law(chi, exponent, K, a):
+        return (
+            sp.Eq(grad, chi**exponent),
+            relu_map,
+            sp.Eq((1 - c) * _l**2, _K_relu * (1 - _a_log * sp.log(_l) / _l)),
+            sp.Eq(_K_relu, K),
+            sp.Eq(_a_log, a),
+        )
+
+    K, a = 9 * sp.pi**2 / 2, 3
+    return {
+        "published": law(chi1, _L + 1 - _l, K, a),
+        "chi_c (the c-map's slope at c*) in place of chi_1": law(chi_c_formula(sp.tanh), _L + 1 - _l, K, a),
+        "exponent L - l (the readout's own factor chi_1 not counted)": law(chi1, _L - _l, K, a),
+        "(1 - c^l) l^2 -> 9 pi^2 / 4": law(chi1, _L + 1 - _l, 9 * sp.pi**2 / 4, a),
+        "(1 - c^l) l^2 -> 2 pi^2": law(chi1, _L + 1 - _l, 2 * sp.pi**2, a),
+        "(1 - c^l) l^2 = K + O(1/l) (no ln(l)/l term)": law(chi1, _L + 1 - _l, K, 0),
+    }
 
 
 def _backward_predictions(p: dict) -> dict[str, Prediction]:
@@ -477,6 +610,7 @@ def _simulate_backward(ctx: ClaimContext) -> dict:
     ),
     simulate=_simulate_backward,
     predictions=_backward_predictions,
+    formulas=_backward_formulas,
     resolution=0.05,
 )
 def backward(ctx: ClaimContext, data: dict, prediction: Prediction):

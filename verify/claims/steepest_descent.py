@@ -12,6 +12,7 @@ gives U S^-1 U^T U S V^T = U V^T), so it is no mistake; the nearest exponent sli
 from __future__ import annotations
 
 import numpy as np
+import sympy as sp
 
 from dltheory.simulators import steepest_descent as sim
 from dltheory.theory import steepest_descent as th
@@ -38,6 +39,47 @@ def _two_sided(G: np.ndarray, power: float) -> np.ndarray:
     """(G G^T)^power G (G^T G)^power on the ranges (pseudo-inverse powers), by SVD: U S^(1 + 4 power) V^T."""
     Uu, s, Vt = np.linalg.svd(G, full_matrices=False)
     return (Uu * s ** (1 + 4 * power)) @ Vt
+
+
+_m, _n = sp.symbols("m n", positive=True, integer=True)
+_G = sp.MatrixSymbol("G", _m, _n)
+_i, _j, _r = sp.symbols("i j r", positive=True, integer=True)
+_g, _s = sp.IndexedBase("G"), sp.IndexedBase("s")  # entries G_ij and singular values s_r of G = U diag(s) V^T
+_U, _Vt = sp.MatrixSymbol("U", _m, sp.Symbol("rank")), sp.MatrixSymbol("V^T", sp.Symbol("rank"), _n)
+_T_adam, _T_shampoo = sp.MatrixSymbol("T_Adam", _m, _n), sp.MatrixSymbol("T_Shampoo", _m, _n)
+
+
+def _frobenius() -> sp.Expr:
+    return sp.sqrt(sp.Sum(_g[_i, _j] ** 2, (_i, 1, _m), (_j, 1, _n)))
+
+
+def _identity_formulas(p: dict) -> dict:
+    """Adam (beta1 = beta2 = 0, eps -> 0): m/sqrt(v) = G_ij/|G_ij| = sign(G_ij) entrywise; Shampoo without
+    accumulation: (G G^T)^(-1/4) G (G^T G)^(-1/4) = U V^T for G = U S V^T."""
+    adam = sp.Eq(sp.Indexed("T_Adam", _i, _j), _g[_i, _j] / sp.sqrt(_g[_i, _j] ** 2))
+    sign = sp.Eq(sp.Indexed("T_Adam", _i, _j), sp.sign(_g[_i, _j]))
+    quarter = sp.MatPow(_G * _G.T, sp.Rational(-1, 4)) * _G * sp.MatPow(_G.T * _G, sp.Rational(-1, 4))
+    shampoo = (sp.Eq(_T_shampoo, quarter), sp.Eq(_T_shampoo, _U * _Vt))
+    half = sp.MatPow(_G * _G.T, sp.Rational(-1, 2)) * _G * sp.MatPow(_G.T * _G, sp.Rational(-1, 2))
+    S_inv = sp.MatrixSymbol("S^-1", sp.Symbol("rank"), sp.Symbol("rank"))
+    return {
+        "published": (adam, sign, *shampoo),
+        "Adam without moving averages normalises by the global RMS: G / sqrt(mean G^2)": (
+            sp.Eq(sp.Indexed("T_Adam", _i, _j), _g[_i, _j] * sp.sqrt(_m * _n) / _frobenius()),
+            *shampoo,
+        ),
+        "Shampoo with inverse square roots on both sides: (G G^T)^(-1/2) G (G^T G)^(-1/2) = U S^-1 V^T": (
+            adam,
+            sign,
+            sp.Eq(_T_shampoo, half),
+            sp.Eq(_T_shampoo, _U * S_inv * _Vt),
+        ),
+        "Shampoo without accumulation taken for normalised SGD: G / ||G||_F": (
+            adam,
+            sign,
+            sp.Eq(_T_shampoo, _G / _frobenius()),
+        ),
+    }
 
 
 def _identity_predictions(p: dict) -> dict[str, Prediction]:
@@ -78,6 +120,7 @@ def _simulate_identities(ctx: ClaimContext) -> dict:
     full=dict(shapes=[[4, 6], [6, 6], [8, 3], [1, 5], [32, 64], [64, 16]], n_steps=32, eps=1e-12),
     simulate=_simulate_identities,
     predictions=_identity_predictions,
+    formulas=_identity_formulas,
     resolution=1e-10,
 )
 def optimizer_identities(ctx: ClaimContext, data: dict, prediction: Prediction):
@@ -137,6 +180,45 @@ def optimizer_identities(ctx: ClaimContext, data: dict, prediction: Prediction):
 # 2. Each direction maximises <G, T> over its unit ball; the maximum is the dual norm
 
 
+_NORM_SYMBOLS = {"l_inf": "infinity", "frobenius": "F", "spectral": "2"}
+
+
+def dual_formulas(kind: str = "published") -> tuple:
+    """[BN24] Prop. 1: argmax_(||T|| <= 1) <G, T> and its value ||G||_dual per norm: l_inf -> sign(G), sum |G_ij|;
+    Frobenius -> G / ||G||_F, ||G||_F; spectral -> U V^T, sum_r s_r (nuclear). ``kind``: "published", "sgd" (G/||G||_F
+    everywhere), "rescaled" (G/||G||, value ||G||_F^2/||G||), "self-dual" (max |G_ij|, s_max)."""
+    l1 = sp.Sum(sp.Abs(_g[_i, _j]), (_i, 1, _m), (_j, 1, _n))
+    nuclear = sp.Sum(_s[_r], (_r, 1, sp.Symbol("rank")))
+    F = _frobenius()
+    linf, s_max = sp.Symbol("max|G_ij|"), _s[1]
+    direction = {
+        "published": (sp.sign(_g[_i, _j]), _g[_i, _j] / F, sp.Indexed("(U V^T)", _i, _j)),
+        "sgd": (_g[_i, _j] / F,) * 3,
+        "rescaled": (_g[_i, _j] / linf, _g[_i, _j] / F, _g[_i, _j] / s_max),
+        "self-dual": (sp.sign(_g[_i, _j]), _g[_i, _j] / F, sp.Indexed("(U V^T)", _i, _j)),
+    }[kind]
+    value = {
+        "published": (l1, F, nuclear),
+        "sgd": (F,) * 3,
+        "rescaled": (F**2 / linf, F, F**2 / s_max),
+        "self-dual": (linf, F, s_max),
+    }[kind]
+    out = []
+    for norm, d, v in zip(("l_inf", "frobenius", "spectral"), direction, value):
+        sub = _NORM_SYMBOLS[norm]
+        out += [sp.Eq(sp.Indexed(f"T^*_{sub}", _i, _j), d), sp.Eq(sp.Symbol(f"||G||_{sub}^dual"), v)]
+    return tuple(out)
+
+
+def _maximiser_formulas(p: dict) -> dict:
+    return {
+        "published": dual_formulas(),
+        "SGD's G / ||G||_F taken as steepest under every norm (dual ||G||_F)": dual_formulas("sgd"),
+        "the gradient rescaled onto each unit sphere, G / ||G|| (value ||G||_F^2 / ||G||)": dual_formulas("rescaled"),
+        "each norm taken as self-dual: max |G_ij| for l_inf, s_max for spectral": dual_formulas("self-dual"),
+    }
+
+
 def _maximiser_predictions(p: dict) -> dict[str, Prediction]:
     def rescaled(G, norm):
         return G / sim.ball_norm(G, norm)
@@ -183,6 +265,7 @@ def _simulate_maximiser(ctx: ClaimContext) -> list[dict]:
     full=dict(shapes=[[4, 6], [6, 6], [8, 3], [1, 5], [16, 32]], n_steps=8, n_samples=30000),
     simulate=_simulate_maximiser,
     predictions=_maximiser_predictions,
+    formulas=_maximiser_formulas,
     resolution=1e-10,
 )
 def dual_maximiser(ctx: ClaimContext, data: list[dict], prediction: Prediction):
