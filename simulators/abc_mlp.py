@@ -38,7 +38,8 @@ class ForwardStats:
     ``G[s, l]``: the k x k conditional covariance of z^(l+1) given layer l (layer 1: C_b + C_W x x^T/n_0).
     ``m1, m2, m4``: means over neurons of z, z^2, z^4 per input, shape (S, L, k).
     ``a1, a2``: means over neurons of phi(z), phi(z)^2 (post-activations), shape (S, L, k).
-    ``corr``: (S, L) empirical correlation sum_i z_i(x_1) z_i(x_2) / (|z(x_1)| |z(x_2)|) (NaN if k = 1).
+    ``corr``: (S, L) empirical correlation sum_i z_i(x_1) z_i(x_2) / (|z(x_1)| |z(x_2)|); NaN where it is undefined:
+    k = 1, or a layer whose preactivation vector is exactly 0 (a whole ReLU layer dead with C_b = 0).
     """
 
     G: np.ndarray
@@ -80,20 +81,23 @@ def _psd_sqrt(G: np.ndarray) -> np.ndarray:
     return (U * np.sqrt(np.clip(w, 0.0, None))[..., None, :]) @ np.swapaxes(U, -1, -2)
 
 
-def _stats(z: np.ndarray, phi, G_all, out) -> np.ndarray:
+def _stats(z: np.ndarray, phi, G_all, out, variances: str) -> np.ndarray:
     """Accumulate the statistics of z (S, k, n: inputs by neurons) into ``out`` lists; return phi(z).
-    Raises FloatingPointError naming the layer if a statistic overflows."""
+    Raises FloatingPointError naming the layer and ``variances`` (the C_W, C_b in use) if a statistic overflows."""
     a = phi(z)
     z2 = z * z
     out["m1"].append(z.mean(2)), out["m2"].append(z2.mean(2)), out["m4"].append((z2 * z2).mean(2))
     out["a1"].append(a.mean(2)), out["a2"].append((a * a).mean(2)), out["G"].append(G_all)
     if z.shape[1] >= 2:
         zz = z[:, :2] @ np.swapaxes(z[:, :2], 1, 2)  # (S, 2, 2)
-        out["corr"].append(zz[:, 0, 1] / np.sqrt(zz[:, 0, 0] * zz[:, 1, 1]))
+        norm = np.sqrt(zz[:, 0, 0] * zz[:, 1, 1])
+        out["corr"].append(np.divide(zz[:, 0, 1], norm, out=np.full_like(norm, np.nan), where=norm > 0))
     else:
         out["corr"].append(np.full(z.shape[0], np.nan))
     if not all(np.all(np.isfinite(out[key][-1])) for key in ("G", "m1", "m2", "m4", "a1", "a2")):
-        raise FloatingPointError(f"forward pass diverged: non-finite statistics at layer {len(out['m1'])}")
+        raise FloatingPointError(
+            f"forward pass diverged ({variances}): non-finite statistics at layer {len(out['m1'])}"
+        )
     return a
 
 
@@ -121,9 +125,11 @@ def forward_gram(
             G = np.broadcast_to(C_b + C_W * x @ x.T / x.shape[1], (S, k, k))
             for layer, n in enumerate(widths, start=1):
                 if not np.all(np.isfinite(G)):
-                    raise FloatingPointError(f"forward pass diverged: non-finite covariance G at layer {layer}")
+                    raise FloatingPointError(
+                        f"forward pass diverged (C_W={C_W}, C_b={C_b}): non-finite covariance G at layer {layer}"
+                    )
                 z = _psd_sqrt(G) @ g.standard_normal((S, k, n))  # columns (neurons) i.i.d. N(0, G)
-                h = _stats(z, phi, G, out)
+                h = _stats(z, phi, G, out, f"C_W={C_W}, C_b={C_b}")
                 G = C_b + C_W * (h @ np.swapaxes(h, 1, 2)) / n
         parts.append(_finish(out))
     return ForwardStats(
@@ -146,7 +152,7 @@ def forward_full(x, widths, *, activation: str, C_W: float, C_b: float, n_nets: 
             G = C_b + C_W * (h @ np.swapaxes(h, 1, 2)) / fan_in
             W = g.standard_normal((n_nets, n, fan_in)) * np.sqrt(C_W / fan_in)
             z = h @ np.swapaxes(W, 1, 2) + np.sqrt(C_b) * g.standard_normal((n_nets, 1, n))
-            h = _stats(z, phi, G, out)
+            h = _stats(z, phi, G, out, f"C_W={C_W}, C_b={C_b}")
     return _finish(out)
 
 
@@ -207,8 +213,13 @@ def train_abc(
     act = get_activation(activation)
     phi, dphi = act.phi, act.dphi
     n, (_B, d), S = int(width), X.shape, int(n_seeds)
-    mult, lr = float(n) ** -a, eta * float(n) ** -c
-    std = float(n) ** -b / np.sqrt(np.r_[d, np.ones(L)])
+    with np.errstate(over="ignore"):  # an exponent beyond the float64 range is refused just below
+        mult, lr = float(n) ** -a, eta * float(n) ** -c
+        std = float(n) ** -b / np.sqrt(np.r_[d, np.ones(L)])
+    if not (np.all(np.isfinite(mult)) and np.all(np.isfinite(lr)) and np.all(np.isfinite(std))):
+        raise FloatingPointError(
+            f"train_abc: width ** -a, -b or -c overflows float64 (width={n}, a, b, c too negative)"
+        )
     g = rng(seed)
     shapes = [(n, d)] + [(n, n)] * (L - 1) + [(1, n)]
     w = [std[l] * g.standard_normal((S, *shapes[l])) for l in range(L + 1)]

@@ -110,7 +110,8 @@ def euler_maruyama_scalar(
 
 @dataclass(frozen=True)
 class MatrixPaths:
-    """EM output: ``V`` (n_paths, records, m, m) at times ``t``; ``blown`` flags frozen paths, ``blowup_time``."""
+    """EM output: ``V`` (n_paths, records, m, m) at times ``t``; ``blown`` flags frozen paths; ``blowup_time`` is the
+    time a path was frozen (+inf for a path that never exceeded ``blowup``)."""
 
     t: np.ndarray
     V: np.ndarray
@@ -267,7 +268,7 @@ class _MatrixEM:
         self.drift, self.dt, self.lin, self.attn, self.blowup = drift, dt, lin_scale, attn_scale, blowup
         self.V = np.broadcast_to(V0, (n_paths, m, m)).copy()
         self.blown = np.zeros(n_paths, dtype=bool)
-        self.blowup_time = np.full(n_paths, np.nan)
+        self.blowup_time = np.full(n_paths, np.inf)
         self.records, self.times = [self.V.copy()], [0.0]
         self.V, self.L = _psd_split(self.V)
         self.t = 0.0

@@ -87,7 +87,8 @@ def public_functions() -> dict[str, Callable]:
                 ]
             for name in names:
                 obj = getattr(mod, name)
-                if inspect.isfunction(obj):
+                # plain functions, and functions behind functools wrappers (lru_cache) or numba's dispatcher
+                if inspect.isfunction(inspect.unwrap(getattr(obj, "py_func", obj))):
                     key = f"{obj.__module__.removeprefix('dltheory.')}.{obj.__name__}"
                     out.setdefault(key, obj)
     return dict(sorted(out.items()))

@@ -91,7 +91,7 @@ def test_blown_paths_are_frozen_counted_and_kept():
         np.eye(1), lambda V: 4 * V @ V, T=1.0, dt=0.01, n_paths=300, seed=5, lin_scale=1.0, blowup=50.0
     )
     assert 0 < r.blown.sum() < 300 and r.V.shape[0] == 300
-    assert np.all(np.isfinite(r.blowup_time[r.blown])) and np.all(np.isnan(r.blowup_time[~r.blown]))
+    assert np.all(np.isfinite(r.blowup_time[r.blown])) and np.all(np.isinf(r.blowup_time[~r.blown]))
     assert np.all(np.abs(r.V[:, -1]) <= 50.0)
 
 

@@ -581,7 +581,6 @@ def jax_kernel_map(dual: tuple) -> Callable:
 # ----------------------------------------------------------------------------- arc-cosine J_n
 
 
-@functools.cache
 def arccos_j_terms(n: int) -> tuple[tuple[int, int, int, float], ...]:
     """Terms (e, p, r, coef) with J_n(theta) = sum coef (pi - theta)^e sin(theta)^p cos(theta)^r.
 
@@ -590,7 +589,11 @@ def arccos_j_terms(n: int) -> tuple[tuple[int, int, int, float], ...]:
     applied symbolically to monomials psi^e s^p c^r (psi = pi - theta), so every exponent is >= 0 at the end.
     J_0 = pi - theta, J_1 = sin theta + (pi - theta) cos theta, J_2 = 3 sin cos + (pi - theta)(1 + 2 cos^2).
     """
-    n = integer("n", n, lower=0, upper=100)
+    return _arccos_j_terms(integer("n", n, lower=0, upper=100))  # validated before the cache sees it (1.0 == 1)
+
+
+@functools.cache
+def _arccos_j_terms(n: int) -> tuple[tuple[int, int, int, float], ...]:
     terms: dict[tuple[int, int, int], float] = {(1, -1, 0): 1.0}
     for _ in range(n):
         new: dict[tuple[int, int, int], float] = {}

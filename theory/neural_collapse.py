@@ -736,12 +736,20 @@ class _LPM:
                 return x
             tau = 1.0  # backtracking until sufficient decrease; full steps once quadratic convergence sets in
             dec = float(-g @ step)
-            while dec > 1e-12:
+            if dec < 0:  # not a descent direction: the Hessian is not positive definite at x
+                raise FloatingPointError(
+                    f"layer-peeled Newton: the objective is not strictly convex at the iterate (mu={mu}); "
+                    "the budgets E_W, E_H are outside the range where the program is solvable this way"
+                )
+            for _ in range(200 if dec > 1e-12 else 0):  # bounded: tau = 2^-200 is below any useful step
                 xn = x.copy()
                 xn[free] += tau * step
                 if np.all(xn[2:][free[2:]] > 0) and self.loss(xn)[0] + mu * self.norm(xn)[0] <= f - 0.25 * tau * dec:
                     break
                 tau *= 0.5
+            else:
+                if dec > 1e-12:
+                    raise FloatingPointError(f"layer-peeled Newton: line search found no decrease (mu={mu})")
             x[free] += tau * step
         raise FloatingPointError(f"layer-peeled Newton did not converge (mu={mu})")  # pragma: no cover
 

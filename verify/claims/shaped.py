@@ -1029,8 +1029,9 @@ BLOCK_QUICK = dict(
 
 
 def sde_formulas(drift=_b, horizon=_T) -> tuple:
-    """The matrix SDE dV = b(V) dt + dM, Cov(dM^{ij}, dM^{kl}) = Sigma^{ijkl}(V) dt, V(0) = V_0, solved on [0, horizon]
-    (the EM integrator's structured noise has this covariance: theory.attention_noise_scales, block_noise_scales)."""
+    """The matrix SDE dV = b(V) dt + dM, Cov(dM^{ij}, dM^{kl}) = Sigma^{ijkl}(V) dt, from the claim's V_0 on
+    [0, horizon] (the EM integrator's structured noise has this covariance: theory.attention_noise_scales,
+    block_noise_scales)."""
     dV, dM, dt = sp.MatrixSymbol("dV", _m, _m), sp.MatrixSymbol("dM", _m, _m), sp.Symbol("dt", positive=True)
     return (
         sp.Eq(dV, drift * dt + dM),
