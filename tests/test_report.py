@@ -365,3 +365,63 @@ def test_index_filter_and_sort_script(tmp_path):
         "a.c,z.c,m.c",
         "a.c,m.c,z.c",
     ]
+
+
+def _crowded(ctx):
+    return {"n": ctx.params["n"]}
+
+
+def _judge_crowded(ctx, data, prediction):
+    n = data["n"]
+    grid = np.linspace(0.0, 1.0, n)
+    rows = [  # "full": markers on an n x n grid fill the axes, so no place inside is free
+        dict(panel="full", series=f"s{(i + j) % 3}", x=x, y=y, simulated=y, theory=np.nan, se=0.01)
+        for i, x in enumerate(grid)
+        for j, y in enumerate(grid)
+    ]
+    rows += [  # "diagonal": a line with markers along y = x leaves the upper-left and lower-right corners free
+        dict(panel="diagonal", series=name, x=x, y=x + dy, simulated=x + dy, theory=x, se=0.01)
+        for name, dy in (("a", 0.0), ("b", 0.02))
+        for x in grid
+    ]
+    panels = (Panel("full", "x", "y", title="data everywhere"), Panel("diagonal", "x", "y", title="data on y = x"))
+    check = stats.deterministic("n", n, prediction["n"], atol=1e-12, reason="exact")
+    return ctx.evidence([check], rows, panels)
+
+
+registry.claim(
+    "test.report.crowded",
+    area="testing",
+    title="Panels whose data leave no room for a legend",
+    reference="Fake 2024, eq. 1",
+    seed=3,
+    quick={"n": 12},
+    simulate=_crowded,
+    predictions={
+        "published": Prediction(n=12),
+        "one more": Prediction(n=13),
+        "one fewer": Prediction(n=11),
+    },
+    resolution=0.1,
+)(_judge_crowded)
+
+
+def test_legends_never_cover_data():
+    from dltheory.verify.figures import figure
+    from dltheory.verify.runner import run_claims
+
+    (outcome,) = run_claims([registry.get("test.report.crowded")])
+    fig = figure(outcome)
+    renderer = fig.canvas.get_renderer()
+    axes = {ax.get_title(): ax for ax in fig.get_axes()}
+    legends = [leg for sub in fig.subfigs for leg in sub.legends] + [ax.get_legend() for ax in axes.values()]
+    boxes = [leg.get_window_extent(renderer) for leg in legends if leg is not None]
+    assert len(boxes) == 2
+    for ax in axes.values():
+        for line in ax.get_lines():
+            xy = line.get_transform().transform(np.asarray(line.get_xydata(), dtype=float))
+            for box in boxes:
+                inside = (xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1) & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1)
+                assert not inside.any(), f"legend at {box} covers data of {ax.get_title()!r}"
+    # the full panel's legend is moved outside its axes; the diagonal one stays inside, in a free corner
+    assert axes["data everywhere"].get_legend() is None and axes["data on y = x"].get_legend() is not None

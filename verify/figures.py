@@ -1,7 +1,8 @@
 """Figures for the report: one PNG per claim, one panel per :class:`~dltheory.verify.evidence.Panel`.
 
 Line panels draw theory as lines and simulation as markers with SE bars, one legend entry per series (its colour,
-marker and dash); the legend's title says what lines and markers are, for the kinds the panel shows. Heatmap
+marker and dash); the legend's title says what lines and markers are, for the kinds the panel shows, and a
+legend never covers data (inside the axes only where it measurably covers none, else outside them). Heatmap
 panels draw the grid's cell values with any other series as theory lines on top. Ticks are kept readable (at
 most six on a linear axis, plain numbers on short log axes, labels rotated if they would still touch), panel
 titles take at most two lines, and a panel whose points share one x is centred on it. The claim's verdict and
@@ -20,7 +21,7 @@ import numpy as np
 
 from dltheory.verify.evidence import ClaimResult, Panel
 
-__all__ = ["figure_png", "VERDICT_COLORS"]
+__all__ = ["figure_png", "figure", "VERDICT_COLORS"]
 
 VERDICT_COLORS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "ERROR": "#9a6700"}
 
@@ -54,6 +55,8 @@ _BIG_LEGEND = 5  # panels with more series than this get their legend outside, r
 _LONG_LABEL = 32  # panels with a series label longer than this get their legend below the axes
 _CHAR_IN = 0.085  # width of one legend character at 11 pt, inches (DejaVu Sans, measured on digits and letters)
 _HANDLE_IN = 0.9  # legend handle, padding and frame, inches
+_KEY_CHAR_IN = 0.078  # width of one legend-title character at 10 pt, inches
+_KEY_PAD_IN = 0.35  # legend title's padding and frame, inches
 _MARKERS = "osD^vP<>X*"
 _DASHES = ("-", "--", "-.", ":")
 
@@ -66,9 +69,17 @@ def _legend_place(series: Sequence[str]) -> str:
     return "right" if len(series) > _BIG_LEGEND else "inside"
 
 
-def _legend_width(series: Sequence[str]) -> float:
-    """Approximate width of a one-column legend of these labels, inches."""
-    return _CHAR_IN * max(map(len, series), default=0) + _HANDLE_IN
+def _legend_width(series: Sequence[str], key: str = "") -> float:
+    """Approximate width of a one-column legend of these labels under the title ``key``, inches."""
+    return max(_CHAR_IN * max(map(len, series), default=0) + _HANDLE_IN, _KEY_CHAR_IN * len(key) + _KEY_PAD_IN)
+
+
+def _key(rows: Sequence[dict]) -> str:
+    """A line panel's legend title: what lines and markers are, for the kinds of data its rows draw."""
+    drawn = [r for r in rows if _finite(r.get("x"))]
+    has_theory = any(_finite(r.get("theory")) for r in drawn)
+    has_sim = any(_finite(r.get("simulated")) for r in drawn)
+    return " · ".join(["lines: theory"] * has_theory + ["markers: simulation ± SE"] * has_sim)
 
 
 def _colours(series: Sequence[str], kinds: dict[str, set]) -> dict[str, int]:
@@ -135,12 +146,9 @@ def _draw_panel(ax, panel: Panel, rows: Sequence[dict], title: str) -> tuple[lis
                 [], [], color=color, lw=2.2 if theory else 0, ls=dash, marker=marker if sim else "", ms=6.5, label=name
             )
         )
-    has_theory = any("theory" in k for k in kinds.values())
-    has_sim = any("sim" in k for k in kinds.values())
-    key = " · ".join(["lines: theory"] * has_theory + ["markers: simulation ± SE"] * has_sim)
     ax.set(xlabel=panel.xlabel, ylabel=panel.ylabel, xscale=panel.xscale, yscale=panel.yscale, title=title)
     _single_x(ax, [x for theory, sim in points.values() for x, *_ in (*theory, *sim)])
-    return handles, key
+    return handles, _key(rows)
 
 
 def _single_x(ax, xs: Sequence[float]) -> None:
@@ -228,9 +236,10 @@ def _edges(centres: np.ndarray, log: bool) -> np.ndarray:
     return np.exp(mid) if log else mid
 
 
-def _draw_heatmap(ax, panel: Panel, rows: Sequence[dict], title: str) -> None:
+def _draw_heatmap(ax, panel: Panel, rows: Sequence[dict], title: str) -> list:
     """Series ``grid``: cell values (``simulated``) on the (x, y) grid, annotated with ``label`` (or the value)
-    when the grid is small; every other series: a theory line through its (x, y) points."""
+    when the grid is small; every other series: a theory line through its (x, y) points. Returns the lines (the
+    legend's handles)."""
     grid = [r for r in rows if str(r.get("series")) == "grid" and _finite(r.get("x")) and _finite(r.get("y"))]
     xs = np.unique([float(r["x"]) for r in grid])
     ys = np.unique([float(r["y"]) for r in grid])
@@ -261,10 +270,9 @@ def _draw_heatmap(ax, panel: Panel, rows: Sequence[dict], title: str) -> None:
         ]
         if pts:
             ax.plot(*zip(*pts), "--", color=("#d62728", "#ff7f0e", "white")[k % 3], lw=3, label=name)
-    if len(_series(rows)) > 1:
-        ax.legend(loc="upper right", framealpha=0.85)
     ax.set(xlabel=panel.xlabel, ylabel=panel.ylabel, xscale=panel.xscale, yscale=panel.yscale, title=title)
     ax.grid(False)
+    return ax.get_lines()
 
 
 def _title(text: str, width: int) -> str:
@@ -287,26 +295,124 @@ def _suptitle(fig, head: str, ref: str, color: str) -> None:
         width = int(width * 0.95)
 
 
+_INSIDE_LOCS = (
+    "upper right",
+    "upper left",
+    "lower left",
+    "lower right",
+    "center right",
+    "center left",
+    "upper center",
+    "lower center",
+    "center",
+)
+
+
+def _runs(xy: np.ndarray) -> list[np.ndarray]:
+    """The stretches of finite consecutive points of an (n, 2) array (a line is not drawn across NaN)."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    ok = np.isfinite(xy).all(axis=1)
+    cuts = np.flatnonzero(np.diff(ok.astype(int))) + 1
+    return [run for run in np.split(xy, cuts) if run.size and np.isfinite(run).all()]
+
+
+def _covers(box, ax, renderer) -> bool:
+    """Whether the display box ``box`` (a legend's window extent) covers data drawn in ``ax``: a marker (with
+    its size), a line segment (with its width), an error bar or a cell annotation. A heatmap's cells are its
+    background, not data a legend could hide."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.path import Path
+
+    px = ax.figure.dpi / 72  # display pixels per point
+    pieces = []  # (display points, drawn as a line?, padding in pixels)
+    for line in ax.get_lines():
+        if not line.get_visible():
+            continue
+        xy = line.get_transform().transform(np.asarray(line.get_xydata(), dtype=float))
+        marker = line.get_marker() not in (None, "", " ", "None", "none")
+        joined = line.get_linestyle() not in ("None", "", " ") and line.get_linewidth() > 0
+        pad = px * max(line.get_linewidth() / 2 * joined, line.get_markersize() / 2 * marker)
+        pieces += [(run, joined, pad) for run in _runs(xy)]
+    for coll in ax.collections:
+        if isinstance(coll, LineCollection) and coll.get_visible():
+            pad = px * max(np.atleast_1d(coll.get_linewidth()), default=1.0) / 2
+            pieces += [
+                (run, True, pad) for seg in coll.get_segments() for run in _runs(coll.get_transform().transform(seg))
+            ]
+    for run, joined, pad in pieces:
+        grown = box.padded(pad)
+        if joined and len(run) > 1:
+            if Path(run).intersects_bbox(grown, filled=False):
+                return True
+        elif np.any(
+            (run[:, 0] >= grown.x0) & (run[:, 0] <= grown.x1) & (run[:, 1] >= grown.y0) & (run[:, 1] <= grown.y1)
+        ):
+            return True
+    return any(t.get_visible() and t.get_window_extent(renderer).overlaps(box) for t in ax.texts)
+
+
+def _free_corner(ax, legend, renderer) -> bool:
+    """Place an inside legend where it covers no data (its current place first, then the nine inside places);
+    False if every place covers some."""
+    if not _covers(legend.get_window_extent(renderer), ax, renderer):
+        return True
+    for loc in _INSIDE_LOCS:
+        legend.set_loc(loc)
+        if not _covers(legend.get_window_extent(renderer), ax, renderer):
+            return True
+    return False
+
+
 def figure_png(o) -> bytes | None:
     """PNG of an outcome's panels (``o``: a :class:`dltheory.verify.runner.Outcome` with a result), verdict in the
     title; None if there are no rows to draw.
 
     Each panel is a subfigure with its own legend (inside the axes, below them for long labels, right of them for
-    many series), so constrained layout sizes legends, labels and titles without overlaps. The figure title is two
-    lines: verdict and claim title (shortened), then id and reference (shortened); the report prints both in full.
+    many series), so constrained layout sizes legends, labels and titles without overlaps. A legend inside the
+    axes must cover no data (markers, lines, error bars, cell labels, measured on the drawn figure): it goes to the
+    first free place inside, and if there is none the figure is drawn again with that legend outside (right of a
+    line panel, below a heatmap, whose colour bar is on the right). The figure title is two lines: verdict and
+    claim title (shortened), then id and reference (shortened); the report prints both in full.
     """
+    fig = figure(o)
+    if fig is None:
+        return None
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return buf.getvalue()
+
+
+def figure(o):
+    """The drawn :class:`matplotlib.figure.Figure` that :func:`figure_png` saves (at 110 dpi), or None if there
+    are no rows to draw."""
     panels = _panel_rows(o.result)
     if not panels:
         return None
     try:
-        import matplotlib
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        import matplotlib  # noqa: F401
     except ImportError as exc:
         raise ImportError("report figures need matplotlib: pip install matplotlib") from exc
 
     places = [_legend_place(_series(rows)) if p.kind == "line" else "inside" for p, rows in panels]
-    below = [_legend_width(_series(rows)) for (p, rows), place in zip(panels, places) if place == "below"]
+    fig, crowded = _figure(o, panels, places)
+    if crowded:
+        places = [
+            ("below" if panels[i][0].kind == "heatmap" else "right") if i in crowded else place
+            for i, place in enumerate(places)
+        ]
+        fig, _ = _figure(o, panels, places)
+    return fig
+
+
+def _figure(o, panels: Sequence[tuple[Panel, list[dict]]], places: Sequence[str]):
+    """The drawn figure of ``panels`` with legends at ``places``, and the indices of the panels whose legend is
+    inside and covers data wherever it goes there."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    widths = [_legend_width(_series(rows), _key(rows) if p.kind == "line" else "") for p, rows in panels]
+    below = [w for w, place in zip(widths, places) if place == "below"]
     # two columns (wider figures get scaled down in the HTML page until fonts are tiny), or one when a legend
     # below its panel would not fit a panel's width
     ncols = 1 if any(w > 5.8 for w in below) else min(len(panels), 2)
@@ -314,7 +420,7 @@ def figure_png(o) -> bytes | None:
     panel_w = max(5.8, 9.3 / ncols)  # one-panel figures get the width of 1.6 panels so the title does not wrap
     col_extra = [
         max(
-            (_legend_width(_series(panels[i][1])) for i in range(c, len(panels), ncols) if places[i] == "right"),
+            (widths[i] for i in range(c, len(panels), ncols) if places[i] == "right"),
             default=0.0,
         )
         for c in range(ncols)
@@ -338,27 +444,28 @@ def figure_png(o) -> bytes | None:
         "grid.alpha": 0.35,
     }
     with matplotlib.rc_context(rc):
-        widths = [panel_w + e for e in col_extra]
+        col_w = [panel_w + e for e in col_extra]
         heights = [4.6 + e for e in row_extra]
-        fig = Figure(figsize=(sum(widths), sum(heights) + 0.9), layout="constrained")
+        fig = Figure(figsize=(sum(col_w), sum(heights) + 0.9), layout="constrained")
         FigureCanvasAgg(fig)
-        subfigs = fig.subfigures(nrows, ncols, squeeze=False, width_ratios=widths, height_ratios=heights)
+        subfigs = fig.subfigures(nrows, ncols, squeeze=False, width_ratios=col_w, height_ratios=heights)
         axes = []
+        inside = {}
         for i, ((panel, rows), place) in enumerate(zip(panels, places)):
             sub = subfigs[i // ncols, i % ncols]
             ax = sub.add_subplot()
             title = _title(panel.title or panel.name, int(panel_w * 8.2))
             if panel.kind == "heatmap":
-                _draw_heatmap(ax, panel, rows, title)
+                handles, key = _draw_heatmap(ax, panel, rows, title), ""
             else:
                 handles, key = _draw_panel(ax, panel, rows, title)
-                kw = dict(handles=handles, title=key or None, framealpha=0.9)
-                if place == "right":
-                    sub.legend(loc="outside right upper", **kw)
-                elif place == "below":
-                    sub.legend(loc="outside lower center", ncols=1, **kw)
-                else:
-                    ax.legend(loc="best", **kw)
+            kw = dict(handles=handles, title=key or None, framealpha=0.9)
+            if handles and place == "right":
+                sub.legend(loc="outside right upper", **kw)
+            elif handles and place == "below":
+                sub.legend(loc="outside lower center", ncols=1, **kw)
+            elif handles:
+                inside[i] = ax.legend(loc="best" if panel.kind == "line" else "upper right", **kw)
             _readable_ticks(ax)
             axes.append(ax)
         _suptitle(
@@ -369,6 +476,7 @@ def figure_png(o) -> bytes | None:
         )
         fig.canvas.draw()
         _unclutter_x(fig, axes)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
+        fig.canvas.draw()  # rotated tick labels change the layout: measure legends on the final one
+        renderer = fig.canvas.get_renderer()
+        crowded = {i for i, legend in inside.items() if not _free_corner(axes[i], legend, renderer)}
+    return fig, crowded
