@@ -1306,9 +1306,11 @@ def _max_margin_predictions(params: dict) -> dict[str, Prediction]:
     p, _ = _margin_symbols()
     K = (min(params["p_values"]) - 1) // 2
     nontop = zero(1 - 1 / K)  # natural scale: the non-top share of power spread evenly over the K frequencies
-    return {
-        name: Prediction(gamma=sp.lambdify(p, expr, "numpy"), nontop=nontop)
-        for name, expr in max_margin_formulas().items()
+    controls = {k: v for k, v in max_margin_formulas().items() if k != "published"}
+    # the published value is the theory's gamma* (the shown formula is tested equal to it)
+    published = Prediction(gamma=np.vectorize(th.max_margin_quadratic, otypes=[float]), nontop=nontop)
+    return {"published": published} | {
+        name: Prediction(gamma=sp.lambdify(p, expr, "numpy"), nontop=nontop) for name, expr in controls.items()
     }
 
 
