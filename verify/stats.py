@@ -315,14 +315,9 @@ def limit_matches(name: str, x, values, se, prediction: float, *, orders=(1.0,),
     """The x -> 0 limit of ``values`` is ``prediction``: weighted fit values = a + sum_k b_k x^order_k,
     |a - prediction| <= z SE(a), SE(a) scaled by max(1, reduced chi^2). ``se``: the values' standard errors
     (Monte Carlo; for deterministic values their numerical accuracy). >= 5 sizes over >= 1 decade."""
-    x = _sizes(x)
-    values, se = np.asarray(values, float), np.asarray(se, float)
-    orders = tuple(float(o) for o in np.atleast_1d(orders))
-    A = np.column_stack([np.ones_like(x), *(x**o for o in orders)])
-    coef, cov, chi2 = _wls(A, values, np.broadcast_to(se, values.shape))
-    a, sa = float(coef[0]), float(np.sqrt(cov[0, 0]))
+    a, sa, chi2 = extrapolated_limit(x, values, se, orders=orders)
     z = z_two_sided(alpha)
-    terms = " + ".join(f"b x^{o:g}" for o in orders)
+    terms = " + ".join(f"b x^{o:g}" for o in np.atleast_1d(orders))
     detail = (
         f"extrapolated limit={a:.6g} +- {sa:.2g} (SE), predicted={prediction:.6g}, fit a + {terms}, "
         f"reduced chi2={chi2:.3g}, z={z:.2f} (alpha={alpha:g}); seed={seed}"
@@ -668,7 +663,7 @@ def proportion_se(fraction, n):
 
 
 def extrapolated_limit(x, values, se, *, orders=(1.0,)) -> tuple[float, float, float]:
-    """The x -> 0 limit a of the weighted fit values = a + sum_k b_k x^order_k (the fit of ``limit_matches``), its
+    """The x -> 0 limit a of the weighted fit values = a + sum_k b_k x^order_k (the fit ``limit_matches`` judges), its
     SE (scaled by max(1, reduced chi^2)) and the reduced chi^2. >= 5 sizes over >= 1 decade."""
     x = _sizes(x)
     values, se = np.asarray(values, float), np.asarray(se, float)
