@@ -425,3 +425,59 @@ def test_legends_never_cover_data():
                 assert not inside.any(), f"legend at {box} covers data of {ax.get_title()!r}"
     # the full panel's legend is moved outside its axes; the diagonal one stays inside, in a free corner
     assert axes["data everywhere"].get_legend() is None and axes["data on y = x"].get_legend() is not None
+
+
+def _narrow(ctx):
+    return {"n": ctx.params["n"]}
+
+
+def _judge_narrow(ctx, data, prediction):
+    g = 0.0171448 * (1 + 1e-9 * np.arange(4))  # four values agreeing to 1e-9, on a log axis (grok.max_margin)
+    rows = [dict(panel="narrow", series="networks", x=7.0, simulated=v, theory=np.nan, se=np.nan) for v in g]
+    rows.append(dict(panel="narrow", series="prediction", x=7.0, simulated=np.nan, theory=g[-1], se=np.nan))
+    panels = (Panel("narrow", "p", "margin", "linear", "log", title="margins within 1e-9"),)
+    check = stats.deterministic("n", data["n"], prediction["n"], atol=1e-12, reason="exact")
+    return ctx.evidence([check], rows, panels)
+
+
+registry.claim(
+    "test.report.narrow",
+    area="testing",
+    title="A panel whose values agree to far more digits than tick labels show",
+    reference="Fake 2024, eq. 1",
+    seed=3,
+    quick={"n": 4},
+    simulate=_narrow,
+    predictions={"published": Prediction(n=4), "one more": Prediction(n=5), "one fewer": Prediction(n=3)},
+    resolution=0.3,
+)(_judge_narrow)
+
+
+def test_tick_labels_are_distinct():
+    """A narrow range is labelled relative to an offset, never by repeated values."""
+    from dltheory.verify.figures import figure
+    from dltheory.verify.runner import run_claims
+
+    (outcome,) = run_claims([registry.get("test.report.narrow")])
+    fig = figure(outcome)
+    (ax,) = fig.get_axes()
+    for axis in (ax.xaxis, ax.yaxis):
+        texts = [t.get_text() for t in (*axis.get_ticklabels(), *axis.get_ticklabels(minor=True)) if t.get_text()]
+        assert texts and len(texts) == len(set(texts)), texts
+    assert ax.yaxis.get_offset_text().get_text(), "the offset the labels are relative to is shown"
+
+
+def test_mathml_keeps_function_names_and_shows_cases():
+    """sympy's MathML printer lower-cases undefined functions (T(x) would read t(x)) and prints piecewise expressions
+    as ``piecewise((value, condition), ...)``; the report's printer keeps names and typesets cases."""
+    import sympy as sp
+
+    from dltheory.verify.report import formula_mathml
+
+    t, x = sp.symbols("t x")
+    out = formula_mathml(sp.Eq(sp.Function("L_train")(t), sp.Function("T")(sp.Function("alpha")(t))))
+    assert "<msub><mi>L</mi><mi>train</mi></msub>" in out and "<mi>T</mi>" in out and "&#945;" in out
+    assert "<mi>t</mi><mrow><mo>(</mo>" not in out  # no function printed as lower-case t(...)
+    assert "<mi>sin</mi>" in formula_mathml(sp.sin(t))  # known functions keep sympy's names
+    cases = formula_mathml(sp.Piecewise((x**2, x > 0), (0, True)))
+    assert "piecewise" not in cases and cases.count("<mtr>") == 2 and "otherwise" in cases and "<mtable" in cases

@@ -225,6 +225,26 @@ def _unclutter_x(fig, axes) -> None:
                     t.set(rotation=30, ha="right", rotation_mode="anchor")
 
 
+def _distinct_ticks(axes) -> bool:
+    """An axis whose tick labels repeat a value (a range far below the labels' precision: eight networks whose margins
+    agree to 1e-9 all read "0.0171448") is redrawn linear, labelled relative to an offset shown at its end. Returns
+    whether any axis changed."""
+    from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
+
+    changed = False
+    for ax in axes:
+        for axis, set_scale in ((ax.xaxis, ax.set_xscale), (ax.yaxis, ax.set_yscale)):
+            texts = [t.get_text() for t in (*axis.get_ticklabels(), *axis.get_ticklabels(minor=True)) if t.get_text()]
+            if len(texts) == len(set(texts)):
+                continue
+            set_scale("linear")
+            axis.set_major_locator(MaxNLocator(nbins=5))
+            axis.set_major_formatter(ScalarFormatter(useOffset=True, useMathText=True))
+            axis.set_minor_formatter(NullFormatter())
+            changed = True
+    return changed
+
+
 def _edges(centres: np.ndarray, log: bool) -> np.ndarray:
     """Cell edges around sorted cell centres (geometric midpoints on a log axis)."""
     c = np.log(centres) if log else centres
@@ -475,6 +495,8 @@ def _figure(o, panels: Sequence[tuple[Panel, list[dict]]], places: Sequence[str]
             VERDICT_COLORS[o.verdict],
         )
         fig.canvas.draw()
+        if _distinct_ticks(axes):
+            fig.canvas.draw()
         _unclutter_x(fig, axes)
         fig.canvas.draw()  # rotated tick labels change the layout: measure legends on the final one
         renderer = fig.canvas.get_renderer()

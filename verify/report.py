@@ -108,11 +108,84 @@ def arxiv_ids(reference: str) -> list[str]:
     return list(dict.fromkeys(m.group(1) for m in _ARXIV.finditer(reference)))
 
 
+_ACCENTS = {"tilde": "\u02dc", "hat": "^", "bar": "\u00af"}
+_GREEK = "alpha|beta|gamma|delta|epsilon|zeta|eta|theta|kappa|lambda|mu|nu|xi|pi|rho|sigma|tau|phi|chi|psi|omega"
+_ACCENTED = re.compile(rf"([A-Za-z]|{_GREEK})(tilde|hat|bar)((?:[_^].*)?)", re.IGNORECASE)
+
+
+def _mathml_printer():
+    """sympy's presentation-MathML printer with repairs: piecewise expressions as cases (a brace, one row per piece:
+    value, then "if condition" or "otherwise"; sympy prints ``piecewise((value, condition), ...)``), undefined
+    functions under their own names (sympy lower-cases them), O(x) for Order, accents for ``ytilde``-style names."""
+    import sympy as sp
+    from sympy.core.function import AppliedUndef
+    from sympy.printing.mathml import MathMLPresentationPrinter
+
+    class Printer(MathMLPresentationPrinter):
+        def _print_Function(self, e):
+            """An undefined function keeps its name as written (sympy lower-cases it: T(x) would read t(x)),
+            typeset like a symbol (Greek letters, subscripts)."""
+            if not isinstance(e, AppliedUndef):
+                return super()._print_Function(e)
+            mrow = self.dom.createElement("mrow")
+            mrow.appendChild(self._print(sp.Symbol(e.func.__name__)))
+            mrow.appendChild(self._paren_comma_separated(*e.args))
+            return mrow
+
+        def _print_Symbol(self, sym, style="plain"):
+            """``ytilde``, ``yhat``, ``alphabar`` (a letter or Greek name, then the accent) as y with the accent."""
+            m = _ACCENTED.fullmatch(sym.name)
+            if m is None:
+                return super()._print_Symbol(sym, style)
+            out = super()._print_Symbol(sp.Symbol(m.group(1) + m.group(3)), style)
+            base = out if out.tagName == "mi" else out.getElementsByTagName("mi")[0]
+            over = self.dom.createElement("mover")
+            over.setAttribute("accent", "true")
+            if base is not out:
+                base.parentNode.replaceChild(over, base)
+            accent = self.dom.createElement("mo")
+            accent.appendChild(self.dom.createTextNode(_ACCENTS[m.group(2)]))
+            over.appendChild(base)
+            over.appendChild(accent)
+            return over if base is out else out
+
+        def _print_Order(self, e):
+            """O(x) (sympy prints order(x, (x, 0)))."""
+            mrow = self.dom.createElement("mrow")
+            mrow.appendChild(self._print(sp.Symbol("O")))
+            mrow.appendChild(self._paren_comma_separated(e.expr))
+            return mrow
+
+        def _print_Piecewise(self, e):
+            table = self.dom.createElement("mtable")
+            table.setAttribute("columnalign", "left left")
+            for value, cond in e.args:
+                row = self.dom.createElement("mtr")
+                cells = [self._print(value), self.dom.createElement("mrow")]
+                text = self.dom.createElement("mtext")
+                text.appendChild(self.dom.createTextNode("otherwise" if cond == True else "if\u2009"))  # noqa: E712
+                cells[1].appendChild(text)
+                if cond != True:  # noqa: E712
+                    cells[1].appendChild(self._print(cond))
+                for cell in cells:
+                    td = self.dom.createElement("mtd")
+                    td.appendChild(cell)
+                    row.appendChild(td)
+                table.appendChild(row)
+            brace = self.dom.createElement("mo")
+            brace.setAttribute("stretchy", "true")
+            brace.appendChild(self.dom.createTextNode("{"))
+            out = self.dom.createElement("mrow")
+            out.appendChild(brace)
+            out.appendChild(table)
+            return out
+
+    return Printer()
+
+
 def formula_mathml(expr) -> str:
     """A sympy expression or equation as a presentation-MathML ``<math>`` element (rendered natively by browsers)."""
-    from sympy.printing.mathml import mathml
-
-    return f'<math display="block">{mathml(expr, printer="presentation")}</math>'
+    return f'<math display="block">{_mathml_printer().doprint(expr)}</math>'
 
 
 def prepare_dirs(
@@ -281,8 +354,10 @@ section{border-top:3px solid #d0d7de;margin-top:2.5em;padding-top:1em}
 pre{background:#f6f8fa;padding:.7em;overflow-x:auto;font-size:.85em}
 img{max-width:100%;border:1px solid #d0d7de}
 .formulas{display:flex;flex-wrap:wrap;gap:.4em 1.2em;margin:.6em 0}
-.formula{border:1px solid #d0d7de;border-radius:4px;padding:.3em .8em;background:#fbfcfd}
-.fname{font-size:.82em;color:#59636e} math{font-size:1.1em}
+.formula{border:1px solid #d0d7de;border-radius:4px;padding:.3em .8em;background:#fbfcfd;max-width:100%;
+ box-sizing:border-box;overflow-x:auto}
+.fname{font-size:.82em;color:#59636e} math{font-size:1.1em} math[display=block]{margin:.45em 0}
+#claims{width:100%} #claims td{overflow-wrap:anywhere} #claims td.num{overflow-wrap:normal}
 #claims th{cursor:pointer} #claims th[data-dir=asc]::after{content:" ▲"} #claims th[data-dir=desc]::after{content:" ▼"}
 .filters label{margin-right:1em}
 """

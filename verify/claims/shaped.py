@@ -1212,8 +1212,8 @@ SMOOTH_CONTROLS = {
     "beta without the 3/4: phi''(0)^2 in place of 3/4 phi''(0)^2 (the phi''(0)^2 part of the drift x 4/3)": dict(
         phi2_scale=2 / math.sqrt(3)
     ),
-    "phi'''(0) with the wrong sign (drift and beta)": dict(phi3_sign=-1.0),
-    "a instead of a^2 (drift and beta scaled by 1/a, not 1/a^2)": dict(a_power=1.0),
+    "phi'''(0) with the wrong sign (drift and beta)": dict(phi3_sign=-1),
+    "a instead of a^2 (drift and beta scaled by 1/a, not 1/a^2)": dict(a_power=1),
 }
 
 
