@@ -43,10 +43,12 @@ def _chromium() -> str:
 
 
 # Appended to a copy of the page (it runs after the page is parsed; getBoundingClientRect forces layout): how many
-# MathML elements there are and how many have a non-empty box, in an attribute that --dump-dom prints.
+# MathML elements there are and how many have a non-empty box, and by how many pixels the page is wider than the
+# window (a table or formula that forces horizontal scrolling), in attributes that --dump-dom prints.
 _MATH_PROBE = """<script>(function(){var m=document.querySelectorAll('math'),k=0;
 m.forEach(function(e){var r=e.getBoundingClientRect();if(r.width>4&&r.height>4)k++;});
-document.body.setAttribute('data-math',m.length+' '+k);})();</script>"""
+document.body.setAttribute('data-math',m.length+' '+k);
+document.body.setAttribute('data-overflow',document.documentElement.scrollWidth-window.innerWidth);})();</script>"""
 
 
 class _Links(HTMLParser):
@@ -95,7 +97,14 @@ def test_quick_report_renders_in_chromium(tmp_path):
     probe = out / "probe.html"
     probe.write_text((out / "index.html").read_text().replace("</body>", _MATH_PROBE + "</body>"))
     dom = subprocess.run(
-        [chromium, *_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", probe.as_uri()],
+        [
+            chromium,
+            *_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1400,1000",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -105,6 +114,10 @@ def test_quick_report_renders_in_chromium(tmp_path):
     assert found, "the layout probe did not run"
     n_math, laid_out = map(int, found.groups())
     assert n_math == links.maths and laid_out == n_math, f"{laid_out} of {n_math} MathML formulas have a layout box"
+    overflow = re.search(r'data-overflow="(-?\d+)"', dom)
+    assert overflow and int(overflow.group(1)) <= 0, (
+        f"the page is {overflow and overflow.group(1)} px wider than the window"
+    )
 
     shot = tmp_path / "page.png"
     subprocess.run(
