@@ -67,6 +67,9 @@ __all__ = [
     "tian_single_frequency",
     "rubin_modular_phase_boundaries",
     "rubin_unlearned_fraction",
+    "tian_energy_gradient",
+    "tian_energy_ascent",
+    "rubin_modular_mean_field_a",
 ]
 
 
@@ -365,3 +368,165 @@ def rubin_unlearned_fraction(sigma2, P, N, sigma_a2, gamma) -> np.ndarray:
     s = real_array("sigma2", sigma2, lower=0.0)
     sigma_c2, sigma_ii2 = rubin_modular_phase_boundaries(P, N, sigma_a2, gamma)
     return np.where(s >= sigma_c2, -1.0, np.where(s >= sigma_ii2, -s / sigma_c2, np.nan))
+
+
+MAX_TIAN_STEPS = 1_000_000
+"""Largest number of ascent steps of tian_energy_ascent."""
+
+
+def _tian_table(M: int, pairs, centred: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a, b, Y~) of the training pairs: operands a, b (n,) and the (n, M) target, centred over the n pairs
+    (Y~ = P_perp Y) unless ``centred`` is False (then the raw one-hot Y)."""
+    if pairs is None:
+        a, b = (x.ravel() for x in np.meshgrid(np.arange(M), np.arange(M), indexing="ij"))
+    else:
+        pairs = integer_array("pairs", pairs, shape=(None, 2), lower=0, upper=M - 1)
+        a, b = pairs[:, 0], pairs[:, 1]
+    Y = np.eye(M)[(a + b) % M]
+    return a, b, (Y - Y.mean(axis=0) if centred else Y)
+
+
+def _tian_gradient(w: np.ndarray, M: int, a, b, Yt) -> tuple[np.ndarray, np.ndarray]:
+    """(E, grad E) for rows w (N, 2M): E = 1/2 ||Y~^T (X w)^2||^2, grad = X^T [2 X w * Y~ Y~^T (X w)^2]."""
+    h = w[:, a] + w[:, M + b]  # (N, n): X w per node
+    z = (h * h) @ Yt  # (N, M): Y~^T sigma(X w)
+    g = 2 * h * (z @ Yt.T)  # (N, n)
+    eye = np.eye(M)
+    return 0.5 * np.sum(z * z, axis=1), np.concatenate([g @ eye[a], g @ eye[b]], axis=1)
+
+
+def _tian_inputs(name: str, w, M, pairs, centred):
+    M = integer_at_least("M", M, 2, upper=MAX_TIAN_M)
+    w = real_array(name, w, ndim=(1, 2))
+    if w.shape[-1] != 2 * M:
+        raise ValueError(
+            f"{name} must have last dimension 2M = {2 * M} ([u; v], one row per node), got shape {w.shape}"
+        )
+    centred = flag("centred", centred)
+    return M, w, _tian_table(M, pairs, centred)
+
+
+def tian_energy_gradient(w, M, *, pairs=None, centred=True) -> tuple[np.ndarray, np.ndarray]:
+    """(E(w), grad_w E) of Li_2's stage-II energy E(w) = 1/2 ||Y~^T sigma(X w)||^2, sigma(x) = x^2 (Tian 2025,
+    arXiv:2509.21519, Thm 1), for one node w = [u; v] (2M,) or a stack of nodes (N, 2M).
+
+    X holds the two one-hots of each training pair (a, b) of Z_M (``pairs``: (n, 2) integers; default all M^2), Y
+    the one-hot of (a + b) mod M and Y~ = P_perp Y its centring over the n pairs (``centred=False``: the raw Y, a
+    control). grad E = X^T [sigma'(X w) * Y~ Y~^T sigma(X w)] = X^T [2 X w * Y~ Y~^T (X w)^2]: the direction of a
+    hidden node's update when the backpropagated gradient is G_F ~ Y~ Y~^T F~ (stage II). ``tian_energy`` is E at
+    ``pairs=None``."""
+    M, w, (a, b, Yt) = _tian_inputs("w", w, M, pairs, centred)
+    E, grad = _tian_gradient(np.atleast_2d(w), M, a, b, Yt)
+    return (E, grad) if w.ndim == 2 else (float(E[0]), grad[0])
+
+
+def tian_energy_ascent(
+    w0, M, *, pairs=None, centred=True, step: float = 0.05, n_steps: int = 2000, record_every: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
+    """Projected gradient ascent of Li_2's energy E on the unit sphere from w0 (Tian 2025, arXiv:2509.21519, Thm 1:
+    in stage II each hidden node follows dw/dt ~ grad E(w) with its norm held by weight decay; E is homogeneous of
+    degree 4, so the direction w/||w|| follows the sphere's gradient flow of E whatever the norm does).
+
+    Steps x <- (x + step P_x grad E(x) / E_0) / ||.||, P_x = I - x x^T, from x = w0 / ||w0||; E_0 = n / (4M) is the
+    full-table maximum M/4 at n = M^2 (so ``step`` is in units of the sphere flow's natural time). ``w0``: (2M,) or
+    (N, 2M) nodes (each nonzero); ``pairs``, ``centred`` as in :func:`tian_energy_gradient`. Returns (x, E): the unit
+    directions at steps 0, record_every, ..., shape (records, [N,] 2M), and E(x) there, shape (records, [N]).
+    The flow keeps each frequency's phases in u and v (grad E is Fourier-diagonal) and, on the full table, ends at a
+    single-frequency maximum [u; v], ||u|| = ||v||, with E* = M/4 (see :func:`tian_energy`)."""
+    M, w, (a, b, Yt) = _tian_inputs("w0", w0, M, pairs, centred)
+    step = real_scalar("step", step, lower=0.0, strict=True, upper=1.0)
+    n_steps = integer_at_least("n_steps", n_steps, 1, upper=MAX_TIAN_STEPS)
+    record_every = integer("record_every", record_every, lower=1, upper=n_steps)
+    x = np.array(np.atleast_2d(w), dtype=float)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if np.any(norms == 0):
+        raise ValueError("w0 must have nonzero rows (a node's direction), got a zero row")
+    x /= norms
+    scale = a.size / (4 * M)
+    xs, Es = [], []
+    for t in range(n_steps + 1):
+        E, g = _tian_gradient(x, M, a, b, Yt)
+        if t % record_every == 0:
+            xs.append(x.copy())
+            Es.append(E)
+        if t == n_steps:
+            break
+        g -= np.sum(g * x, axis=1, keepdims=True) * x
+        x = x + (step / scale) * g
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        if not np.all(np.isfinite(x)):
+            raise FloatingPointError(f"tian_energy_ascent diverged at step {t + 1} (step={step}); lower step")
+    xs, Es = np.array(xs), np.array(Es)
+    return (xs, Es) if w.ndim == 2 else (xs[:, 0], Es[:, 0])
+
+
+RUBIN_GL_NODES = 8
+"""Gauss-Legendre nodes per panel of rubin_modular_mean_field_a's quadrature."""
+
+
+def _rubin_mode_lambda_ratio(a: float, sigma2: float, P: int, N: float, sigma_a2: float, gamma: float) -> float:
+    """lambda / sigma^2 at a: lambda = 4 sigma_a2 P^2 E[s_w s_v] under one Fourier mode's density
+    exp(-2P [(s_w + s_v)/2 - u a^2 s_w s_v + (gamma/6)(s_w^3 + s_v^3)]) ds_w ds_v (composite Gauss-Legendre)."""
+    log_u = math.log(2 * P * P) + math.log(sigma_a2) - math.log(N) - 2 * math.log(sigma2)
+    g = math.exp(log_u) * a * a  # u a^2
+    top = (g + math.sqrt(max(g * g - gamma, 0.0))) / gamma if gamma > 0 else 0.0
+    s_max = 2 * top + (90 / (2 * P * max(gamma, 1e-300) / 6)) ** (1 / 3) + 60 / P
+    edges = np.concatenate([[0.0], np.geomspace(1e-4 / P, s_max, 48)])
+    if top > 0:  # resolve the specialised peak: width 1/sqrt(2P curvature) along the diagonal s_w = s_v
+        width = 1 / math.sqrt(2 * P * max(gamma * top - g, 1e-12))
+        edges = np.unique(np.concatenate([edges, np.clip(top + width * np.linspace(-15, 15, 31), 0, s_max)]))
+    x, w = np.polynomial.legendre.leggauss(RUBIN_GL_NODES)
+    lo, hi = edges[:-1, None], edges[1:, None]
+    s = ((hi - lo) / 2 * x + (hi + lo) / 2).ravel()
+    ws = ((hi - lo) / 2 * w).ravel()
+    one = s / 2 + gamma / 6 * s**3
+    expo = -2 * P * (one[:, None] + one[None, :] - g * np.outer(s, s))
+    rho = np.exp(expo - expo.max()) * np.outer(ws, ws)
+    return 4 * P * P * (sigma_a2 / sigma2) * float(np.sum(rho * np.outer(s, s)) / np.sum(rho))
+
+
+def rubin_modular_mean_field_a(sigma2, P, N, sigma_a2, gamma) -> np.ndarray:
+    """a(sigma^2) from Rubin, Seroussi & Ringel's mean-field equations at finite P (arXiv:2310.03789, eqs. 16 and
+    38), solved numerically: the large-P saddle point of ``rubin_unlearned_fraction`` replaced by the exact
+    expectation over each Fourier mode's density.
+
+    Conventions (those of the Langevin posterior of dltheory.simulators.langevin_two_layer): all P^2 pairs, target
+    y_p = delta_{p,(n+m) mod P} - 1/P, f_p = sum_i a_ip (u_i[n] + v_i[m])^2, likelihood exp(-||f - y||^2 /
+    (2 sigma^2)), a_ip ~ N(0, sigma_a2 / N), u, v ~ N(0, 1) times exp(-Gamma), Gamma = (gamma P / 6) sum_k |w_k|^6,
+    w_k = DFT(w)_k / P. Integrating out the readout, the single-neuron action is sum over k in Z_P of eq. 16,
+    S_k = P [ (|w_k|^2 + |v_k|^2)/2 - u a^2 |w_k|^2 |v_k|^2 + (gamma/6)(|w_k|^6 + |v_k|^6) ], u = 2 sigma_a2 P^2 /
+    (N sigma^4); the modes k, -k share s_w = |w_k|^2, s_v = |v_k|^2 (uniform measure ds_w ds_v), so each of the
+    (P-1)/2 mode pairs has density exp(-2 S_k). The target is a kernel eigenvector with eigenvalue
+    lambda = 4 sigma_a2 P^2 E[s_w s_v] (derived for this posterior; the paper's eq. 38 writes
+    lambda = sigma_a^2 <|w_k|^2 |v_k|^2> in its own normalisation), and eq. 38 reads a = -sigma^2 / (lambda(a) +
+    sigma^2), whose unique root in (-1, 0) is returned (lambda grows with |a|). As P -> infinity this tends to
+    -sigma^2 / sigma_c^2 in the mixed phase and to -1 above sigma_c^2 (``rubin_unlearned_fraction``; the GP part
+    lambda ~ 4 sigma_a2 is O(sigma_a2 / sigma^2)). Quadrature: composite Gauss-Legendre on geometric panels plus
+    panels across the specialised peak (6 and 24 nodes per panel agree to 1e-8 at P = 7 and P = 401)."""
+    s = real_array("sigma2", sigma2, lower=0.0, strict=True)
+    P = integer("P", P, lower=3, upper=MAX_P)
+    if any(P % d == 0 for d in range(2, math.isqrt(P) + 1)):
+        raise ValueError(f"P must be a prime in [3, {MAX_P}], got {P}")
+    N, sigma_a2 = positive("N", N), positive("sigma_a2", sigma_a2)
+    gamma = positive("gamma", gamma)
+    if not 1e-12 <= gamma <= 1e12:
+        raise ValueError(f"gamma must lie in [1e-12, 1e12], got {gamma!r}")
+    log_sc2 = math.log(P) + 0.5 * math.log(sigma_a2) - 0.5 * math.log(N) - 0.25 * math.log(gamma / 3)
+    log_r = np.log(s) - log_sc2
+    if s.size and np.max(np.abs(log_r)) > math.log(1e15):
+        raise ValueError(
+            "sigma2 / sigma_c^2 must lie in [1e-15, 1e15] (sigma_c^2 = P sqrt(sigma_a2) / (sqrt(N) (gamma/3)^(1/4)) "
+            f"from P, N, sigma_a2, gamma); got sigma2 / sigma_c^2 in "
+            f"[{np.exp(log_r.min()):.3g}, {np.exp(log_r.max()):.3g}]"
+        )
+    if s.size and math.log(4 * P * P) + math.log(sigma_a2) - float(np.log(s).min()) > math.log(1e200):
+        raise ValueError(f"4 sigma_a2 P^2 / sigma2 must be <= 1e200, got sigma_a2={sigma_a2!r}, min sigma2={s.min()!r}")
+    from scipy.optimize import brentq
+
+    out = np.empty(s.shape)
+    for idx, s2 in np.ndenumerate(s):
+        s2 = float(s2)
+        out[idx] = brentq(
+            lambda a: a + 1 / (_rubin_mode_lambda_ratio(a, s2, P, N, sigma_a2, gamma) + 1), -1.0, 0.0, xtol=1e-13
+        )
+    return out
