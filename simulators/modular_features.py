@@ -1,5 +1,5 @@
-"""Quadratic two-layer networks on all of Z_p x Z_p (JAX, float64, vmap over seeds): the two feature-learning
-set-ups of Morwani et al. 2024 and He et al. 2026.
+"""Two-layer networks on Z_p x Z_p (JAX, float64, vmap over seeds): the feature-learning set-ups of Morwani et al.
+2024 and He et al. 2026 (all pairs), and He et al.'s grokking set-up (a training fraction, weight decay).
 
 - :func:`train_max_margin`: Morwani, Edelman, Oncescu, Zhao & Kakade 2024 (ICLR, arXiv:2311.07568), sec. 4:
   f(a, b)[c] = sum_i W[c, i] (U[i, a] + V[i, b])^2 with untied U, V (N x p) and W (p x N), L_{2,3} norm
@@ -12,7 +12,10 @@ set-ups of Morwani et al. 2024 and He et al. 2026.
   (theta[m, x] + theta[m, y])^2 with ONE input vector theta_m shared by both operands (N x p) and output xi (N x p),
   entries N(0, init_scale^2) at init, full-batch GD on the mean cross-entropy over all p^2 pairs, no weight decay.
 
-Both return the weights (not derived predictions); measurements live in dltheory.theory.modular_margin.
+- :func:`train_grokking`: He et al.'s network (quadratic or ReLU) on a random fraction of the p^2 pairs, full-batch
+  AdamW with decoupled weight decay, recording the weights, the training loss and per-pair correctness.
+
+All return the weights (not derived predictions); measurements live in dltheory.theory.modular_margin.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 from dltheory.simulators._seeding import rng
 from dltheory.theory import _validate as val
 
-__all__ = ["MarginRun", "LotteryRun", "train_max_margin", "train_lottery"]
+__all__ = ["MarginRun", "LotteryRun", "GrokRun", "train_max_margin", "train_lottery", "train_grokking"]
 
 MAX_P = 199
 """Largest modulus (the logits table is p^3 per network)."""
@@ -211,4 +214,151 @@ def train_lottery(p, width, *, init_scale=0.1, lr=1.0, n_steps=2000, record_ever
         steps=np.arange(0, n_steps + 1, record_every),
         loss=loss,
         accuracy=acc,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# He et al.'s grokking set-up: a fraction of the pairs, weight decay, the diagnostics recorded along training
+
+
+@dataclass(frozen=True)
+class GrokRun:
+    """Per seed: ``train_mask`` (n_seeds, p, p) the training pairs (x, y); along training, at ``steps``
+    (n_records,), the weights ``theta`` / ``xi`` (n_seeds, n_records, N, p), the mean training cross-entropy
+    ``train_loss`` (n_seeds, n_records) and ``correct`` (n_seeds, n_records, p, p): whether argmax_j f(x, y)[j]
+    = x + y mod p for every pair (train and test accuracies are its means over the mask and its complement)."""
+
+    train_mask: np.ndarray
+    steps: np.ndarray
+    theta: np.ndarray
+    xi: np.ndarray
+    train_loss: np.ndarray
+    correct: np.ndarray
+
+
+_ACTIVATIONS = ("quad", "relu")
+
+
+def _he_sigma_logits(theta, xi, activation: str):
+    z = theta[:, :, None] + theta[:, None, :]  # (N, x, y)
+    h = z**2 if activation == "quad" else jnp.maximum(z, 0.0)
+    return jnp.einsum("mxy,mj->xyj", h, xi)
+
+
+def _masked_ce(logits, y, mask):
+    lse = jax.scipy.special.logsumexp(logits, axis=-1)
+    nll = lse - jnp.take_along_axis(logits, y[..., None], -1)[..., 0]
+    return jnp.sum(nll * mask) / jnp.sum(mask)
+
+
+@partial(jax.jit, static_argnums=(5, 6, 7))
+def _grok_block(state, mask, lr, weight_decay, first, p: int, every: int, activation: str):
+    """``every`` AdamW steps (vmapped over seeds) from step ``first``; returns the state, the training CE and the
+    per-pair correctness after them."""
+    y = _labels(p)
+    b1, b2, eps = 0.9, 0.98, 1e-8
+
+    def one(state, mask):
+        grad = jax.grad(lambda ps: _masked_ce(_he_sigma_logits(*ps, activation), y, mask))
+
+        def step(carry, t):
+            ps, m, v = carry
+            g = grad(ps)
+            m = tuple(b1 * a + (1 - b1) * c for a, c in zip(m, g))
+            v = tuple(b2 * a + (1 - b2) * c * c for a, c in zip(v, g))
+            ps = tuple(
+                x * (1 - lr * weight_decay) - lr * (a / (1 - b1**t)) / (jnp.sqrt(c / (1 - b2**t)) + eps)
+                for x, a, c in zip(ps, m, v)
+            )
+            return (ps, m, v), None
+
+        ts = first + jnp.arange(1, every + 1, dtype=state[0][0].dtype)
+        state, _ = jax.lax.scan(step, state, ts)
+        f = _he_sigma_logits(*state[0], activation)
+        return state, _masked_ce(f, y, mask), jnp.argmax(f, -1) == y
+
+    return jax.vmap(one)(state, mask)
+
+
+def train_grokking(
+    p,
+    width,
+    *,
+    train_fraction=0.75,
+    weight_decay=1.0,
+    lr=1e-3,
+    init_scale=0.03,
+    activation="quad",
+    n_steps=3000,
+    record_every=100,
+    n_seeds=4,
+    seed,
+) -> GrokRun:
+    """He, Wang, Chen & Yang 2026 (arXiv:2602.16849), grokking set-up: f(x, y)[j] = sum_m xi[m, j]
+    sigma(theta[m, x] + theta[m, y]) (sigma = x^2, the network their theory analyses, or ReLU, the one of their
+    grokking figures), trained on a uniformly random ``train_fraction`` of the p^2 ordered pairs (one split per
+    seed) by full-batch AdamW as in their experiments: betas (0.9, 0.98), eps 1e-8, decoupled weight decay
+    w <- w (1 - lr weight_decay) - lr m_hat / (sqrt(v_hat) + eps) on the mean training cross-entropy (no learning-rate
+    warm-up). Entries N(0, init_scale^2) at init. Records the weights, the training loss and the per-pair
+    correctness every ``record_every`` steps (``n_steps`` a multiple of it) and at step 0. Raises
+    FloatingPointError if training diverges."""
+    p = val.integer("p", p, lower=3, upper=MAX_P)
+    width = val.integer("width", width, lower=1, upper=4096)
+    train_fraction = val.real_scalar("train_fraction", train_fraction, lower=0.0, strict=True, upper=1.0)
+    weight_decay = val.real_scalar("weight_decay", weight_decay, lower=0.0)
+    lr = val.real_scalar("lr", lr, lower=0.0, strict=True, upper=1.0)
+    if lr * weight_decay >= 1:
+        raise ValueError(
+            f"lr * weight_decay must be < 1 (a decay factor 1 - lr weight_decay <= 0), got {lr * weight_decay}"
+        )
+    init_scale = val.real_scalar("init_scale", init_scale, lower=0.0, strict=True, upper=10.0)
+    activation = val.choice("activation", activation, _ACTIVATIONS)
+    n_steps = val.integer("n_steps", n_steps, lower=1, upper=val.MAX_STEPS)
+    record_every = val.integer("record_every", record_every, lower=1, upper=n_steps)
+    if n_steps % record_every:
+        raise ValueError(f"n_steps ({n_steps}) must be a multiple of record_every ({record_every})")
+    n_seeds = val.integer("n_seeds", n_seeds, lower=1, upper=4096)
+    n_records = n_steps // record_every + 1
+    if n_seeds * width * p**2 * max(p, n_records) > val.MAX_ELEMENTS:
+        raise ValueError(
+            f"n_seeds * width * p^2 * max(p, n_records) = {n_seeds * width * p**2 * max(p, n_records)} exceeds the "
+            f"cap {val.MAX_ELEMENTS}"
+        )
+    n_train = int(round(train_fraction * p * p))
+    if n_train < 1:
+        raise ValueError(f"train_fraction * p^2 must round to >= 1 training pair, got {train_fraction} * {p}^2")
+    g = rng(seed)
+    theta0, xi0 = init_scale * g.standard_normal((2, n_seeds, width, p))
+    masks = np.zeros((n_seeds, p * p), bool)
+    for i in range(n_seeds):
+        masks[i, g.permutation(p * p)[:n_train]] = True
+    masks = masks.reshape(n_seeds, p, p)
+    with jax.enable_x64(True):
+        ps = (jnp.asarray(theta0), jnp.asarray(xi0))
+        zeros = tuple(jnp.zeros_like(x) for x in ps)
+        state = (ps, zeros, zeros)
+        mask = jnp.asarray(masks, dtype=ps[0].dtype)
+        y = _labels(p)
+        f0 = jax.vmap(lambda th, xi: _he_sigma_logits(th, xi, activation))(*ps)
+        thetas, xis = [theta0], [xi0]
+        losses = [np.asarray(jax.vmap(_masked_ce, (0, None, 0))(f0, y, mask))]
+        correct = [np.asarray(jnp.argmax(f0, -1) == y)]
+        for b in range(n_steps // record_every):
+            state, loss, ok = _grok_block(
+                state, mask, lr, weight_decay, float(b * record_every), p, record_every, activation
+            )
+            thetas.append(np.asarray(state[0][0]))
+            xis.append(np.asarray(state[0][1]))
+            losses.append(np.asarray(loss))
+            correct.append(np.asarray(ok))
+    theta, xi, loss = np.stack(thetas, 1), np.stack(xis, 1), np.stack(losses, 1)
+    if not (np.all(np.isfinite(theta)) and np.all(np.isfinite(xi)) and np.all(np.isfinite(loss))):
+        raise FloatingPointError(f"train_grokking: training diverged (p={p}, lr={lr}, init_scale={init_scale})")
+    return GrokRun(
+        train_mask=masks,
+        steps=np.arange(0, n_steps + 1, record_every),
+        theta=theta,
+        xi=xi,
+        train_loss=loss,
+        correct=np.stack(correct, 1),
     )

@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from dltheory.theory._validate import MAX_STEPS, flag, integer, real_array, real_scalar
+from dltheory.theory._validate import MAX_STEPS, flag, integer, mask, real_array, real_scalar
 from dltheory.theory.grokking_modular import check_prime, frequency_power, modular_addition_logits
 
 __all__ = [
@@ -45,6 +45,8 @@ __all__ = [
     "RULES",
     "lottery_scores",
     "lottery_winner",
+    "grokking_stages",
+    "memorisation_test_accuracy",
 ]
 
 
@@ -233,3 +235,51 @@ def lottery_scores(theta, xi, *, rule="flow", **flow) -> np.ndarray:
 def lottery_winner(theta, xi, *, rule="flow", **flow) -> np.ndarray:
     """Predicted final frequency (1..K) of every neuron: the argmin of :func:`lottery_scores`."""
     return np.argmin(lottery_scores(theta, xi, rule=rule, **flow), axis=1) + 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# [H26]'s grokking diagnostics (a fraction of the pairs with weight decay): stage boundaries and the memorisation
+# stage's test accuracy. The stages as the authors describe them (their demonstration of the paper, grokking
+# section): (I) memorisation: training accuracy reaches 1 while the test accuracy stays at the level the symmetry
+# f(x, y) = f(y, x) of the tied-embedding network gives away (~70 % at a 75 % split, "not ~50 %"); (II) fast
+# generalisation: weight decay prunes the non-feature frequencies (the IPR of the neurons' Fourier spectra rises)
+# and the test accuracy jumps; (III) slow cleanup: both losses ~ 0, weight decay shrinks the norms. The IPR is
+# dltheory.theory.grokking_modular.inverse_participation_ratio (sum_k A_k^4 / (sum_k A_k^2)^2, [H26]'s definition).
+
+
+def grokking_stages(steps, train_accuracy, test_accuracy, *, level=0.95) -> tuple[float, float]:
+    """[H26]'s stage boundaries from the accuracy curves: (end of memorisation, end of generalisation) = the first
+    recorded step at which the training, resp. test, accuracy reaches ``level`` (the authors use 0.95); inf where
+    it never does. ``steps`` strictly increasing, accuracies in [0, 1], all of one length."""
+    s = real_array("steps", steps, ndim=1)
+    tr = real_array("train_accuracy", train_accuracy, ndim=1, lower=0.0, upper=1.0)
+    te = real_array("test_accuracy", test_accuracy, ndim=1, lower=0.0, upper=1.0)
+    level = real_scalar("level", level, lower=0.0, strict=True, upper=1.0)
+    if not (s.size == tr.size == te.size) or s.size == 0:
+        raise ValueError(
+            f"steps, train_accuracy and test_accuracy must have one nonzero length, got {s.size}, {tr.size}, {te.size}"
+        )
+    if np.any(np.diff(s) <= 0):
+        raise ValueError("steps must be strictly increasing")
+
+    def first(a):
+        hit = np.flatnonzero(a >= level)
+        return float(s[hit[0]]) if hit.size else math.inf
+
+    return first(tr), first(te)
+
+
+def memorisation_test_accuracy(train_mask) -> float:
+    """Test accuracy of a memorising tied-embedding network ([H26], stage I): f(x, y) = f(y, x) exactly, so a
+    network right on every training pair (x, y) is right on the test pair (y, x); on the other test pairs (neither
+    order trained) it is at chance 1/p. ``train_mask`` (p, p) bool, True where (x, y) is a training pair, with at
+    least one test pair. Returns q + (1 - q) / p, q the fraction of test pairs whose transpose is trained."""
+    m = mask("train_mask", train_mask)
+    p = m.shape[0]
+    if m.shape != (p, p) or p < 2:
+        raise ValueError(f"train_mask must have shape (p, p) with p >= 2, got {m.shape}")
+    test = ~m
+    if not test.any():
+        raise ValueError("train_mask must leave at least one test pair (an all-True mask has no test accuracy)")
+    q = float(np.sum(test & m.T) / np.sum(test))
+    return q + (1 - q) / p
