@@ -1352,3 +1352,159 @@ ISSUE13_DLN_SIGPROP = {
     "simulators.abc_mlp.backward_full": _BACKWARD,
 }
 RECIPES = RECIPES | ISSUE13_DLN_SIGPROP
+
+# issue 14, nc.central_path (theory.central_path, simulators.central_path)
+_CP_H = np.random.default_rng(0).standard_normal((8, 2))  # 2 classes x 4 samples, Sigma_W positive definite
+_CP_Y = np.repeat(np.arange(2), 4)
+ISSUE14_NC_CENTRAL_PATH = {
+    "theory.central_path.snr_singular_values": dict(H=P(_CP_H, "array"), y=P(_CP_Y, "ints")),
+    "theory.central_path.central_path_loss": dict(omega=P(np.array([0.5, 2.0]), "array>=0"), C=P(3, "Z[2,1e7]")),
+    "theory.central_path.central_path_rate": dict(  # omega, t, omega0: arrays of up to 2 dimensions
+        omega=P(np.array([[0.5, 2.0]]), "array>=0"), N=P(10, "Z[2,1e9]"), C=P(2, "Z[2,10]")
+    ),
+    "theory.central_path.central_path_clock": dict(
+        omega=P(np.array([[0.5, 2.0]]), "array>0"), N=P(10, "Z[2,1e9]"), C=P(2, "Z[2,10]")
+    ),
+    "theory.central_path.central_path_omega": dict(
+        t=P(np.array([[0.0, 5.0]]), "array>=0"),
+        omega0=P(np.array([[0.5, 2.0]]), "array>0"),
+        N=P(10, "Z[2,1e9]"),
+        C=P(2, "Z[2,10]"),
+    ),
+    "simulators.central_path.train_central_path": dict(
+        n=P(3, "Z[2,1e5]"),
+        C=P(2, "Z[2,1e4]"),
+        d=P(2, "Z[1,4]"),
+        mean_scale=P(0.5, ">0"),
+        lr=0.5,
+        n_steps=P(2, "Z[1,1e7]"),
+        record_every=P(1, "Z[1,2]"),
+        seed=SEED,
+    ),
+    "simulators.central_path.train_regularised_mse": dict(
+        n=P(3, "Z[2,1e5]"),
+        C=P(2, "Z[2,1e4]"),
+        d=P(2, "Z[1,1e5]"),
+        lam=P(0.1, ">=0"),
+        lam_H=P(0.01, ">=0"),
+        lr=0.5,
+        n_steps=P(2, "Z[1,1e7]"),
+        record_every=P(1, "Z[1,2]"),
+        init_std=P(0.3, ">0"),
+        seed=SEED,
+    ),
+}
+RECIPES = RECIPES | ISSUE14_NC_CENTRAL_PATH
+
+# issue 14 (grok.energy_features): theory.grokking_modular (Li_2 energy ascent), simulators.tian_li2
+_W4 = np.array([1.0, 0.2, -0.3, 0.1, 0.5, -0.2, 0.4, 0.3])  # [u; v] at M = 4
+_PAIRS4 = np.array([[0, 1], [2, 3], [1, 1]])
+ISSUE14_GROK_ENERGY = {
+    "theory.grokking_modular.tian_energy_gradient": dict(
+        w=P(_W4, "array"), M=P(4, "Z[2,400]"), pairs=P(_PAIRS4, "ints", ok={"None": "None is the full table of M^2 pairs"}), centred=P(True, "flag")
+    ),
+    "theory.grokking_modular.tian_energy_ascent": dict(
+        w0=P(_W4, "array"),
+        M=P(4, "Z[2,400]"),
+        pairs=P(_PAIRS4, "ints", ok={"None": "None is the full table of M^2 pairs"}),
+        centred=P(True, "flag"),
+        step=P(0.05, "(0,1]"),
+        n_steps=P(3, "Z[1,1e6]"),
+        record_every=P(1, "Z>=1"),
+    ),
+    "simulators.tian_li2.train_li2": dict(
+        M=P(3, "Z[2,199]"),
+        K=P(2, "Z[1,4096]"),
+        n_train=P(9, "Z>=2"),
+        weight_decay=P(0.01, ">=0"),
+        lr_W=P(0.01, ">0"),
+        lr_V=P(0.1, ">0"),
+        n_steps=P(2, "Z[1,1e6]"),
+        record_every=P(1, "Z>=1"),
+        init_scale_W=P(0.1, ">0"),
+        init_scale_V=P(0.0, ">=0"),
+        n_nets=P(1, "Z[1,4096]"),
+        seed=SEED,
+    ),
+}
+RECIPES = RECIPES | ISSUE14_GROK_ENERGY
+
+# grok.droplets (issue 14, item 6): the Langevin sampler and the finite-P mean field of Rubin et al.'s model B
+ISSUE14_GROK_DROPLETS = {
+    "theory.grokking_modular.rubin_modular_mean_field_a": dict(
+        sigma2=P(0.01, ">0"),
+        P=P(7, "Z[3,100000]", bad=(9,)),
+        N=P(40.0, ">0"),
+        sigma_a2=P(1e-4, ">0"),
+        gamma=P(0.5, ">0"),
+    ),
+    "simulators.langevin_two_layer.sample_modular_quadratic": dict(
+        P=P(5, "Z[3,31]", bad=(9,)),
+        N=P(2, "Z[1,2000]"),
+        sigma2=P(0.1, ">0"),
+        sigma_a2=P(0.1, ">0"),
+        gamma=P(0.5, ">=0"),
+        n_chains=P(1, "Z[1,100000]"),
+        n_steps=P(3, "Z[1,1e9]"),
+        n_burn=P(0, "Z>=0", bad=(3,)),
+        dt=P(0.01, "(0,1]"),
+        record_every=P(1, "Z>=1"),
+        seed=SEED,
+    ),
+}
+RECIPES = RECIPES | ISSUE14_GROK_DROPLETS
+
+
+# issue 14 (grok.three_stage): theory.modular_margin (stage diagnostics), simulators.modular_features.train_grokking
+_MASK3 = np.array([[True, True, False], [False, True, True], [True, False, True]])
+ISSUE14_THREE_STAGE = {
+    "theory.modular_margin.grokking_stages": dict(
+        steps=P(np.array([0.0, 10.0, 20.0]), "array", bad=(np.array([0.0, 0.0, 1.0]),)),
+        train_accuracy=P(np.array([0.1, 0.96, 1.0]), "array", bad=(np.array([0.1, 1.5, 1.0]), np.array([0.1, 0.2]))),
+        test_accuracy=P(np.array([0.0, 0.5, 0.97]), "array", bad=(np.array([-0.1, 0.5, 0.9]),)),
+        level=P(0.95, "(0,1]"),
+    ),
+    "theory.modular_margin.memorisation_test_accuracy": dict(
+        train_mask=P(_MASK3, "mask", bad=(np.ones((3, 3), bool), np.ones((2, 3), bool)))
+    ),
+    "simulators.modular_features.train_grokking": dict(
+        p=P(3, "Z[3,199]"),
+        width=P(2, "Z[1,4096]"),
+        train_fraction=P(0.75, "(0,1]", bad=(0.01,)),
+        weight_decay=P(1.0, ">=0"),
+        lr=P(1e-3, "(0,1]"),
+        init_scale=P(0.03, "(0,10]"),
+        activation=P("quad", "choice"),
+        n_steps=P(2, "Z[1,1e7]"),
+        record_every=P(1, "Z>=1"),
+        n_seeds=P(1, "Z[1,4096]"),
+        seed=SEED,
+    ),
+}
+RECIPES = RECIPES | ISSUE14_THREE_STAGE
+
+# nc.nc4_and_decay (issue 14, item 8): the ReLU MLP on orthonormal inputs and its UFM optimum
+ISSUE14_NC_DECAY = {
+    "theory.nc_weight_decay.relu_mlp_collapse_norms": dict(
+        n_per_class=P(np.array([3, 2]), "ints", bad=(np.array([0, 2]), np.array([3]))),
+        lambda_W=P(0.1, ">0"),
+        lambda_A=P(0.1, ">0"),
+    ),
+    "simulators.nc_weight_decay.orthonormal_inputs": dict(
+        n_per_class=P(np.array([2, 2]), "ints", bad=(np.array([0, 2]), np.array([2]))),
+        dim=P(4, "Z[1,1e5]", bad=(3,)),  # dim >= N = 4
+        seed=SEED,
+    ),
+    "simulators.nc_weight_decay.train_relu_mlp_decay": dict(
+        X=P(X_GM, "array"),
+        y=P(Y_GM, "ints", bad=(np.array([0, 0, 0, 0]), np.array([0, 2, 2, 0]))),
+        weight_decays=P(np.array([0.0, 0.1]), "array>=0"),
+        width=P(2, "Z[1,1e5]"),
+        lr=P(0.1, ">0"),
+        momentum=P(0.0, "[0,1)"),
+        n_steps=P(4, "Z[1,1e7]"),
+        record_every=P(2, "Z>=1?", bad=(3,)),  # a divisor of n_steps; None: the last step only
+        seed=SEED,
+    ),
+}
+RECIPES = RECIPES | ISSUE14_NC_DECAY
