@@ -60,6 +60,7 @@ DT_BIAS = 0.003
 # F_DROPLET = 0.05 is > 50x the former and 7x below the latter (pilots: 0 resp. 0.4-0.5).
 F_DROPLET = 0.05
 HIST_BINS = np.linspace(-4.0, 2.0, 25)  # log10 of a neuron's largest mode product (evidence histogram)
+CURVE_POINTS = 23  # grid of the drawn curves (eqs. 16, 38 cost ~40 ms per point; memoised)
 
 
 def _seeds(seed: int, k: int) -> list[int]:
@@ -244,7 +245,6 @@ def droplets(ctx: ClaimContext, data: dict, prediction: Prediction):
         )
     )
     sc2 = th.rubin_modular_phase_boundaries(P, N, sa2, gamma)[0]
-    mf = _mean_field(P, N, sa2, gamma, tuple(s2))
     rows = []
     for i, v in enumerate(s2):
         r = v / sc2
@@ -257,8 +257,6 @@ def droplets(ctx: ClaimContext, data: dict, prediction: Prediction):
                 simulated=float(data["a"][i].mean()),
                 se=float(stats.standard_error(data["a"][i])),
             ),
-            dict(panel="a", series="prediction", x=r, theory=float(pred[i]), simulated=np.nan, se=np.nan),
-            dict(panel="a", series="eqs. 16, 38 at finite P", x=r, theory=float(mf[i]), simulated=np.nan, se=np.nan),
             dict(
                 panel="droplets",
                 series="fraction of specialised neurons",
@@ -268,6 +266,16 @@ def droplets(ctx: ClaimContext, data: dict, prediction: Prediction):
                 se=float(stats.standard_error(data["specialised"][i])),
             ),
         ]
+    grid = np.linspace(s2.min(), s2.max(), CURVE_POINTS)  # the curves on a grid: the kink at sigma_c^2 drawn
+    curves = (
+        ("prediction", prediction["a"](grid)),
+        ("eqs. 16, 38 at finite P", _mean_field(P, N, sa2, gamma, tuple(grid))),
+    )
+    rows += [
+        dict(panel="a", series=name, x=float(g / sc2), theory=float(v), simulated=np.nan, se=np.nan)
+        for name, values in curves
+        for g, v in zip(grid, np.asarray(values, float))
+    ]
     centres = (HIST_BINS[1:] + HIST_BINS[:-1]) / 2
     for i, v in enumerate(s2):
         rows += [
