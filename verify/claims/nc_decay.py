@@ -141,7 +141,7 @@ def _formulas(p: dict) -> dict:
 
 @claim(
     "nc.nc4_and_decay",
-    area="nc",
+    area="neural collapse",
     title="Weight decay and collapse in a trained ReLU MLP (orthonormal inputs, MSE): the collapsed norms follow the "
     "UFM's ||w_k||^2 = (sqrt(n_k) - N lambda)_+ with collapse to zero at n_k <= N^2 lambda^2, NC1 -> 0 only with "
     "weight decay, and the classifier agrees with the nearest class centre (NC4)",
