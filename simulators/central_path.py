@@ -11,7 +11,9 @@ arXiv:2106.02073).
   1/(2N) ||H W^T + 1 b^T - Y||^2 + lam/2 (||W||^2 + ||b||^2) + lam_H/2 ||H||^2 (Han et al.'s weight decay on the
   classifier, the UFM's on the features).
 
-Both record (t, H, W, b) every ``record_every`` steps (t = step * lr). Numpy float64; sizes are tiny.
+Both record (t, H, W, b) every ``record_every`` steps (t = step * lr); :func:`train_regularised_mse` can record a
+burst of consecutive steps at each (what a finite-difference drift of the least-squares classifier needs). Numpy
+float64; sizes are tiny.
 """
 
 from __future__ import annotations
@@ -42,17 +44,21 @@ class FeatureRun:
     settings: dict
 
 
-def _args(n, C, d, lr, n_steps, record_every):
+def _args(n, C, d, lr, n_steps, record_every, burst=1):
     n = val.integer("n", n, lower=2, upper=10**5)
     C = val.integer("C", C, lower=2, upper=10**4)
     d = val.integer("d", d, lower=1, upper=val.MAX_WIDTH)
     lr = val.positive("lr", lr)
     n_steps = val.integer("n_steps", n_steps, lower=1, upper=10**7)
     record_every = val.integer("record_every", record_every, lower=1, upper=n_steps)
+    burst = val.integer("burst", burst, lower=1, upper=record_every)
     N = n * C
-    if (n_steps // record_every + 1) * (N + C) * (d + 1) > _MAX_RECORD:
-        raise ValueError(f"the history (n_steps/record_every records of (N + C)(d + 1) floats) exceeds {_MAX_RECORD}")
-    return n, C, d, N, lr, n_steps, record_every
+    if (n_steps // record_every + 1) * burst * (N + C) * (d + 1) > _MAX_RECORD:
+        raise ValueError(
+            f"the history (n_steps/record_every bursts of {burst} records of (N + C)(d + 1) floats) exceeds "
+            f"{_MAX_RECORD}"
+        )
+    return n, C, d, N, lr, n_steps, record_every, burst
 
 
 def _inv_sqrt(S: np.ndarray) -> np.ndarray:
@@ -78,7 +84,7 @@ def train_central_path(
     deviations iid N(0, I_d), class-centred and whitened. Needs N - C >= d (Sigma_W invertible).
 
     Raises FloatingPointError if the features become non-finite (naming the step)."""
-    n, C, d, N, lr, n_steps, record_every = _args(n, C, d, lr, n_steps, record_every)
+    n, C, d, N, lr, n_steps, record_every, _ = _args(n, C, d, lr, n_steps, record_every)
     mean_scale = val.positive("mean_scale", mean_scale, upper=1e6)
     if N - C < d:
         raise ValueError(f"d must be <= N - C = {N - C} (Sigma_W must be invertible), got d = {d}")
@@ -140,12 +146,15 @@ def train_regularised_mse(
     lr: float,
     n_steps: int,
     record_every: int,
+    burst: int = 1,
     init_std: float = 0.3,
     seed,
 ) -> FeatureRun:
     """Gradient descent on (W, b, H) for the regularised MSE loss of the module docstring, from iid
-    N(0, init_std^2) entries (b = 0). Raises FloatingPointError if the loss becomes non-finite (naming the step)."""
-    n, C, d, N, lr, n_steps, record_every = _args(n, C, d, lr, n_steps, record_every)
+    N(0, init_std^2) entries (b = 0). Records the steps s <= n_steps with s mod record_every < burst (a burst of
+    ``burst`` consecutive steps from every multiple of record_every). Raises FloatingPointError if the parameters
+    become non-finite (naming the step)."""
+    n, C, d, N, lr, n_steps, record_every, burst = _args(n, C, d, lr, n_steps, record_every, burst)
     lam, lam_H = val.nonnegative("lam", lam, upper=1e6), val.nonnegative("lam_H", lam_H, upper=1e6)
     init_std = val.positive("init_std", init_std, upper=1e3)
     g = rng(seed)
@@ -155,17 +164,19 @@ def train_regularised_mse(
     b = np.zeros(C)
     rec: dict[str, list] = dict(t=[], H=[], W=[], b=[])
     with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is caught below, naming the step
-        _joint_loop(H, W, b, Y, N, lam, lam_H, lr, n_steps, record_every, rec)
+        _joint_loop(H, W, b, Y, N, lam, lam_H, lr, n_steps, record_every, burst, rec)
     return FeatureRun(
         **{k: np.array(v) for k, v in rec.items()},
         y=y,
-        settings=dict(n=n, C=C, d=d, lr=lr, lam=lam, lam_H=lam_H, init_std=init_std),
+        settings=dict(
+            n=n, C=C, d=d, lr=lr, lam=lam, lam_H=lam_H, init_std=init_std, record_every=record_every, burst=burst
+        ),
     )
 
 
-def _joint_loop(H, W, b, Y, N, lam, lam_H, lr, n_steps, record_every, rec) -> None:
+def _joint_loop(H, W, b, Y, N, lam, lam_H, lr, n_steps, record_every, burst, rec) -> None:
     for step in range(n_steps + 1):
-        if step % record_every == 0:
+        if step % record_every < burst:
             for k, v in zip(rec, (step * lr, H.copy(), W.copy(), b.copy())):
                 rec[k].append(v)
         if step == n_steps:

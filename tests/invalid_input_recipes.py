@@ -1381,18 +1381,6 @@ ISSUE14_NC_CENTRAL_PATH = {
         record_every=P(1, "Z[1,2]"),
         seed=SEED,
     ),
-    "simulators.central_path.train_regularised_mse": dict(
-        n=P(3, "Z[2,1e5]"),
-        C=P(2, "Z[2,1e4]"),
-        d=P(2, "Z[1,1e5]"),
-        lam=P(0.1, ">=0"),
-        lam_H=P(0.01, ">=0"),
-        lr=0.5,
-        n_steps=P(2, "Z[1,1e7]"),
-        record_every=P(1, "Z[1,2]"),
-        init_std=P(0.3, ">0"),
-        seed=SEED,
-    ),
 }
 RECIPES = RECIPES | ISSUE14_NC_CENTRAL_PATH
 
@@ -1401,7 +1389,10 @@ _W4 = np.array([1.0, 0.2, -0.3, 0.1, 0.5, -0.2, 0.4, 0.3])  # [u; v] at M = 4
 _PAIRS4 = np.array([[0, 1], [2, 3], [1, 1]])
 ISSUE14_GROK_ENERGY = {
     "theory.grokking_modular.tian_energy_gradient": dict(
-        w=P(_W4, "array"), M=P(4, "Z[2,400]"), pairs=P(_PAIRS4, "ints", ok={"None": "None is the full table of M^2 pairs"}), centred=P(True, "flag")
+        w=P(_W4, "array"),
+        M=P(4, "Z[2,400]"),
+        pairs=P(_PAIRS4, "ints", ok={"None": "None is the full table of M^2 pairs"}),
+        centred=P(True, "flag"),
     ),
     "theory.grokking_modular.tian_energy_ascent": dict(
         w0=P(_W4, "array"),
@@ -1508,3 +1499,28 @@ ISSUE14_NC_DECAY = {
     ),
 }
 RECIPES = RECIPES | ISSUE14_NC_DECAY
+
+# nc.central_path, proximity check (theory.central_path.classifier_hessian / classifier_lag; burst recording)
+_CP_WT = np.arange(18.0).reshape(3, 2, 3) / 10  # 3 consecutive least-squares classifiers, C = 2, d + 1 = 3
+ISSUE14_NC_CENTRAL_PATH_LAG = {
+    "theory.central_path.classifier_hessian": dict(H=P(_CP_H, "array"), lam=P(0.1, ">=0")),
+    "theory.central_path.classifier_lag": dict(
+        Wt_LS=P(_CP_WT, "array"),
+        M=P(np.broadcast_to(0.5 * np.eye(3), (2, 3, 3)).copy(), "array"),
+        order=P(1, "Z[0,1]"),
+    ),
+    "simulators.central_path.train_regularised_mse": dict(
+        n=P(3, "Z[2,1e5]"),
+        C=P(2, "Z[2,1e4]"),
+        d=P(2, "Z[1,1e5]"),
+        lam=P(0.1, ">=0"),
+        lam_H=P(0.01, ">=0"),
+        lr=0.5,
+        n_steps=P(2, "Z[1,1e7]"),
+        record_every=P(2, "Z[1,2]"),
+        burst=P(1, "Z[1,2]"),
+        init_std=P(0.3, ">0"),
+        seed=SEED,
+    ),
+}
+RECIPES = RECIPES | ISSUE14_NC_CENTRAL_PATH_LAG

@@ -96,11 +96,74 @@ def test_omega_broadcasts_and_starts_at_omega0():
         lambda: th.central_path_loss(np.ones(3), 3),
         lambda: th.snr_singular_values(np.ones((4, 3)), np.array([0, 0, 1, 1])),
         lambda: th.snr_singular_values(np.ones((4, 3)), np.array([0, 0, 2, 2])),
+        lambda: th.classifier_hessian(np.ones((4, 3)), -0.1),
+        lambda: th.classifier_lag(np.ones((1, 2, 3)), np.ones((0, 3, 3)), 0),
+        lambda: th.classifier_lag(np.ones((3, 2, 3)), np.ones((2, 2, 2)), 0),
+        lambda: th.classifier_lag(np.ones((3, 2, 3)), np.broadcast_to(np.eye(3), (2, 3, 3)), 2),
+        lambda: th.classifier_lag(np.ones((3, 2, 3)), np.zeros((2, 3, 3)), 0),
     ],
 )
 def test_invalid_input_raises(call):
     with pytest.raises(ValueError):
         call()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_classifier_hessian_is_the_hessian_of_the_loss(seed):
+    """L(W~ + E) - L(W~) - <grad, E> = 1/2 tr(E A E^T) for the weight-decayed MSE loss, and A is mse_decomposition's
+    quadratic form (L_perp of a classifier W~_LS + E)."""
+    H, y = _features(seed)
+    lam, (N, d), C = 0.07, H.shape, 3
+    Y = np.eye(C)[y]
+    g = np.random.default_rng(seed + 20)
+    Wt, E = g.standard_normal((C, d + 1)), g.standard_normal((C, d + 1))
+    X = np.hstack([H, np.ones((N, 1))])
+
+    def loss(Wt):
+        return 0.5 / N * np.sum((X @ Wt.T - Y) ** 2) + 0.5 * lam * np.sum(Wt**2)
+
+    grad = (X @ Wt.T - Y).T @ X / N + lam * Wt
+    A = th.classifier_hessian(H, lam)
+    assert loss(Wt + E) - loss(Wt) - np.sum(grad * E) == pytest.approx(0.5 * np.trace(E @ A @ E.T), rel=1e-10)
+    r = nc.mse_decomposition(H, y, np.zeros((C, d)), np.zeros(C), lam)
+    Wt_LS = np.hstack([r["W_LS"], r["b_LS"][:, None]]) + E
+    r = nc.mse_decomposition(H, y, Wt_LS[:, :d], Wt_LS[:, d], lam)
+    assert r["L_perp"] == pytest.approx(0.5 * np.trace(E @ A @ E.T), rel=1e-10)
+
+
+def test_classifier_lag_is_exact_for_a_constant_drift():
+    """Constant drift Delta and relaxation M: D = -Delta M^{-1} is the recursion's fixed point; higher terms vanish."""
+    g = np.random.default_rng(3)
+    Delta, B = g.standard_normal((2, 3)), g.standard_normal((3, 3))
+    M = 0.3 * (B @ B.T / 3 + np.eye(3))
+    Wt_LS = g.standard_normal((2, 3)) + np.arange(5)[:, None, None] * Delta
+    T = th.classifier_lag(Wt_LS, np.broadcast_to(M, (4, 3, 3)), 3)
+    D = -Delta @ np.linalg.inv(M)
+    np.testing.assert_allclose(T[0], D, rtol=1e-12)
+    np.testing.assert_allclose(D @ (np.eye(3) - M) - Delta, D, rtol=1e-12)
+    np.testing.assert_allclose(T[1:], 0.0, atol=1e-12)
+
+
+def test_classifier_lag_matches_the_recursion_it_solves():
+    """Iterating D_{k+1} = D_k (I - M_k) - Delta_k along a smooth drift and slowly varying M from far back: the
+    truncated series matches D at the end, its error shrinking with the order."""
+    g = np.random.default_rng(4)
+    C, d1, K, m = 2, 3, 4000, 6
+    B = g.standard_normal((d1, d1))
+    A0, A1 = B @ B.T / d1 + 0.2 * np.eye(d1), np.diag([0.3, 0.1, 0.2])
+    c0, c1, c2 = (g.standard_normal((C, d1)) for _ in range(3))
+    k = np.arange(K + m + 1)[:, None, None]
+    s = k / 500.0
+    Wt_LS = c0 + c1 * np.sin(s) + c2 * s**2 / 4
+    M = 0.5 * (A0 + A1 * np.cos(k[:-1] / 300.0))
+    D = np.zeros((C, d1))
+    for j in range(K):
+        D = D @ (np.eye(d1) - M[j]) - (Wt_LS[j + 1] - Wt_LS[j])
+    T = th.classifier_lag(Wt_LS[K:], M[K:], m - 1)
+    errors = [np.linalg.norm(T[: j + 1].sum(0) - D) / np.linalg.norm(D) for j in range(m - 1)]
+    # each order gains a factor (relative change of the drift per step) x (relaxation time): ~1/20-1/70 here
+    assert errors[0] > 1e-3 and errors[-1] < 1e-8
+    assert all(e1 < e0 / 10 for e0, e1 in zip(errors, errors[1:]))
 
 
 # ----------------------------------------------------------------------------- simulators
@@ -165,6 +228,18 @@ def test_simulator_invalid_input_raises(call):
         call()
 
 
+def test_regularised_mse_records_bursts():
+    kw = dict(lam=0.1, lam_H=0.01, lr=0.5, n_steps=25, seed=7)
+    r = sim.train_regularised_mse(3, 2, 2, record_every=10, burst=3, **kw)
+    steps = np.rint(r.t / 0.5).astype(int)
+    assert steps.tolist() == [0, 1, 2, 10, 11, 12, 20, 21, 22]
+    every = sim.train_regularised_mse(3, 2, 2, record_every=1, **kw)
+    np.testing.assert_array_equal(r.H, every.H[steps])
+    np.testing.assert_array_equal(r.W, every.W[steps])
+    with pytest.raises(ValueError, match="burst"):
+        sim.train_regularised_mse(3, 2, 2, record_every=2, burst=3, **kw)
+
+
 def test_diverging_runs_raise():
     with pytest.raises(FloatingPointError, match="step"):
         sim.train_regularised_mse(3, 2, 2, lam=0.0, lam_H=0.0, lr=1e5, n_steps=200, record_every=200, seed=0)
@@ -178,13 +253,38 @@ def test_diverging_runs_raise():
 def test_shown_formulas_are_the_checked_functions():
     from dltheory.verify.claims import nc_central_path as claims
 
-    p = dict(n=5, C=4, lam=0.01)
+    p = dict(n=5, C=4, d=3, lam=0.01, lr_joint=0.5)
     forms = claims._formulas(p)
     preds = claims._predictions(p)
     assert next(iter(forms)) == "published" and set(forms) == set(preds)
     omega = np.array([0.07, 0.5, 1.3, 4.0])
     N, C = p["n"] * p["C"], p["C"]
-    for name, (clock, _ridge) in forms.items():
+    for name, (clock, *_rest) in forms.items():
         f = sp.lambdify(claims._w, clock.lhs.subs({claims._N: N, claims._C: C}), "numpy")
         np.testing.assert_allclose(f(omega), preds[name]["clock"](omega), rtol=RTOL)
     np.testing.assert_allclose(preds["published"]["clock"](omega), th.central_path_clock(omega, N, C), rtol=RTOL)
+
+
+def test_shown_relaxation_is_the_checked_one():
+    """The relaxation matrix M each prediction shows (lambdified block formula) is the one its check uses."""
+    from dltheory.verify.claims import nc_central_path as claims
+
+    p = dict(n=5, C=4, d=3, lam=0.03, lr_joint=0.5)
+    forms, preds = claims._formulas(p), claims._predictions(p)
+    H, _ = _features(8, n=6, C=3, d=p["d"])
+    A = th.classifier_hessian(H, p["lam"])
+    mu = H.mean(0)[:, None]
+    Sigma_T = (H - mu.T).T @ (H - mu.T) / len(H)
+    S, m = claims._hessian_blocks(p["d"])
+    checked = 0
+    for name, (_clock, _ridge, relaxation, *_lag) in forms.items():
+        rhs = relaxation.rhs.subs({claims._lam: p["lam"], claims._lr: p["lr_joint"]})
+        if rhs.free_symbols - {S, m}:  # lambda_max(A): a spectral function, checked below
+            continue
+        f = sp.lambdify([S, m], sp.Matrix(rhs.as_explicit()), "numpy")
+        np.testing.assert_allclose(f(Sigma_T, mu), preds[name]["relaxation"](A), rtol=RTOL, atol=1e-15)
+        checked += 1
+    assert checked == len(forms) - 1
+    fastest = preds[claims.CONTROL_FASTEST]["relaxation"](A)
+    np.testing.assert_allclose(fastest, p["lr_joint"] * np.linalg.eigvalsh(A)[-1] * np.eye(p["d"] + 1), rtol=RTOL)
+    np.testing.assert_allclose(preds["published"]["relaxation"](A), p["lr_joint"] * A, rtol=RTOL)

@@ -32,6 +32,24 @@ conventions), with the conventions below:
 - Renormalising by whitening *after* a plain gradient step instead (a retraction without the projection) adds
   the within-class shrinkage to the signal: d omega/dt = omega/(N C (1 + omega^2)), clock N C (log omega +
   omega^2/2): no quartic term (derived the same way, not simulated; a control of the claim).
+
+Proximity to the central path (derived here; [HPD22] report from experiments that the L_perp term of the
+decomposition is negligible along training, and state no bound). Joint gradient descent with step lr on the
+weight-decayed loss 1/(2N) sum_i ||W h_i + b - e_{y_i}||^2 + lam/2 (||W||^2 + ||b||^2) moves the augmented
+classifier W~ = [W, b] by W~_{k+1} = W~_k - (W~_k - W~_LS(H_k)) M_k with M_k = lr A(H_k), A the Hessian in W~
+(classifier_hessian). So D_k = W~_k - W~_LS(H_k) obeys
+    D_{k+1} = D_k (I - M_k) - Delta_k,     Delta_k = W~_LS(H_{k+1}) - W~_LS(H_k) (the least-squares classifier's
+                                                                               drift as the features move).
+With features frozen (Delta = 0), D contracts by ||I - lr A||_2 = max(1 - lr lambda_min(A), lr lambda_max(A) - 1)
+<= 1 - lr lam per step (lambda_min(A) >= lam; when lr lambda_max(A) <= 2 - lr lam), so L_perp = 1/2 tr(D A D^T)
+falls at least like (1 - lr lam)^(2k). With moving features, writing D_k = -U_k + E_k with U_k = Delta_k M_k^{-1}
+turns the recursion into E_{k+1} = E_k (I - M_k) + (U_{k+1} - U_k): the same one with drift -(U_{k+1} - U_k).
+Iterating gives the classifier's lag as an adiabatic series (classifier_lag),
+    D_k = sum_{j >= 0} (-1)^(j+1) U^(j)_k + transient,   U^(0) = Delta M^{-1},
+    U^(j+1)_k = (U^(j)_{k+1} - U^(j)_k) M_k^{-1},
+whose terms shrink by (relative change of the drift per step) x (relaxation time 1/(lr lambda_min(A))). At leading
+order L_perp = 1/(2 lr^2) tr(Delta A^{-1} Delta^T) <= ||Delta||_F^2 / (2 lr^2 lambda_min(A)): the classifier
+approaches the central path up to the drift per step over the slowest relaxation rate.
 """
 
 from __future__ import annotations
@@ -39,7 +57,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
-from dltheory.theory._validate import integer_at_least, labels, overflow_guard, real_array
+from dltheory.theory._validate import integer, integer_at_least, labels, nonnegative, overflow_guard, real_array
 
 __all__ = [
     "snr_singular_values",
@@ -47,6 +65,8 @@ __all__ = [
     "central_path_rate",
     "central_path_clock",
     "central_path_omega",
+    "classifier_hessian",
+    "classifier_lag",
 ]
 
 _NEWTON_MAX = 200
@@ -141,6 +161,44 @@ def central_path_omega(t, omega0, N: int, C: int):
         if np.all(np.abs(step) <= 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(u))):
             break
     return np.exp(u)
+
+
+@overflow_guard
+def classifier_hessian(H, lam: float) -> np.ndarray:
+    """Hessian A = X^T X/N + lam I, X = [H, 1], of the weight-decayed MSE loss in W~ = [W, b] [HPD22]:
+    [[Sigma_T + mu_G mu_G^T + lam I, mu_G], [mu_G^T, 1 + lam]] ((d + 1) x (d + 1); loss of the module docstring,
+    weight decay lam on W and b). H: N x d features."""
+    H = real_array("H", H, ndim=2)
+    lam = nonnegative("lam", lam)
+    X = np.hstack([H, np.ones((H.shape[0], 1))])
+    return X.T @ X / H.shape[0] + lam * np.eye(H.shape[1] + 1)
+
+
+@overflow_guard
+def classifier_lag(Wt_LS, M, order: int) -> np.ndarray:
+    """Terms T_j = (-1)^(j+1) U^(j)_0, j = 0..order, of the adiabatic series of the classifier's lag
+    D_0 = W~_0 - W~_LS(H_0) = sum_j T_j + transient behind the drifting least-squares classifier (module docstring;
+    derived here, [HPD22]'s proximity to the central path).
+
+    Wt_LS: (m + 1, C, d + 1) least-squares classifiers [W_LS, b_LS] at m + 1 consecutive steps 0..m; M: (m, d + 1,
+    d + 1) the relaxation matrices at steps 0..m - 1 (per-step contraction I - M; joint GD: M = lr A); order <= m - 1.
+    Returns (order + 1, C, d + 1)."""
+    Wt_LS = real_array("Wt_LS", Wt_LS, ndim=3)
+    m = Wt_LS.shape[0] - 1
+    if m < 1:
+        raise ValueError(f"Wt_LS must hold >= 2 consecutive classifiers, got {m + 1}")
+    M = real_array("M", M, shape=(m, Wt_LS.shape[2], Wt_LS.shape[2]))
+    order = integer("order", order, lower=0, upper=m - 1)
+    try:
+        Minv = np.linalg.inv(M)
+    except np.linalg.LinAlgError:
+        raise ValueError("M: every relaxation matrix must be invertible") from None
+    U = np.diff(Wt_LS, axis=0) @ Minv  # U^(0)_k, k = 0..m-1
+    terms = [-U[0]]
+    for j in range(1, order + 1):
+        U = np.diff(U, axis=0) @ Minv[: m - j]
+        terms.append((-1) ** (j + 1) * U[0])
+    return np.array(terms)
 
 
 def _sizes(N, C) -> tuple[int, int]:

@@ -56,6 +56,7 @@ from dltheory.theory._validate import (
     real_array,
     real_scalar,
 )
+from dltheory.theory.central_path import classifier_hessian
 
 __all__ = [
     "nc_metrics",
@@ -582,12 +583,9 @@ def mse_decomposition(H, y, W, b, lam: float) -> dict:
     Y = np.zeros((N, K))
     Y[np.arange(N), y] = 1.0
     M = (Y.T @ H) / n[:, None]  # K x d class means
-    mu = H.mean(axis=0)
     R = H - M[y]
     Sigma_W = R.T @ R / N
-    Hc = H - mu
-    Sigma_T = Hc.T @ Hc / N
-    A = np.block([[Sigma_T + np.outer(mu, mu) + lam * np.eye(d), mu[:, None]], [mu[None, :], np.array([[1 + lam]])]])
+    A = classifier_hessian(H, lam)
     B = np.hstack([pi[:, None] * M, pi[:, None]])  # E[y [h; 1]^T]
     Wt_LS = np.linalg.solve(A, B.T).T
     W_LS, b_LS = Wt_LS[:, :d], Wt_LS[:, d]
