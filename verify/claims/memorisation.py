@@ -142,7 +142,9 @@ def zhang_construction(ctx: ClaimContext, data: list[dict], prediction: Predicti
         n, d, z, y = c["n"], c["d"], c["z"], c["y"]
         net = th.MemorisingNetwork(*prediction["network"](z, y))
         if all(np.all(np.isfinite(v)) for v in net):
-            f = th.relu_network(z, net.a, net.b, net.w)
+            # the network's forward pass written out here, not theory.relu_network: that one evaluates through the
+            # construction's own first_layer_matrix, so an error in it would cancel between building and checking
+            f = np.maximum((z @ net.a)[:, None] - net.b[None, :], 0.0) @ net.w
             bound = th.interpolation_error_bound(z, net.a, net.b, net.w)
         else:  # a broken construction (a singular triangular solve) overflowed: no interpolation
             f, bound = np.full(n, np.inf), np.zeros(n)
