@@ -357,7 +357,8 @@ img{max-width:100%;border:1px solid #d0d7de}
 .formula{border:1px solid #d0d7de;border-radius:4px;padding:.3em .8em;background:#fbfcfd;max-width:100%;
  box-sizing:border-box;overflow-x:auto}
 .fname{font-size:.82em;color:#59636e} math{font-size:1.1em} math[display=block]{margin:.45em 0}
-#claims{width:100%} #claims td{overflow-wrap:anywhere} #claims td.num{overflow-wrap:normal}
+#claims{width:100%} #claims td.detail{overflow-wrap:anywhere;min-width:13em} #claims td.res{white-space:normal}
+.badge,.nw{white-space:nowrap}
 #claims th{cursor:pointer} #claims th[data-dir=asc]::after{content:" ▲"} #claims th[data-dir=desc]::after{content:" ▼"}
 .filters label{margin-right:1em}
 """
@@ -513,6 +514,20 @@ _FILTER_JS = """
 """
 
 
+def _breakable(claim_id: str) -> str:
+    """A claim id that may wrap after its dots and underscores (and nowhere else) in a narrow column."""
+    return re.sub(r"([._])", r"\1<wbr>", _e(claim_id))
+
+
+def _nowrap(text: str) -> str:
+    return f'<span class="nw">{_e(text)}</span>'
+
+
+def _words(text: str) -> str:
+    """Text that may wrap between its words only (never inside a number such as 1.0e-09)."""
+    return " ".join(map(_nowrap, text.split(" ")))
+
+
 def _options(values: Iterable[str]) -> str:
     return "".join(f'<option value="{_e(v)}">{_e(v)}</option>' for v in sorted(set(values)))
 
@@ -526,12 +541,12 @@ def _html(outcomes: Sequence[Outcome], env: dict[str, str], figures: dict[str, s
 
     summary = "".join(
         f'<tr data-area="{_e(o.claim.area)}" data-verdict="{_e(o.verdict)}">'
-        f'<td><a href="#{_e(stem(o.claim.id))}">{_e(o.claim.id)}</a></td><td>{_e(o.claim.area)}</td>'
+        f'<td><a href="#{_e(stem(o.claim.id))}">{_breakable(o.claim.id)}</a></td><td>{_e(o.claim.area)}</td>'
         f"<td>{_reference_html(o.claim.reference)}</td><td>{_badge(o.verdict)}</td>"
         f'<td class="detail">{_e(_tightest_text(o))}</td><td>{_badge(o.control_verdict.split()[0] if o.result else "")}'
         f"{_e(o.control_verdict.partition(' ')[2])}</td>"
-        f'<td class="num" data-key="{resolution_key(o)}">{_e(o.resolution_text or "–")}</td>'
-        f'<td class="num" data-key="{runtime_key(o)}">{"–" if o.result is None else _duration(o.result.runtime_s)}'
+        f'<td class="num res" data-key="{resolution_key(o)}">{_words(o.resolution_text or "–")}</td>'
+        f'<td class="num res" data-key="{runtime_key(o)}">{"–" if o.result is None else _nowrap(_duration(o.result.runtime_s))}'
         f"{' (cached)' if o.cached else ''}</td>"
         f'<td class="num">{o.claim.seed if o.result is None else o.result.evidence.seed}</td></tr>'
         for o in outcomes
