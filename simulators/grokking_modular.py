@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dltheory.simulators._adamw import adamw_update
 from dltheory.theory import _validate as val
 
 __all__ = [
@@ -144,18 +145,6 @@ def _excluded_loss(params, mask, targets, p: int, activation: str):
     return jnp.sum(mask * jnp.sum((excluded - targets) ** 2, axis=-1)) / mask.sum()
 
 
-def _adamw_update(prm, m, v, t, g, lr, weight_decay, beta1, beta2):
-    """One AdamW step (module docstring: bias-corrected Adam, eps = 1e-8, decoupled weight decay) on a pytree."""
-    t = t + 1
-    m = jax.tree_util.tree_map(lambda mi, gi: beta1 * mi + (1 - beta1) * gi, m, g)
-    v = jax.tree_util.tree_map(lambda vi, gi: beta2 * vi + (1 - beta2) * gi**2, v, g)
-    c1, c2 = 1 - beta1**t, 1 - beta2**t
-    prm = jax.tree_util.tree_map(
-        lambda w, mi, vi: w * (1 - lr * weight_decay) - lr * (mi / c1) / (jnp.sqrt(vi / c2) + 1e-8), prm, m, v
-    )
-    return prm, m, v, t
-
-
 @partial(jax.jit, static_argnames=("p", "width", "n_records", "record_every", "activation", "optimizer"))
 def _train(keys, n_train, lr, weight_decay, beta1, beta2, *, p, width, n_records, record_every, activation, optimizer):
     labels = (jnp.arange(p)[:, None] + jnp.arange(p)[None, :]) % p
@@ -180,7 +169,7 @@ def _train(keys, n_train, lr, weight_decay, beta1, beta2, *, p, width, n_records
             g = grad(prm)
             if optimizer == "gd":
                 return (jax.tree_util.tree_map(lambda w, gi: w - lr * gi, prm, g), m, v, t + 1), None
-            return _adamw_update(prm, m, v, t, g, lr, weight_decay, beta1, beta2), None
+            return adamw_update(prm, m, v, t, g, lr, weight_decay, beta1, beta2), None
 
         def record(state, _):
             state, _ = jax.lax.scan(step, state, None, length=record_every)
@@ -432,7 +421,7 @@ def _train_embedded(keys, n_train, lr, weight_decay, beta1, beta2, *, p, d_embed
 
         def step(state, _):
             prm, m, v, t = state
-            return _adamw_update(prm, m, v, t, grad(prm), lr, weight_decay, beta1, beta2), None
+            return adamw_update(prm, m, v, t, grad(prm), lr, weight_decay, beta1, beta2), None
 
         def record(state, _):
             state, _ = jax.lax.scan(step, state, None, length=record_every)

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dltheory.simulators._adamw import adamw_update
 from dltheory.simulators._seeding import rng
 from dltheory.theory import _validate as val
 
@@ -256,25 +257,17 @@ def _grok_block(state, mask, lr, weight_decay, first, p: int, every: int, activa
     """``every`` AdamW steps (vmapped over seeds) from step ``first``; returns the state, the training CE and the
     per-pair correctness after them."""
     y = _labels(p)
-    b1, b2, eps = 0.9, 0.98, 1e-8
 
     def one(state, mask):
         grad = jax.grad(lambda ps: _masked_ce(_he_sigma_logits(*ps, activation), y, mask))
 
-        def step(carry, t):
-            ps, m, v = carry
-            g = grad(ps)
-            m = tuple(b1 * a + (1 - b1) * c for a, c in zip(m, g))
-            v = tuple(b2 * a + (1 - b2) * c * c for a, c in zip(v, g))
-            ps = tuple(
-                x * (1 - lr * weight_decay) - lr * (a / (1 - b1**t)) / (jnp.sqrt(c / (1 - b2**t)) + eps)
-                for x, a, c in zip(ps, m, v)
-            )
-            return (ps, m, v), None
+        def step(carry, _):
+            ps, m, v, t = carry
+            return adamw_update(ps, m, v, t, grad(ps), lr, weight_decay, 0.9, 0.98), None
 
-        ts = first + jnp.arange(1, every + 1, dtype=state[0][0].dtype)
-        state, _ = jax.lax.scan(step, state, ts)
-        f = _he_sigma_logits(*state[0], activation)
+        (ps, m, v, _), _ = jax.lax.scan(step, (*state, first), None, length=every)
+        state = (ps, m, v)
+        f = _he_sigma_logits(*ps, activation)
         return state, _masked_ce(f, y, mask), jnp.argmax(f, -1) == y
 
     return jax.vmap(one)(state, mask)
