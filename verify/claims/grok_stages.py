@@ -190,13 +190,13 @@ def three_stage(ctx: ClaimContext, data: dict, prediction: Prediction):
     k, n = int(np.all(observed == pattern, axis=1).sum()), int(grokked.sum())
     checks = [
         Check(
-            f"networks whose test accuracy reaches {LEVEL} within the run (the stages can be ordered), of "
-            f"{grokked.size}",
-            n,
+            f"networks whose test accuracy stays below {LEVEL} to the end of the run (their stages cannot be "
+            f"ordered), of {grokked.size}",
+            grokked.size - n,
             grokked.size / 2,
-            ">=",
-            f"{n} of {grokked.size}; coverage requirement of the ordering test (half the networks), not a prediction; "
-            f"seed={ctx.seed}",
+            "<=",
+            f"{n} of {grokked.size} reach it; coverage requirement of the ordering test (at least half the networks), "
+            f"not a prediction; seed={ctx.seed}",
         ),
         stats.binomial_within(
             f"networks (of {n} reaching stage II) whose stage statements are {tuple(bool(x) for x in pattern)}",
