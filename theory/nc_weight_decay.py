@@ -22,19 +22,9 @@ from __future__ import annotations
 import numpy as np
 
 from dltheory.theory._validate import MAX_WIDTH, overflow_guard, positive
-from dltheory.theory.neural_collapse import deep_ufm_singular_value
+from dltheory.theory.neural_collapse import _counts, deep_ufm_singular_value
 
 __all__ = ["relu_mlp_collapse_norms"]
-
-
-def _counts(n_per_class) -> np.ndarray:
-    n = np.asarray(n_per_class, dtype=object if isinstance(n_per_class, str | bytes) else None)
-    if not (n.ndim == 1 and n.dtype.kind in "iu" and n.size >= 2 and np.all(n >= 1) and n.sum() <= MAX_WIDTH):
-        raise ValueError(
-            f"n_per_class must be a 1-D integer array of >= 2 classes with >= 1 sample each and <= {MAX_WIDTH} "
-            f"in all, got {n_per_class!r}"
-        )
-    return n.astype(int)
 
 
 @overflow_guard
@@ -51,6 +41,8 @@ def relu_mlp_collapse_norms(n_per_class, lambda_W: float, lambda_A: float) -> tu
     decays must be > 0 (at 0 every interpolating network is a minimiser: not unique).
     """
     n = _counts(n_per_class)
+    if n.sum() > MAX_WIDTH:
+        raise ValueError(f"n_per_class must hold <= {MAX_WIDTH} samples in all, got {n.sum()}")
     lW, lA = positive("lambda_W", lambda_W), positive("lambda_A", lambda_A)
     N = int(n.sum())
     s = np.array([deep_ufm_singular_value(int(nk), N, lW, lA, 1) for nk in n])
