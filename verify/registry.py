@@ -34,6 +34,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from dltheory.verify.evidence import Check, ClaimResult, Evidence, Panel
 from dltheory.verify.prediction import Prediction
 
@@ -42,6 +44,11 @@ __all__ = ["Claim", "ClaimContext", "claim", "all_claims", "get", "select", "run
 PUBLISHED = "published"
 RESOLUTION_RANGE = (1e-12, 1.0)  # the resolution search: delta below the floor counts as the floor, above 1 as inf
 RESOLUTION_STEP = 1.1  # bisection stops when the bracket's ratio is below this (resolution known to 10 %)
+
+
+def child_seeds(seed: int, k: int) -> list[int]:
+    """k independent int seeds for the simulators of one claim (children of one SeedSequence)."""
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(k)]
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from dltheory.theory import grokking as th
 from dltheory.verify import stats
 from dltheory.verify.evidence import Panel
 from dltheory.verify.prediction import Prediction, fixed, zero
-from dltheory.verify.registry import ClaimContext, claim
+from dltheory.verify.registry import ClaimContext, child_seeds, claim
 
 AREA = "grokking"
 LEVI = "Levi, Beck & Bar-Sinai 2023 (arXiv:2310.16441)"
@@ -52,11 +52,6 @@ ACC = th.ACCURACY_AT_EPS_OVER_4  # Erf(sqrt 2): the accuracy that defines the gr
 def _memo(fn):
     """Memoise a pure theory function of scalars (the resolution search calls each prediction ~30 times alike)."""
     return functools.lru_cache(maxsize=1024)(fn)
-
-
-def _seeds(seed: int, k: int) -> list[int]:
-    """k independent int seeds for the simulators (children of one SeedSequence)."""
-    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(k)]
 
 
 def _time_rows(panel: str, lams, times, fine, predicted) -> list[dict]:
@@ -146,7 +141,7 @@ def _times_predictions(p: dict) -> dict[str, Prediction]:
 def _simulate_times(ctx: ClaimContext) -> dict:
     p = ctx.params
     lams, eps = np.array(p["lams"], float), p["eps"]
-    seeds = _seeds(ctx.seed, 2 * lams.size)
+    seeds = child_seeds(ctx.seed, 2 * lams.size)
     times, acc_steps, acc_test, gen_at_acc = [], [], [], []
     for j, lam in enumerate(lams):
         common = dict(d_in=p["d_in"], n_steps=p["n_steps"][j], n_test=p["n_test"])
@@ -377,7 +372,7 @@ def _floor_predictions(p: dict) -> dict[str, Prediction]:
 def _simulate_floors(ctx: ClaimContext) -> dict:
     p = ctx.params
     lams, gammas = np.array(p["lams"], float), np.array(p["gammas"], float)  # gammas: (lam, gamma)
-    seeds = _seeds(ctx.seed, lams.size)
+    seeds = child_seeds(ctx.seed, lams.size)
     floor = np.empty((p["n_seeds"], lams.size, gammas.shape[1], 2))
     final_acc = np.empty((p["n_seeds"], lams.size, gammas.shape[1]))
     for i, lam in enumerate(lams):
@@ -622,7 +617,7 @@ def _simulate_two_layer(ctx: ClaimContext) -> dict:
     eps = p["eps_rel"] * th.two_layer_initial_loss(p["d_h"], p["d_out"])
     level = th.loss_at_accuracy(ACC, eps, p["d_out"])  # the loss at which eq. 13's accuracy is 95.45 %
     times = []
-    for j, (lam, s) in enumerate(zip(lams, _seeds(ctx.seed, lams.size))):
+    for j, (lam, s) in enumerate(zip(lams, child_seeds(ctx.seed, lams.size))):
         run = sim.two_layer_teacher_student(
             lam,
             p["lr"],
@@ -1064,12 +1059,12 @@ def _simulate_asym(ctx: ClaimContext) -> dict:
             level = float(th.linear_estimator_losses(t_tr, lam, lr_flow)[0][()])
             t_train, t_gen = _mp_flow_times(float(lam), lr_flow, level)
             delay[i, j], eps_at[i, j] = t_gen - t_train, 4 * level
-    seeds = _seeds(ctx.seed, 3)
+    seeds = child_seeds(ctx.seed, 3)
     lams_over = np.array(p["lams_over"], float)
     gen_limit = np.column_stack(
         [
             sim.linear_teacher_student_spectrum(lam, d_in=p["d_over"], n_seeds=p["n_seeds"], seed=s).gen_loss_limit()
-            for lam, s in zip(lams_over, _seeds(seeds[0], lams_over.size))
+            for lam, s in zip(lams_over, child_seeds(seeds[0], lams_over.size))
         ]
     )  # (seed, lam)
     rounding = np.abs(p["d_over"] / lams_over - np.maximum(1, np.round(p["d_over"] / lams_over))) / p["d_over"]
@@ -1079,7 +1074,7 @@ def _simulate_asym(ctx: ClaimContext) -> dict:
             sim.linear_teacher_student_spectrum(p["lam_times"], alpha=a, seed=s, **common).crossing_times(
                 p["lr"], p["eps"] / 4
             )
-            for a, s in zip(p["alphas"], _seeds(seeds[1], len(p["alphas"])))
+            for a, s in zip(p["alphas"], child_seeds(seeds[1], len(p["alphas"])))
         ],
         axis=1,
     )  # (seed, alpha, 2)
@@ -1088,7 +1083,7 @@ def _simulate_asym(ctx: ClaimContext) -> dict:
             sim.linear_teacher_student_spectrum(p["lam_times"], d_out=d, seed=s, **common).crossing_times(
                 p["lr"], th.loss_at_accuracy(ACC, p["eps"], d)
             )
-            for d, s in zip(p["d_outs"], _seeds(seeds[2], len(p["d_outs"])))
+            for d, s in zip(p["d_outs"], child_seeds(seeds[2], len(p["d_outs"])))
         ],
         axis=1,
     )  # (seed, d_out, 2)
@@ -1319,7 +1314,7 @@ def _simulate_max_margin(ctx: ClaimContext) -> dict:
 
     q = ctx.params
     margins, nontop = [], []
-    for p, s in zip(q["p_values"], _seeds(ctx.seed, len(q["p_values"]))):
+    for p, s in zip(q["p_values"], child_seeds(ctx.seed, len(q["p_values"]))):
         run = mfsim.train_max_margin(
             p,
             4 * (p - 1),
@@ -1477,7 +1472,9 @@ def _simulate_lottery(ctx: ClaimContext) -> dict:
 
     q = ctx.params
     out = []
-    for p, width, n_seeds, s in zip(q["p_values"], q["widths"], q["n_seeds"], _seeds(ctx.seed, len(q["p_values"]))):
+    for p, width, n_seeds, s in zip(
+        q["p_values"], q["widths"], q["n_seeds"], child_seeds(ctx.seed, len(q["p_values"]))
+    ):
         run = mfsim.train_lottery(
             p,
             width,

@@ -37,7 +37,7 @@ from dltheory.theory import grokking_modular as th
 from dltheory.verify import stats
 from dltheory.verify.evidence import Panel
 from dltheory.verify.prediction import Prediction, scaled
-from dltheory.verify.registry import ClaimContext, claim
+from dltheory.verify.registry import ClaimContext, child_seeds, claim
 
 AREA = "grokking"
 RSR = "Rubin, Seroussi & Ringel 2024 (ICLR, arXiv:2310.03789)"
@@ -61,10 +61,6 @@ DT_BIAS = 0.003
 F_DROPLET = 0.05
 HIST_BINS = np.linspace(-4.0, 2.0, 25)  # log10 of a neuron's largest mode product (evidence histogram)
 CURVE_POINTS = 15  # grid of the drawn curves (eqs. 16, 38 cost ~40 ms per point; memoised)
-
-
-def _seeds(seed: int, k: int) -> list[int]:
-    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(k)]
 
 
 def _symbols():
@@ -158,7 +154,7 @@ def _simulate(ctx: ClaimContext) -> dict:
     sigma2 = np.array(q["sigma2_N"]) / N
     a, spec, hist = [], [], []
     thr = 1 / (3 * gamma)  # s-^2 at the degenerate point: the action's barrier top separates the two basins
-    for s2, seed in zip(sigma2, _seeds(ctx.seed, len(sigma2))):
+    for s2, seed in zip(sigma2, child_seeds(ctx.seed, len(sigma2))):
         run = sim.sample_modular_quadratic(
             P,
             N,

@@ -33,7 +33,7 @@ from dltheory.theory import grokking_modular as th
 from dltheory.verify import stats
 from dltheory.verify.evidence import Panel
 from dltheory.verify.prediction import Prediction, fixed, scaled
-from dltheory.verify.registry import ClaimContext, claim
+from dltheory.verify.registry import ClaimContext, child_seeds, claim
 
 AREA = "grokking"
 TIAN = "Tian 2025 (arXiv:2509.21519)"
@@ -54,10 +54,6 @@ GAP = 0.015  # median node's relative shortfall of E(w/||w||) below E* after n_s
 NONTOP = 0.004  # median share of a final node's power outside its top frequency: ~5x the worst pilot (0.0008)
 ROUNDOFF = 1e-9  # E* is a maximum: float64 round-off of E (relative < 1e-13) bounded with room
 _PATHS: dict = {}
-
-
-def _seeds(seed: int, k: int) -> list[int]:
-    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(k)]
 
 
 def energy_max(M) -> float:
@@ -159,7 +155,7 @@ def _formulas(params: dict) -> dict:
 def _simulate(ctx: ClaimContext) -> dict:
     q = ctx.params
     runs = []
-    for M, s in zip(q["M_values"], _seeds(ctx.seed, len(q["M_values"]))):
+    for M, s in zip(q["M_values"], child_seeds(ctx.seed, len(q["M_values"]))):
         run = sim.train_li2(
             M,
             2 * (M + 1),
